@@ -1,0 +1,1 @@
+"""Pure models and analysis. No I/O here, and never textual, httpx or websockets."""

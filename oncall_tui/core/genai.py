@@ -1,0 +1,205 @@
+"""Map span attributes onto the one normalised ``GenAI`` view.
+
+Three vocabularies reach us: the OTel GenAI semantic conventions (current
+names), their deprecated names (``gen_ai.system``, ``gen_ai.usage.prompt_tokens``
+...), and OpenInference (Phoenix, Arize: ``llm.model_name``,
+``llm.token_count.*``, ``openinference.span.kind``). The first name present in
+each tuple wins, so current conventions beat deprecated ones beat OpenInference.
+
+Called by every trace adapter once per span; keep it allocation-light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from oncall_tui.core.models import GenAI
+
+_OPERATION = ("gen_ai.operation.name",)
+_PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+_REQUEST_MODEL = ("gen_ai.request.model", "llm.request.model")
+_RESPONSE_MODEL = ("gen_ai.response.model", "llm.model_name")
+_AGENT = ("gen_ai.agent.name", "agent.name")
+_CONVERSATION = ("gen_ai.conversation.id", "session.id")
+_TOOL_NAME = ("gen_ai.tool.name", "tool.name")
+_TOOL_CALL_ID = ("gen_ai.tool.call.id", "tool_call.id", "tool.id")
+_TOOL_ARGS = ("gen_ai.tool.call.arguments", "tool.parameters", "tool_call.function.arguments")
+_TOOL_RESULT = ("gen_ai.tool.call.result",)
+_INPUT_TOKENS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+_OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_REASONING_TOKENS = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "gen_ai.usage.output_tokens_details.reasoning_tokens",
+    "llm.token_count.completion_details.reasoning",
+)
+_CACHE_READ = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+_CACHE_CREATION = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+_TTFC = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
+# Not in the conventions yet: the time until the first chunk a user can SEE
+# (reasoning chunks excluded). Our simulator and docs/protocol.md emit it.
+_TTFV = ("gen_ai.response.time_to_first_visible_chunk",)
+_FINISH = ("gen_ai.response.finish_reasons", "llm.finish_reason")
+_TEMPERATURE = ("gen_ai.request.temperature",)
+_TOP_P = ("gen_ai.request.top_p",)
+_MAX_TOKENS = ("gen_ai.request.max_tokens",)
+_SEED = ("gen_ai.request.seed",)
+_PROMPT_HASH = (
+    "gen_ai.system_instructions.hash",
+    "gen_ai.prompt.hash",
+    "gen_ai.prompt.template.version",
+    "llm.prompt_template.version",
+)
+_SYSTEM_INSTRUCTIONS = ("gen_ai.system_instructions",)
+_ERROR_TYPE = ("error.type",)
+
+# OpenInference span kinds onto GenAI operation names.
+_OPENINFERENCE_OPERATION = {
+    "LLM": "chat",
+    "TOOL": "execute_tool",
+    "AGENT": "invoke_agent",
+    "EMBEDDING": "embeddings",
+    "RETRIEVER": "retrieval",
+    "RERANKER": "rerank",
+}
+
+_GENAI_MARKERS = ("gen_ai.", "llm.", "openinference.", "tool.", "tool_call.")
+
+
+def _first(attrs: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = attrs.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _either(value: Any, fallback: Any) -> Any:
+    # Not `or`: a temperature of 0.0 is a real, recorded value.
+    return fallback if value is None else value
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _finish_reasons(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        # Some exporters flatten a string array into a JSON string.
+        if value.startswith("["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return (value,)
+            return tuple(str(v) for v in parsed) if isinstance(parsed, list) else (value,)
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+def _invocation_params(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    raw = attrs.get("llm.invocation_parameters")
+    if isinstance(raw, str) and raw.startswith("{"):
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def has_genai(attrs: Mapping[str, Any]) -> bool:
+    """Cheap test: does any attribute name belong to a GenAI vocabulary?"""
+    return any(key.startswith(_GENAI_MARKERS) for key in attrs)
+
+
+def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
+    """The normalised GenAI view, or ``None`` for a span with no GenAI data."""
+    if not has_genai(attrs):
+        return None
+    operation = _str(_first(attrs, _OPERATION))
+    if operation is None:
+        kind = attrs.get("openinference.span.kind")
+        if isinstance(kind, str):
+            operation = _OPENINFERENCE_OPERATION.get(kind.upper())
+    params = _invocation_params(attrs)
+    prompt_hash = _str(_first(attrs, _PROMPT_HASH))
+    if prompt_hash is None:
+        instructions = _first(attrs, _SYSTEM_INSTRUCTIONS)
+        if instructions is not None:
+            text = _str(instructions) or ""
+            prompt_hash = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return GenAI(
+        operation=operation,
+        provider=_str(_first(attrs, _PROVIDER)),
+        request_model=_str(_first(attrs, _REQUEST_MODEL)),
+        response_model=_str(_first(attrs, _RESPONSE_MODEL)),
+        agent_name=_str(_first(attrs, _AGENT)),
+        conversation_id=_str(_first(attrs, _CONVERSATION)),
+        tool_name=_str(_first(attrs, _TOOL_NAME)),
+        tool_call_id=_str(_first(attrs, _TOOL_CALL_ID)),
+        tool_call_arguments=_str(_first(attrs, _TOOL_ARGS)),
+        tool_call_result=_str(_first(attrs, _TOOL_RESULT)),
+        input_tokens=_int(_first(attrs, _INPUT_TOKENS)),
+        output_tokens=_int(_first(attrs, _OUTPUT_TOKENS)),
+        reasoning_tokens=_int(_first(attrs, _REASONING_TOKENS)),
+        cache_read_tokens=_int(_first(attrs, _CACHE_READ)),
+        cache_creation_tokens=_int(_first(attrs, _CACHE_CREATION)),
+        time_to_first_chunk_s=_float(_first(attrs, _TTFC)),
+        time_to_first_visible_s=_float(_first(attrs, _TTFV)),
+        finish_reasons=_finish_reasons(_first(attrs, _FINISH)),
+        temperature=_float(_either(_first(attrs, _TEMPERATURE), params.get("temperature"))),
+        top_p=_float(_either(_first(attrs, _TOP_P), params.get("top_p"))),
+        max_tokens=_int(_either(_first(attrs, _MAX_TOKENS), params.get("max_tokens"))),
+        seed=_int(_either(_first(attrs, _SEED), params.get("seed"))),
+        system_prompt_hash=prompt_hash,
+        error_type=_str(_first(attrs, _ERROR_TYPE)),
+    )
