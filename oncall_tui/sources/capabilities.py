@@ -46,3 +46,17 @@ class TraceTail(Protocol):
     """Live: summaries of new traces as the store receives them."""
 
     def tail(self, query: TraceQuery) -> AsyncIterator[TraceSummary]: ...
+
+
+# ------------------------------------------------------------------ gateways
+# GatewayStatus (routes, status per window) and GatewayStream (event stream,
+# resumable by sequence number) go here, typed with core/gateway.py models.
+
+# (gateway capability Protocols: end of section)
+
+
+# ------------------------------------------------------------------ actions
+# KillSwitch, Rollback and Failover go here: what the action lifecycle in
+# oncall_tui/actions needs from an adapter to capture, execute, read back and undo.
+
+# (action capability Protocols: end of section)
