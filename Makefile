@@ -5,6 +5,7 @@
 
 PY ?= python3
 VENV := .venv
+SRC := $(wildcard oncall_tui tests bench plugins)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -21,12 +22,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: install
-	$(BIN)/ruff check oncall_tui tests bench plugins
-	$(BIN)/ruff format --check oncall_tui tests bench plugins
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
 
 format: install
-	$(BIN)/ruff format oncall_tui tests bench plugins
-	$(BIN)/ruff check --fix oncall_tui tests bench plugins
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
 
 typecheck: install
 	$(BIN)/mypy
