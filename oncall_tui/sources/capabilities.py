@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from oncall_tui.core.gateway import ActionRecord, Event, RoutesResponse, StatusResponse
 from oncall_tui.core.models import Trace, TraceSummary
 
 
@@ -49,14 +50,55 @@ class TraceTail(Protocol):
 
 
 # ------------------------------------------------------------------ gateways
-# GatewayStatus (routes, status per window) and GatewayStream (event stream,
-# resumable by sequence number) go here, typed with core/gateway.py models.
+
+
+@runtime_checkable
+class GatewayStatus(Protocol):
+    """Routes and their live status (core/gateway.py; docs/protocol.md)."""
+
+    async def routes(self) -> RoutesResponse: ...
+
+    async def status(self, window_s: int = 300) -> StatusResponse: ...
+
+
+@runtime_checkable
+class GatewayStream(Protocol):
+    """The event stream, resumable: ``since`` is the last seq the caller saw.
+    Implementations reconnect with backoff themselves and yield a ``reset``
+    event when events were lost in between."""
+
+    def events(self, since: int | None = None) -> AsyncIterator[Event]: ...
+
 
 # (gateway capability Protocols: end of section)
 
 
 # ------------------------------------------------------------------ actions
-# KillSwitch, Rollback and Failover go here: what the action lifecycle in
-# oncall_tui/actions needs from an adapter to capture, execute, read back and undo.
+# What the action lifecycle (oncall_tui/actions) needs from an adapter: each
+# call takes the caller's idempotency key and is safe to repeat with it; the
+# adapter reports the system's answer as an ActionRecord (adapters for systems
+# with no action records, like a flag service, synthesise one).
+
+
+@runtime_checkable
+class KillSwitch(Protocol):
+    async def set_kill_switch(
+        self, route: str, *, enabled: bool, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord: ...
+
+
+@runtime_checkable
+class Rollback(Protocol):
+    async def rollback(
+        self, route: str, *, to_version: str, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord: ...
+
+
+@runtime_checkable
+class Failover(Protocol):
+    async def failover(
+        self, route: str, *, to_tier: str | None, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord: ...
+
 
 # (action capability Protocols: end of section)
