@@ -2,3 +2,7 @@
 
 Import order is sniff order: more specific formats first.
 """
+
+from oncall_tui.sources.formats import jaeger_v1, otlp
+
+__all__ = ["jaeger_v1", "otlp"]

@@ -1,0 +1,369 @@
+"""OTLP/JSON -> Spans, decoded straight into typed Structs.
+
+The real variations all arrive here: hex (any case) or base64 ids (Tempo),
+enums as integers or names (``2`` or ``"SPAN_KIND_SERVER"``), 64-bit nanos as
+strings or numbers, lowerCamelCase keys (the spec) or snake_case keys (some
+exporters and hand-written files), every AnyValue type. Tempo's ``batches``
+and ``instrumentationLibrarySpans`` (older OTLP) are accepted too.
+
+The hot path decodes the whole document once into the ``_Camel``/``_Snake``
+Structs below (no intermediate dicts). If that fails because one span is
+malformed, the slow path decodes generically and converts span by span, so a
+bad span becomes a QualityNote naming its JSON path, never a lost trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from oncall_tui.core.genai import genai_view
+from oncall_tui.core.models import QualityNote, Span, SpanEvent, SpanKind, StatusCode
+
+# ----------------------------------------------------------------- wire types
+
+
+class AnyValue(msgspec.Struct, gc=False, rename="camel"):
+    string_value: str | None = None
+    bool_value: bool | None = None
+    int_value: int | str | None = None
+    double_value: float | str | None = None
+    bytes_value: str | None = None
+    array_value: ArrayValue | None = None
+    kvlist_value: KvList | None = None
+
+
+class KeyValue(msgspec.Struct, gc=False, rename="camel"):
+    key: str
+    value: AnyValue | None = None
+
+
+class ArrayValue(msgspec.Struct, gc=False, rename="camel"):
+    values: list[AnyValue] = []
+
+
+class KvList(msgspec.Struct, gc=False, rename="camel"):
+    values: list[KeyValue] = []
+
+
+class Status(msgspec.Struct, gc=False, rename="camel"):
+    code: int | str | None = None
+    message: str | None = None
+
+
+class Event(msgspec.Struct, gc=False, rename="camel"):
+    name: str = ""
+    time_unix_nano: int | str = 0
+    attributes: list[KeyValue] = []
+
+
+class WireSpan(msgspec.Struct, gc=False, rename="camel"):
+    trace_id: str = ""
+    span_id: str = ""
+    parent_span_id: str | None = None
+    name: str = ""
+    kind: int | str | None = None
+    start_time_unix_nano: int | str = 0
+    end_time_unix_nano: int | str = 0
+    attributes: list[KeyValue] = []
+    events: list[Event] = []
+    status: Status | None = None
+    dropped_attributes_count: int = 0
+
+
+class Scope(msgspec.Struct, gc=False, rename="camel"):
+    name: str | None = None
+    version: str | None = None
+
+
+class ScopeSpans(msgspec.Struct, gc=False, rename="camel"):
+    scope: Scope | None = None
+    spans: list[WireSpan] = []
+
+
+class Resource(msgspec.Struct, gc=False, rename="camel"):
+    attributes: list[KeyValue] = []
+
+
+class ResourceSpans(msgspec.Struct, gc=False, rename="camel"):
+    resource: Resource | None = None
+    scope_spans: list[ScopeSpans] = []
+    instrumentation_library_spans: list[ScopeSpans] = []
+
+
+class TracesData(msgspec.Struct, gc=False, rename="camel"):
+    resource_spans: list[ResourceSpans] = []
+    batches: list[ResourceSpans] = []  # Tempo's v1 /api/traces
+
+
+_DECODER = msgspec.json.Decoder(TracesData)
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _camelise(value: Any) -> Any:
+    """snake_case OTLP (some exporters, hand-written files) -> the spec's camelCase.
+
+    Iterative: a deeply nested kvlist must not hit the recursion limit.
+    """
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, dict):
+            new = {_camel(k) if "_" in k and k != "key" else k: v for k, v in item.items()}
+            container[key] = new
+            stack.extend((new, k) for k in new)
+        elif isinstance(item, list):
+            stack.extend((item, i) for i in range(len(item)))
+    return root[0]
+
+
+# ----------------------------------------------------------------- conversion
+
+_KINDS: dict[int | str, SpanKind] = {
+    0: "unspecified",
+    1: "internal",
+    2: "server",
+    3: "client",
+    4: "producer",
+    5: "consumer",
+}
+for _num, _name in list(_KINDS.items()):
+    _KINDS[f"SPAN_KIND_{_name.upper()}"] = _name
+    _KINDS[_name.upper()] = _name
+    _KINDS[_name] = _name
+
+_STATUS: dict[int | str, StatusCode] = {0: "unset", 1: "ok", 2: "error"}
+for _num, _code in list(_STATUS.items()):
+    _STATUS[f"STATUS_CODE_{_code.upper()}"] = _code
+    _STATUS[_code.upper()] = _code
+    _STATUS[_code] = _code
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+class IdError(ValueError):
+    pass
+
+
+def normalise_id(value: str, size: int) -> str:
+    """Lowercase hex of a trace (size 16) or span (size 8) id given as hex or base64."""
+    if len(value) == size * 2 and _HEX.issuperset(value):
+        return value.lower()
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if raw and len(raw) <= size:
+        return raw.rjust(size, b"\0").hex()
+    if value and _HEX.issuperset(value) and len(value) <= size * 2:
+        return value.lower().rjust(size * 2, "0")  # short hex (Jaeger v1 drops zeros)
+    raise IdError(f"id {value!r} is neither {size * 2}-digit hex nor base64")
+
+
+def any_value(v: Any) -> Any:
+    """OTLP AnyValue Struct -> plain Python value."""
+    if v is None:
+        return None
+    if v.string_value is not None:
+        return v.string_value
+    if v.int_value is not None:
+        return int(v.int_value)
+    if v.bool_value is not None:
+        return v.bool_value
+    if v.double_value is not None:
+        return float(v.double_value)
+    if v.array_value is not None:
+        return [any_value(x) for x in v.array_value.values]
+    if v.kvlist_value is not None:
+        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+    if v.bytes_value is not None:
+        return v.bytes_value  # base64 text, shown as given
+    return None
+
+
+def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        v = kv.value
+        # Inline the common string case: it is most attributes of most spans.
+        if v is not None and v.string_value is not None:
+            out[kv.key] = v.string_value
+        else:
+            out[kv.key] = any_value(v)
+    return out
+
+
+def _host(res: dict[str, Any], service: str | None) -> str | None:
+    host = res.get("host.name") or res.get("host.id")
+    pid = res.get("process.pid")
+    if host is not None and pid is not None:
+        return f"{host}:{pid}"
+    if host is not None:
+        return str(host)
+    if pid is not None:
+        return f"{service}:{pid}"
+    return service
+
+
+def _spans_of(data: TracesData, where: str) -> Iterator[tuple[Any, str | None, str | None, str]]:
+    """(wire span, service, host, json path) for every span in a TracesData."""
+    groups = data.resource_spans or data.batches
+    key = "resourceSpans" if data.resource_spans else "batches"
+    for ri, rs in enumerate(groups):
+        res = attributes(rs.resource.attributes) if rs.resource else {}
+        service = res.get("service.name")
+        service = str(service) if service is not None else None
+        host = _host(res, service)
+        scopes = rs.scope_spans or rs.instrumentation_library_spans
+        for si, ss in enumerate(scopes):
+            for pi, span in enumerate(ss.spans):
+                yield span, service, host, f"{where}: {key}[{ri}].scopeSpans[{si}].spans[{pi}]"
+
+
+def convert_span(
+    w: Any, service: str | None, host: str | None, path: str, notes: list[QualityNote]
+) -> Span | None:
+    """One wire span -> Span; None (plus a note) when it cannot be placed in a trace."""
+    try:
+        trace_id = normalise_id(w.trace_id, 16)
+        span_id = normalise_id(w.span_id, 8)
+    except IdError as exc:
+        notes.append(QualityNote("malformed_span", f"{exc}; span {w.name!r} dropped", None, path))
+        return None
+    parent = w.parent_span_id
+    parent_id: str | None = None
+    if parent:
+        try:
+            parent_id = normalise_id(parent, 8)
+        except IdError as exc:
+            notes.append(QualityNote("malformed_span", f"parent {exc}", span_id, path))
+    try:
+        start = int(w.start_time_unix_nano)
+        end = int(w.end_time_unix_nano)
+    except ValueError:
+        notes.append(QualityNote("malformed_span", "timestamp is not an integer", span_id, path))
+        start = end = 0
+    attrs = attributes(w.attributes) if w.attributes else {}
+    status: StatusCode = "unset"
+    status_message = None
+    if w.status is not None:
+        status = _STATUS.get(w.status.code if w.status.code is not None else 0, "unset")
+        status_message = w.status.message or None
+    events: tuple[SpanEvent, ...] = ()
+    if w.events:
+        events = tuple(
+            SpanEvent(e.name, int(e.time_unix_nano), attributes(e.attributes)) for e in w.events
+        )
+    kind: SpanKind = _KINDS.get(w.kind if w.kind is not None else 0, "unspecified")
+    return Span(
+        trace_id,
+        span_id,
+        parent_id,
+        w.name,
+        start,
+        end,
+        kind,
+        status,
+        status_message,
+        service,
+        host,
+        attrs,
+        events,
+        genai_view(attrs) if attrs else None,
+    )
+
+
+def decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
+    """Spans and notes from an OTLP TracesData document (``raw`` is its JSON)."""
+    if isinstance(parsed, dict) and "resource_spans" in parsed:
+        parsed = _camelise(parsed)
+        raw = msgspec.json.encode(parsed)
+    notes: list[QualityNote] = []
+    try:
+        data = _DECODER.decode(raw)
+    except msgspec.ValidationError:
+        return _decode_slow(parsed, where)
+    spans: list[Span] = []
+    append = spans.append
+    for w, service, host, path in _spans_of(data, where):
+        span = convert_span(w, service, host, path, notes)
+        if span is not None:
+            append(span)
+    return spans, notes
+
+
+def decode_value(parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
+    """Like ``decode`` for an already-parsed document (wrappers: Jaeger, Tempo v2)."""
+    return decode(msgspec.json.encode(parsed), parsed, where)
+
+
+def _decode_slow(parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
+    """Span-by-span conversion: each malformed piece becomes one note."""
+    notes: list[QualityNote] = []
+    spans: list[Span] = []
+    groups = parsed.get("resourceSpans") or parsed.get("batches") or []
+    if not isinstance(groups, list):
+        notes.append(QualityNote("malformed_span", "resourceSpans is not a list", None, where))
+        return spans, notes
+    for ri, rs in enumerate(groups):
+        path_r = f"{where}: resourceSpans[{ri}]"
+        if not isinstance(rs, dict):
+            notes.append(QualityNote("malformed_span", "not an object", None, path_r))
+            continue
+        try:
+            res = attributes(msgspec.convert(rs.get("resource") or {}, Resource).attributes)
+        except msgspec.ValidationError as exc:
+            notes.append(QualityNote("malformed_span", f"resource: {exc}", None, path_r))
+            res = {}
+        service = str(res["service.name"]) if "service.name" in res else None
+        host = _host(res, service)
+        scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
+        for si, ss in enumerate(scopes if isinstance(scopes, list) else []):
+            raw_spans = ss.get("spans") if isinstance(ss, dict) else None
+            for pi, raw_span in enumerate(raw_spans if isinstance(raw_spans, list) else []):
+                path = f"{path_r}.scopeSpans[{si}].spans[{pi}]"
+                try:
+                    w = msgspec.convert(raw_span, WireSpan)
+                except msgspec.ValidationError as exc:
+                    sid = raw_span.get("spanId") if isinstance(raw_span, dict) else None
+                    notes.append(
+                        QualityNote("malformed_span", f"span {sid or '?'}: {exc}", None, path)
+                    )
+                    salvaged = _salvage(raw_span)
+                    if salvaged is None:
+                        continue
+                    w = salvaged
+                span = convert_span(w, service, host, path, notes)
+                if span is not None:
+                    spans.append(span)
+    return spans, notes
+
+
+def _salvage(raw_span: Any) -> WireSpan | None:
+    """Keep a span whose ids are intact by dropping the fields that failed."""
+    if not isinstance(raw_span, dict):
+        return None
+    keep: dict[str, Any] = {}
+    for key in ("traceId", "spanId", "parentSpanId"):
+        if isinstance(raw_span.get(key), str):
+            keep[key] = raw_span[key]
+    name = raw_span.get("name")
+    keep["name"] = name if isinstance(name, str) else ""
+    for key in ("startTimeUnixNano", "endTimeUnixNano"):
+        value = raw_span.get(key)
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            keep[key] = value
+    try:
+        return msgspec.convert(keep, WireSpan)
+    except msgspec.ValidationError:
+        return None
