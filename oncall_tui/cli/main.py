@@ -21,6 +21,7 @@ from oncall_tui.errors import OncallError
 COMMAND_MODULES = (
     "oncall_tui.cli.config_cmd",
     "oncall_tui.cli.plugins_cmd",
+    "oncall_tui.cli.trace_cmd",
 )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from oncall_tui.core.models import Completeness, QualityNote, Span, Trace
+from oncall_tui.core.quality import check
 
 
 def assemble(
@@ -40,8 +41,9 @@ def assemble(
     for note in notes:
         tid = span_trace.get(note.span_id) if note.span_id else None
         (per_trace[tid] if tid else general).append(note)
-    return [
-        Trace(
+    traces = []
+    for tid, group in by_trace.items():
+        trace = Trace(
             trace_id=tid,
             spans=group,
             completeness=completeness,
@@ -49,5 +51,6 @@ def assemble(
             source=source,
             quality=[*general, *per_trace[tid]],
         )
-        for tid, group in by_trace.items()
-    ]
+        trace.quality.extend(check(trace))
+        traces.append(trace)
+    return traces

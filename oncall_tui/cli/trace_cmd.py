@@ -1,0 +1,197 @@
+"""``oncall-tui trace ...``: analyse a trace file, draw its call graph, and
+(through trace-store adapters) fetch, search and receive traces.
+
+``trace analyze`` exits 1 when a finding at or above ``--fail-on`` is present,
+so a script can gate on it; 2 when the input cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from oncall_tui.cli import exit_codes
+from oncall_tui.cli.common import add_json
+from oncall_tui.cli.output import emit_json, say
+from oncall_tui.errors import DataError, NotFoundError
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+
+#: Further ``trace`` subcommands (store access, listen) register here.
+EXTRA_REGISTRARS: list[str] = ["oncall_tui.cli.trace_store_cmd"]
+
+
+def register(sub: Sub) -> None:
+    parser = sub.add_parser("trace", help="analyse, graph, fetch and receive traces")
+    cmds = parser.add_subparsers(dest="trace_command", metavar="ACTION")
+
+    analyze = cmds.add_parser(
+        "analyze",
+        help="summary, findings, cycles and data quality of a trace file",
+        description="Reads OTLP/JSON, Jaeger, Tempo, Phoenix or Langfuse JSON "
+        "(gzip ok; - for stdin).",
+    )
+    analyze.add_argument("file", help="trace file, or - for stdin")
+    analyze.add_argument("--trace-id", help="analyse only this trace of a multi-trace file")
+    analyze.add_argument(
+        "--adjust-skew", action="store_true", help="shift cross-host spans into their parents"
+    )
+    analyze.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        default="high",
+        help="exit 1 when a finding at or above this severity is present (default: high)",
+    )
+    add_json(analyze)
+    analyze.set_defaults(func=_analyze)
+
+    graph = cmds.add_parser("graph", help="the agent/model/tool call graph of a trace file")
+    graph.add_argument("file", help="trace file, or - for stdin")
+    graph.add_argument("--trace-id", help="only this trace of a multi-trace file")
+    graph.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text")
+    graph.set_defaults(func=_graph)
+
+    import importlib
+
+    for name in EXTRA_REGISTRARS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        module.register(cmds)
+
+
+def read_input(path: str) -> tuple[bytes, str]:
+    if path == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    file = Path(path)
+    try:
+        return file.read_bytes(), str(file)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a trace file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def load_traces(path: str, trace_id: str | None) -> list[Any]:
+    from oncall_tui.sources.detect import read_traces
+
+    data, source = read_input(path)
+    traces = read_traces(data, source=source)
+    if trace_id:
+        traces = [t for t in traces if t.trace_id == trace_id.lower()]
+        if not traces:
+            raise NotFoundError(f"trace {trace_id} is not in {source}")
+    if not traces:
+        raise DataError(f"{source}: holds no spans")
+    return traces
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.core.models import SEVERITY_ORDER
+
+    traces = load_traces(args.file, args.trace_id)
+    results = [analyze(t, adjust_skew=args.adjust_skew) for t in traces]
+    threshold = SEVERITY_ORDER[args.fail_on]
+    failing = any(SEVERITY_ORDER[f.severity] >= threshold for a in results for f in a.findings)
+    if args.json:
+        emit_json({"traces": results, "fail_on": args.fail_on, "failed": failing})
+    else:
+        for a in results:
+            _print_analysis(a)
+    return exit_codes.PROBLEM if failing else exit_codes.OK
+
+
+def _print_analysis(a: Any) -> None:
+    s = a.summary
+    dur = f"{(s.duration_ns or 0) / 1e6:.1f} ms"
+    say(f"trace {s.trace_id}  {s.span_count} spans  {s.error_count} errors  {dur}")
+    say(f"  root: {s.root_name}  service: {s.service}")
+    if a.completeness != "complete":
+        say(f"  {a.completeness.upper()}: {a.completeness_reason or 'the store said so'}")
+    if a.cycles:
+        say(f"  reentrancy cycles: {len(a.cycles)}")
+        for c in a.cycles:
+            kind = " (inferred)" if c.inferred else ""
+            say(f"    {' -> '.join(c.witness_keys)}{kind}")
+            say(f"      witness spans: {' -> '.join(c.witness)}")
+    if a.findings:
+        say("  findings:")
+        for f in a.findings:
+            say(f"    [{f.severity}] {f.kind}: {f.summary}")
+    else:
+        say("  no findings")
+    if a.quality:
+        say(f"  data quality: {len(a.quality)} note(s)")
+        for q in a.quality[:10]:
+            where = f" ({q.where})" if q.where else ""
+            say(f"    {q.kind}: {q.detail}{where}")
+    if a.adjusted:
+        say(f"  skew-adjusted: {len(a.adjusted)} span(s) moved")
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.core.graph import to_text
+
+    traces = load_traces(args.file, args.trace_id)
+    for trace in traces:
+        a = analyze(trace)
+        in_cycle = frozenset(k for c in a.cycles for k in c.nodes)
+        if args.format == "json":
+            emit_json({"trace_id": trace.trace_id, "graph": a.graph, "cycles": a.cycles})
+        elif args.format == "dot":
+            sys.stdout.write(_dot(a.graph, in_cycle))
+        elif args.format == "mermaid":
+            sys.stdout.write(_mermaid(a.graph, in_cycle))
+        else:
+            say(f"trace {trace.trace_id}")
+            for line in to_text(a.graph, in_cycle):
+                say("  " + line)
+    return exit_codes.OK
+
+
+def _quote(text: str) -> str:
+    from oncall_tui.core.text import inert
+
+    return inert(text, single_line=True).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dot(graph: Any, in_cycle: frozenset[str]) -> str:
+    lines = ["digraph calls {", "  rankdir=LR;"]
+    for key, node in graph.nodes.items():
+        color = ', color="red"' if key in in_cycle else ""
+        lines.append(f'  "{_quote(key)}" [label="{_quote(key)}\\n{node.calls} calls"{color}];')
+    for e in graph.edges:
+        style = {"inferred": "dashed", "chose_tool": "dotted"}.get(e.kind, "solid")
+        red = ', color="red"' if e.source in in_cycle and e.target in in_cycle else ""
+        lines.append(
+            f'  "{_quote(e.source)}" -> "{_quote(e.target)}" '
+            f'[label="{e.count}", style={style}{red}];'
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid(graph: Any, in_cycle: frozenset[str]) -> str:
+    ids = {key: f"n{i}" for i, key in enumerate(graph.nodes)}
+
+    def label(key: str) -> str:
+        return _quote(key).replace('"', "'").replace("[", "(").replace("]", ")")
+
+    lines = ["flowchart LR"]
+    for key, nid in ids.items():
+        lines.append(f'  {nid}["{label(key)}"]')
+    for e in graph.edges:
+        arrow = {"inferred": "-.->", "chose_tool": "==>"}.get(e.kind, "-->")
+        lines.append(f"  {ids[e.source]} {arrow}|{e.count}| {ids[e.target]}")
+    for key in sorted(in_cycle):
+        lines.append(f"  style {ids[key]} stroke:#f00,stroke-width:2px")
+    return "\n".join(lines) + "\n"

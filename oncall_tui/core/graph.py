@@ -1,0 +1,266 @@
+"""The agent call graph of one trace: spans collapsed onto agent/model/tool nodes.
+
+Node keys: ``agent:{name}``, ``model:{provider}/{model}``, ``tool:{name}``;
+any other span is ``span:{name}``. When a trace has GenAI spans, plain spans
+between them (HTTP clients, framework "step" wrappers) are collapsed away, so
+each GenAI span's *effective parent* is its nearest GenAI ancestor: a generic
+wrapper shared by many contexts must not invent a loop. A trace with no GenAI
+spans at all is graphed span-name to span-name.
+
+Edges:
+- ``call``: effective parent -> child.
+- ``inferred``: where context propagation was lost. A root or orphan span that
+  starts and ends inside another span of the same service and host, or a
+  sibling that runs inside a childless sibling of the same process, is taken
+  as called by that span. Labelled, so a cycle that rests on one says so.
+- ``chose_tool``: model span -> the tool span it asked for (same
+  ``gen_ai.tool.call.id`` in the model's output and the tool span). Kept to
+  explain a loop; never used to find one.
+
+A child with the same key as its *direct* parent (a gateway span around the
+provider call) is a wrapper: merged into one call, not an edge.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from oncall_tui.core.models import Span, Trace
+from oncall_tui.core.tree import SpanTree
+
+EdgeKind = str  # "call" | "inferred" | "chose_tool"
+
+#: Span ids kept per edge as evidence; counts stay exact beyond it.
+MAX_EVIDENCE = 20
+
+_AGENT_OPS = frozenset({"invoke_agent", "create_agent"})
+_MODEL_OPS = frozenset(
+    {"chat", "text_completion", "generate_content", "embeddings", "completion", "responses"}
+)
+_TOOL_OPS = frozenset({"execute_tool"})
+
+
+class Edge(msgspec.Struct, gc=False):
+    source: str
+    target: str
+    kind: EdgeKind
+    count: int = 0
+    span_ids: list[str] = []  # the child span of each call (first MAX_EVIDENCE)
+
+
+class Node(msgspec.Struct, gc=False):
+    key: str
+    kind: str  # agent | model | tool | span
+    calls: int = 0
+    errors: int = 0
+    duration_ns: int = 0
+    tokens: int = 0
+
+
+class CallGraph(msgspec.Struct):
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    genai: bool  # False: no GenAI spans, graphed by span name
+
+
+def node_key(span: Span) -> str | None:
+    """The node a span collapses onto, or None when it is not a GenAI span."""
+    g = span.gen_ai
+    attrs = span.attributes
+    oi_kind = attrs.get("openinference.span.kind") if attrs else None
+    if g is not None:
+        op = g.operation
+        if op in _TOOL_OPS or (op is None and g.tool_name and oi_kind != "LLM"):
+            return f"tool:{g.tool_name or span.name}"
+        if op in _AGENT_OPS or oi_kind == "AGENT":
+            return f"agent:{g.agent_name or span.name}"
+        model = g.response_model or g.request_model
+        if op in _MODEL_OPS or oi_kind == "LLM" or (op is None and model):
+            return f"model:{g.provider or 'unknown'}/{model or 'unknown'}"
+        if g.agent_name and op is None:
+            return f"agent:{g.agent_name}"
+    if oi_kind == "TOOL":
+        return f"tool:{span.name}"
+    if oi_kind == "AGENT":
+        return f"agent:{span.name}"
+    return None
+
+
+def _kind_of(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
+class Collapsed:
+    """Per-span node keys and effective parents (``-1``: none), shared by
+    the graph, the cycle finder and the findings."""
+
+    __slots__ = ("edge_kind", "eparent", "genai", "keys", "tree")
+
+    def __init__(self, trace: Trace, tree: SpanTree, *, infer: bool = True) -> None:
+        spans = trace.spans
+        n = len(spans)
+        self.tree = tree
+        keys: list[str | None] = [node_key(s) for s in spans]
+        self.genai = any(k is not None for k in keys)
+        if not self.genai:
+            keys = [f"span:{s.name}" for s in spans]
+        eparent = [-1] * n
+        edge_kind = ["call"] * n
+        parent = tree.parent
+        # Pre-order: a span's effective parent is its parent when that is a
+        # node, else the parent's own effective parent (wrappers collapse).
+        for i in tree.order:
+            p = parent[i]
+            if p < 0:
+                continue
+            eparent[i] = p if keys[p] is not None else eparent[p]
+        # Plain spans under GenAI ones keep the nearest GenAI ancestor as the
+        # place they "belong"; only node spans take part in the graph.
+        self.keys = keys
+        self.eparent = eparent
+        self.edge_kind = edge_kind
+        if infer:
+            self._infer(spans, tree)
+
+    def _infer(self, spans: list[Span], tree: SpanTree) -> None:
+        """Interval containment inside one process: a sweep with a stack per
+        (service, host), O(n log n) for the sort."""
+        keys = self.keys
+        groups: dict[tuple[str | None, str | None], list[int]] = {}
+        for i in tree.order:
+            groups.setdefault((spans[i].service, spans[i].host), []).append(i)
+        parent = tree.parent
+        children = tree.children
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            members.sort(key=lambda i: (spans[i].start_ns, -spans[i].end_ns))
+            stack: list[int] = []
+            for i in members:
+                s = spans[i]
+                while stack and spans[stack[-1]].end_ns < s.start_ns:
+                    stack.pop()
+                container = -1
+                # Partial overlaps break nesting; look a few levels down only.
+                for j in reversed(stack[-4:]):
+                    if spans[j].end_ns >= s.end_ns and spans[j].start_ns <= s.start_ns:
+                        container = j
+                        break
+                stack.append(i)
+                if container < 0 or keys[i] is None or tree.is_descendant(i, container):
+                    continue
+                lost_root = parent[i] < 0 and tree.roots[0] != i
+                lost_sibling = (
+                    parent[i] >= 0
+                    and parent[i] == parent[container]
+                    and not children[container]
+                    and keys[container] is not None
+                    and s.start_ns > spans[container].start_ns
+                )
+                if lost_root or lost_sibling:
+                    target = container if keys[container] is not None else self.eparent[container]
+                    if target >= 0:
+                        self.eparent[i] = target
+                        self.edge_kind[i] = "inferred"
+
+
+def build(
+    trace: Trace, tree: SpanTree | None = None, collapsed: Collapsed | None = None
+) -> CallGraph:
+    tree = tree or SpanTree(trace)
+    col = collapsed or Collapsed(trace, tree)
+    spans = trace.spans
+    keys = col.keys
+    nodes: dict[str, Node] = {}
+    edges: dict[tuple[str, str, str], Edge] = {}
+    dup = set(tree.duplicates)
+    tool_spans_by_call: dict[str, int] = {}
+    for i, span in enumerate(spans):
+        key = keys[i]
+        if key is None or i in dup:
+            continue
+        node = nodes.get(key)
+        if node is None:
+            node = nodes[key] = Node(key, _kind_of(key))
+        g = span.gen_ai
+        parent = tree.parent[i]
+        wrapper = parent >= 0 and keys[parent] == key and col.edge_kind[i] == "call"
+        if not wrapper:
+            node.calls += 1
+            node.duration_ns += max(span.duration_ns, 0)
+        if span.status == "error":
+            node.errors += 1
+        if g is not None:
+            node.tokens += (g.input_tokens or 0) + (g.output_tokens or 0)
+            if g.tool_call_id and key.startswith("tool:"):
+                tool_spans_by_call.setdefault(g.tool_call_id, i)
+        ep = col.eparent[i]
+        if ep < 0 or wrapper:
+            continue
+        src = keys[ep]
+        if src is None:
+            continue
+        kind = col.edge_kind[i]
+        _add_edge(edges, src, key, kind, span.span_id)
+    # "model chose tool": a model span whose output names a tool call id.
+    for i, span in enumerate(spans):
+        key = keys[i]
+        if key is None or not key.startswith("model:"):
+            continue
+        for call_id in _tool_call_ids(span):
+            t = tool_spans_by_call.get(call_id)
+            if t is not None:
+                tool_key = keys[t]
+                if tool_key is not None:
+                    _add_edge(edges, key, tool_key, "chose_tool", spans[t].span_id)
+    return CallGraph(nodes=nodes, edges=list(edges.values()), genai=col.genai)
+
+
+def _add_edge(
+    edges: dict[tuple[str, str, str], Edge], src: str, dst: str, kind: str, span_id: str
+) -> None:
+    edge = edges.get((src, dst, kind))
+    if edge is None:
+        edge = edges[(src, dst, kind)] = Edge(src, dst, kind)
+    edge.count += 1
+    if len(edge.span_ids) < MAX_EVIDENCE:
+        edge.span_ids.append(span_id)
+
+
+def _tool_call_ids(span: Span) -> list[str]:
+    """Tool call ids a model span asked for (output message tool_calls)."""
+    ids: list[str] = []
+    attrs = span.attributes
+    for key, value in attrs.items():
+        # OpenInference: llm.output_messages.0.message.tool_calls.0.tool_call.id
+        if key.endswith("tool_call.id") and isinstance(value, str) and "output" in key:
+            ids.append(value)
+    raw = attrs.get("gen_ai.output.messages")
+    if isinstance(raw, str) and '"tool_call' in raw:
+        try:
+            messages = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            messages = []
+        for message in messages if isinstance(messages, list) else []:
+            for part in message.get("parts", []) if isinstance(message, dict) else []:
+                if isinstance(part, dict) and part.get("type") == "tool_call" and part.get("id"):
+                    ids.append(str(part["id"]))
+    return ids
+
+
+def to_text(graph: CallGraph, cycle_nodes: frozenset[str] = frozenset()) -> list[str]:
+    """The aggregated graph as plain lines (node keys are inert by construction
+    only if the caller passes them through core.text.inert for display)."""
+    lines: list[str] = []
+    out: dict[str, list[Edge]] = {}
+    for e in graph.edges:
+        out.setdefault(e.source, []).append(e)
+    for key in sorted(graph.nodes, key=lambda k: (-graph.nodes[k].calls, k)):
+        node = graph.nodes[key]
+        mark = " ⟲" if key in cycle_nodes else ""
+        lines.append(f"{key}  calls={node.calls} errors={node.errors} tokens={node.tokens}{mark}")
+        for e in sorted(out.get(key, []), key=lambda e: (e.kind, e.target)):
+            arrow = {"call": "->", "inferred": "~>", "chose_tool": "=>"}.get(e.kind, "->")
+            loop = " ⟲" if key in cycle_nodes and e.target in cycle_nodes else ""
+            lines.append(f"    {arrow} {e.target}  x{e.count} ({e.kind}){loop}")
+    return lines

@@ -1,0 +1,26 @@
+"""One row per trace: what a search result or a trace list shows."""
+
+from __future__ import annotations
+
+from oncall_tui.core.models import Trace, TraceSummary
+
+
+def summarize(trace: Trace) -> TraceSummary:
+    spans = trace.spans
+    if not spans:
+        return TraceSummary(trace_id=trace.trace_id, span_count=0, error_count=0)
+    ids = {s.span_id for s in spans}
+    root = next((s for s in spans if s.parent_id is None or s.parent_id not in ids), spans[0])
+    start = min(s.start_ns for s in spans)
+    end = max(s.end_ns for s in spans)
+    route = root.attributes.get("gen_ai.route") or root.attributes.get("http.route")
+    return TraceSummary(
+        trace_id=trace.trace_id,
+        root_name=root.name,
+        service=root.service,
+        start_ns=start,
+        duration_ns=end - start,
+        span_count=len(spans),
+        error_count=sum(1 for s in spans if s.status == "error"),
+        route=str(route) if route is not None else None,
+    )
