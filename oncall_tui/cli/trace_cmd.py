@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json
@@ -19,7 +19,7 @@ from oncall_tui.errors import DataError, NotFoundError
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
-Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 #: Further ``trace`` subcommands (store access, listen) register here.
 EXTRA_REGISTRARS: list[str] = ["oncall_tui.cli.trace_store_cmd"]

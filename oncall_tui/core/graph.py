@@ -74,7 +74,8 @@ def node_key(span: Span) -> str | None:
             return f"tool:{g.tool_name or span.name}"
         if op in _AGENT_OPS or oi_kind == "AGENT":
             return f"agent:{g.agent_name or span.name}"
-        model = g.response_model or g.request_model
+        # The model asked for, not the resolved version: one node per deployment.
+        model = g.request_model or g.response_model
         if op in _MODEL_OPS or oi_kind == "LLM" or (op is None and model):
             return f"model:{g.provider or 'unknown'}/{model or 'unknown'}"
         if g.agent_name and op is None:

@@ -15,6 +15,7 @@ could both claim a document (the more specific goes first).
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +55,12 @@ def known_formats() -> list[str]:
     return [f.name for f in FORMATS]
 
 
-def _unwrap(data: bytes) -> bytes:
+def _unwrap(data: bytes, source: str) -> bytes:
     if data[:2] == b"\x1f\x8b":
-        return gzip.decompress(data)
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise TraceFormatError(f"{source}: broken gzip ({exc})") from None
     return data
 
 
@@ -64,6 +68,8 @@ def parse_json(data: bytes, source: str) -> Any:
     """Parse JSON or JSON lines (one document per line) with a one-line error."""
     try:
         return msgspec.json.decode(data)
+    except UnicodeDecodeError as exc:
+        raise TraceFormatError(f"{source}: not UTF-8 text at byte {exc.start}") from None
     except msgspec.DecodeError as exc:
         lines = [ln for ln in data.splitlines() if ln.strip()]
         if len(lines) > 1:
@@ -73,7 +79,7 @@ def parse_json(data: bytes, source: str) -> Any:
                     continue
                 try:
                     docs.append(msgspec.json.decode(line))
-                except msgspec.DecodeError as line_exc:
+                except (msgspec.DecodeError, UnicodeDecodeError) as line_exc:
                     raise TraceFormatError(f"{source}:{number}: not JSON ({line_exc})") from None
             return {"__jsonl__": docs}
         raise TraceFormatError(f"{source}: not JSON ({exc})") from None
@@ -89,7 +95,7 @@ def detect(doc: Any) -> TraceFormat | None:
 
 def read_traces(data: bytes, *, source: str = "<input>") -> list[Trace]:
     """Every trace in ``data`` (any known format, gzip or not)."""
-    raw = _unwrap(data)
+    raw = _unwrap(data, source)
     doc = parse_json(raw, source)
     if isinstance(doc, dict) and "__jsonl__" in doc:
         traces: list[Trace] = []
