@@ -74,7 +74,8 @@ def main() -> None:
         )
         rows.append(json.loads(proc.stdout))
     print(
-        f"{'spans':>9} {'MB':>7} {'floor s':>8} {'analyze s':>9} {'ratio':>6} {'µs/span':>8} {'peak MB':>8}"
+        f"{'spans':>9} {'MB':>7} {'floor s':>8} {'analyze s':>9} {'ratio':>6} "
+        f"{'µs/span':>8} {'peak MB':>8}"
     )
     for r in rows:
         print(
@@ -84,7 +85,8 @@ def main() -> None:
     if len(rows) > 1:
         slope = rows[-1]["per_span_us"] / rows[0]["per_span_us"]
         print(
-            f"per-span cost slope {rows[0]['spans']} -> {rows[-1]['spans']}: {slope:.2f} (target <= 1.1)"
+            f"per-span cost slope {rows[0]['spans']} -> {rows[-1]['spans']}: "
+            f"{slope:.2f} (target <= 1.1)"
         )
     at_100k = [r for r in rows if r["spans"] == 100_000]
     if at_100k:
