@@ -286,13 +286,14 @@ def convert_span(
 def decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
     """Spans and notes from an OTLP TracesData document (``raw`` is its JSON)."""
     if isinstance(parsed, dict) and "resource_spans" in parsed:
-        parsed = _camelise(parsed)
+        parsed = _camelise(msgspec.json.decode(raw))
         raw = msgspec.json.encode(parsed)
     notes: list[QualityNote] = []
     try:
         data = _DECODER.decode(raw)
     except msgspec.ValidationError:
-        return _decode_slow(parsed, where)
+        # The slow path needs real values, whatever lazy view the caller had.
+        return _decode_slow(msgspec.json.decode(raw), where)
     spans: list[Span] = []
     append = spans.append
     for w, service, host, path in _spans_of(data, where):

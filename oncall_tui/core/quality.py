@@ -8,7 +8,7 @@ that end before they start, and attribute values an SDK or store cut short.
 from __future__ import annotations
 
 from oncall_tui.core.models import QualityNote, Trace
-from oncall_tui.core.tree import SpanTree
+from oncall_tui.core.tree import SpanTree, tree_for
 
 # Markers SDKs and stores append when they cut a value, and the limits they cut
 # at (OTel SDK defaults are unlimited, but common configs and stores use these).
@@ -20,7 +20,7 @@ MAX_NOTES_PER_KIND = 50
 
 
 def check(trace: Trace, tree: SpanTree | None = None) -> list[QualityNote]:
-    tree = tree or SpanTree(trace)
+    tree = tree or tree_for(trace)
     spans = trace.spans
     notes: list[QualityNote] = []
     counts: dict[str, int] = {}

@@ -129,3 +129,22 @@ def _cut_parent_loops(parent: list[int]) -> list[int]:
         for j in path:
             state[j] = 2
     return cut
+
+
+# The reader indexes a trace for its quality pass and ``analyze`` needs the
+# same index moments later; keep the last few (by span-list identity, holding
+# the list so its id cannot be reused) rather than index twice.
+_CACHE: list[tuple[list[object], SpanTree]] = []
+_CACHE_SIZE = 4
+
+
+def tree_for(trace: Trace) -> SpanTree:
+    spans = trace.spans
+    for held, tree in _CACHE:
+        if held is spans and len(tree.parent) == len(spans):
+            return tree
+    tree = SpanTree(trace)
+    _CACHE.append((spans, tree))  # type: ignore[arg-type]
+    if len(_CACHE) > _CACHE_SIZE:
+        del _CACHE[0]
+    return tree
