@@ -11,7 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 def _shared_fixtures() -> Path:
     # shared/ sits beside the repo, or beside the folder of worktrees (wt/<name>).
     explicit = os.environ.get("ONCALL_TUI_SHARED_FIXTURES")

@@ -241,6 +241,7 @@ def convert_span(
     host: str | None,
     path: str | None,
     notes: list[QualityNote],
+    *,
     ids: tuple[dict[str, str], dict[str, str]] | None = None,
 ) -> Span | None:
     """One wire span -> Span; None (plus a note) when it cannot be placed in a trace.
@@ -316,7 +317,7 @@ def decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[Qualit
     for group, service, host, ri, si in _spans_of(data):
         for pi, w in enumerate(group):
             before = len(notes)
-            span = convert_span(w, service, host, None, notes, ids)
+            span = convert_span(w, service, host, None, notes, ids=ids)
             if len(notes) > before:
                 # The JSON path is built only for spans that earned a note.
                 path = f"{where}: {key}[{ri}].scopeSpans[{si}].spans[{pi}]"
