@@ -10,13 +10,19 @@ from collections.abc import Iterable
 
 from oncall_tui.core.cycles import Cycle
 from oncall_tui.core.graph import Collapsed
-from oncall_tui.core.models import Finding, QualityNote, Severity, Span, Trace
+from oncall_tui.core.models import Finding, GenAI, QualityNote, Severity, Span, Trace
 
 REPEATED_CALL_MIN = 3  # identical tool calls in one trace before we say so
 RETRY_ATTEMPTS_MIN = 3  # attempts of one logical model call before "retry storm"
 STRUCTURED_REPAIR_MIN = 2  # model re-asked to fix its own output this often
 HIDDEN_REASONING_GAP_S = 2.0  # first visible token this long after the first token
+CACHE_THRASH_MIN = 3  # calls rewriting one cached prefix without ever reading it
+CONTEXT_GROWTH_FACTOR = 4.0  # last model call's input vs the first under one parent
+CONTEXT_GROWTH_MIN_TOKENS = 20_000  # ... and at least this big, so toy traces stay quiet
+TRACE_TOKEN_BUDGET = 500_000  # input+output tokens in one trace worth a word
 MAX_EVIDENCE = 20
+
+_NO_GENAI = GenAI()
 
 _EMPTY_RESULTS = frozenset({"", "null", "none", "[]", "{}", '""'})
 _REFUSAL_REASONS = frozenset({"content_filter", "refusal", "safety", "blocked"})
@@ -65,6 +71,8 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     found += _retries_and_fallbacks(trace, by_parent, keys)
     found += _structured_repair(spans, by_parent, col)
     found += _reasoning_latency(spans, keys)
+    found += _cache_thrash(spans, keys)
+    found += _token_blowup(spans, by_parent)
     found += _refusals(spans, keys)
     found += _empty_tool_results(spans, keys, col)
     found += _quality(trace.quality)
@@ -243,6 +251,82 @@ def _reasoning_latency(spans: list[Span], keys: list[str | None]) -> list[Findin
             {"worst_gap_s": round(worst_gap, 3), "reasoning_tokens": reasoning},
         )
     ]
+
+
+def _cache_thrash(spans: list[Span], keys: list[str | None]) -> list[Finding]:
+    """The same prompt prefix written to the provider cache again and again
+    and never read back: paying the cache-write premium for nothing."""
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i, k in enumerate(keys):
+        g = spans[i].gen_ai
+        if k is None or g is None or not k.startswith("model:"):
+            continue
+        if g.cache_read_tokens is None and g.cache_creation_tokens is None:
+            continue
+        groups.setdefault((k, g.system_prompt_hash), []).append(i)
+    out = []
+    for (key, _prompt), idx in groups.items():
+        writes = [i for i in idx if (spans[i].gen_ai or _NO_GENAI).cache_creation_tokens]
+        reads = sum((spans[i].gen_ai or _NO_GENAI).cache_read_tokens or 0 for i in idx)
+        inputs = sum((spans[i].gen_ai or _NO_GENAI).input_tokens or 0 for i in idx)
+        if len(writes) < CACHE_THRASH_MIN or reads > 0:
+            continue
+        written = sum((spans[i].gen_ai or _NO_GENAI).cache_creation_tokens or 0 for i in writes)
+        out.append(
+            Finding(
+                "cache_thrash",
+                "medium",
+                f"{key}: prompt cache written {len(writes)} times ({written} tokens) "
+                f"and never read; hit rate 0% over {inputs} input tokens",
+                _ids(spans, writes),
+                {"writes": len(writes), "written_tokens": written, "input_tokens": inputs},
+            )
+        )
+    return out
+
+
+def _token_blowup(spans: list[Span], by_parent: dict[int, list[int]]) -> list[Finding]:
+    """Context that snowballs call after call under one parent, and traces
+    whose total token bill is out of proportion."""
+    out = []
+    total = 0
+    for models in by_parent.values():
+        inputs = [
+            (i, g.input_tokens)
+            for i in models
+            if (g := spans[i].gen_ai) is not None and g.input_tokens is not None
+        ]
+        for i in models:
+            g = spans[i].gen_ai
+            if g is not None:
+                total += (g.input_tokens or 0) + (g.output_tokens or 0)
+        if len(inputs) < 3:
+            continue
+        (first, first_in), (last, last_in) = inputs[0], inputs[-1]
+        if last_in >= CONTEXT_GROWTH_MIN_TOKENS and last_in >= CONTEXT_GROWTH_FACTOR * max(
+            first_in, 1
+        ):
+            out.append(
+                Finding(
+                    "token_blowup",
+                    "medium",
+                    f"context grew {last_in / max(first_in, 1):.1f}x over {len(inputs)} model "
+                    f"calls ({first_in} -> {last_in} input tokens)",
+                    _ids(spans, [first, last]),
+                    {"first_input": first_in, "last_input": last_in, "calls": len(inputs)},
+                )
+            )
+    if total >= TRACE_TOKEN_BUDGET:
+        out.append(
+            Finding(
+                "token_blowup",
+                "high" if total >= 4 * TRACE_TOKEN_BUDGET else "medium",
+                f"{total} tokens in one trace (budget {TRACE_TOKEN_BUDGET})",
+                (),
+                {"tokens": total, "budget": TRACE_TOKEN_BUDGET},
+            )
+        )
+    return out
 
 
 def _refusals(spans: list[Span], keys: list[str | None]) -> list[Finding]:
