@@ -138,3 +138,13 @@ def test_hostile_names_reach_no_terminal_raw(tmp_path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert not any(c in out for c in raw), args
         assert "\\x1b" in out
+
+
+def test_a_gateway_span_and_the_call_it_wraps_count_once() -> None:
+    _, a = _load("reentrancy_wrappers.json")
+    # Five model spans carry 940 tokens each; span 6 repeats its wrapper's usage.
+    model = a.graph.nodes["model:openai/gpt-x"]
+    assert (model.calls, model.tokens) == (4, 4 * 940)
+    [cycle] = a.cycles
+    # Inside the re-entered search call: gateway chat (5) and chat (9); not 6 again.
+    assert cycle.tokens == 2 * 940
