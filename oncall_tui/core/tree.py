@@ -48,6 +48,7 @@ class SpanTree:
         self.duplicates = duplicates
         parent = [-1] * n
         orphans: list[int] = []
+        own_parent: list[int] = []  # a span naming itself as parent: the shortest loop
         dup_set = set(duplicates)
         for i, span in enumerate(spans):
             if i in dup_set or span.parent_id is None:
@@ -57,7 +58,9 @@ class SpanTree:
                 orphans.append(i)
             elif p != i:
                 parent[i] = p
-        self.loop_cut = _cut_parent_loops(parent)
+            else:
+                own_parent.append(i)
+        self.loop_cut = own_parent + _cut_parent_loops(parent)
         self.parent = parent
         self.orphans = orphans
         children: list[list[int]] = [[] for _ in range(n)]
