@@ -18,11 +18,13 @@ from typing import Any, Literal
 
 import msgspec
 
-from oncall_tui.errors import OncallError, UsageError
+from oncall_tui.errors import ActionError, OncallError, UsageError
 from oncall_tui.runbook import expr
 from oncall_tui.runbook.acting import ActionResult, ActionRunner, ActionSpec
 from oncall_tui.runbook.format import (
+    CHECK_PLACEHOLDER,
     END,
+    PLACEHOLDER,
     ActionStep,
     CheckStep,
     DecisionStep,
@@ -182,7 +184,7 @@ class Engine:
         }
 
     def text(self, template: str) -> str:
-        return fill(template, self.inputs)
+        return fill(template, self.inputs, {k: v.values for k, v in self.checks.items()})
 
     def waiting(self) -> Wait | None:
         """What the current step needs from a person; None if it runs itself."""
@@ -274,6 +276,13 @@ class Engine:
         self._decide(step)
 
     def spec(self, step: ActionStep) -> ActionSpec:
+        for field in (step.route, step.to_version or "", step.to_tier or ""):
+            filled = self.text(field)
+            if PLACEHOLDER.search(filled) or CHECK_PLACEHOLDER.search(filled):
+                raise ActionError(
+                    f"step {step.id}: {field!r} has no value yet "
+                    "(an input is missing or the check that finds it did not answer)"
+                )
         return ActionSpec(
             kind=step.action,
             route=self.text(step.route),
@@ -287,7 +296,10 @@ class Engine:
         )
 
     def describe(self, step: ActionStep) -> str:
-        spec = self.spec(step)
+        try:
+            spec = self.spec(step)
+        except ActionError as exc:
+            return f"cannot act yet: {exc}"
         target = {
             "kill_switch": f"kill switch {'ON' if spec.enabled else 'OFF'}",
             "rollback": f"rollback to {spec.to_version}",

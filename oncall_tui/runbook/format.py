@@ -155,12 +155,24 @@ class Runbook(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=T
 
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``{checks.ID.NAME}``: a ``let`` value of an earlier check, e.g. a version it found.
+CHECK_PLACEHOLDER = re.compile(r"\{checks\.([A-Za-z0-9_-]+)\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_STEP_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # readable as checks.ID in expressions
 
 
-def fill(template: str, inputs: dict[str, Any]) -> str:
-    """Replace ``{name}`` with the input's value; unknown names stay as they are."""
-    return PLACEHOLDER.sub(lambda m: str(inputs.get(m.group(1), m.group(0))), template)
+def fill(
+    template: str, inputs: dict[str, Any], checks: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """Replace ``{name}`` with the input's value and ``{checks.ID.NAME}`` with a
+    check's ``let`` value; anything unknown stays as it is."""
+
+    def check_value(m: re.Match[str]) -> str:
+        value = (checks or {}).get(m.group(1), {}).get(m.group(2))
+        return m.group(0) if value is None else str(value)
+
+    text = CHECK_PLACEHOLDER.sub(check_value, template)
+    return PLACEHOLDER.sub(lambda m: str(inputs.get(m.group(1), m.group(0))), text)
 
 
 # ---------------------------------------------------------------- lint
@@ -198,9 +210,11 @@ def _semantics(rb: Runbook, file: str, lines: dict[Path_, int]) -> list[Problem]
     if not rb.steps:
         add(("steps",), "a runbook needs at least one step")
     seen: set[str] = set()
-    checks_before: set[str] = set()
+    checks_before: dict[str, set[str]] = {}
     for i, step in enumerate(rb.steps):
         base: Path_ = ("steps", i)
+        if not _STEP_ID.match(step.id):
+            add((*base, "id"), "step ids are lowercase letters, digits and '_' (no '-')")
         if step.id in seen:
             add((*base, "id"), f"duplicate step id {step.id!r}")
         if step.id == END:
@@ -229,6 +243,14 @@ def _semantics(rb: Runbook, file: str, lines: dict[Path_, int]) -> list[Problem]
         if isinstance(step, NoteStep):
             texts.append((("text",), step.text))
         for sub, text in texts:
+            for check_id, let_name in CHECK_PLACEHOLDER.findall(text):
+                known = checks_before.get(check_id)
+                if known is None:
+                    hint = closest(check_id, sorted(checks_before))
+                    add((*base, *sub), f"{{checks.{check_id}...}} names no earlier check", hint)
+                elif let_name not in known:
+                    hint = closest(let_name, sorted(known))
+                    add((*base, *sub), f"check {check_id} has no let value {let_name!r}", hint)
             for name in PLACEHOLDER.findall(text):
                 if name not in rb.inputs:
                     add((*base, *sub), f"{{{name}}} names no input", closest(name, list(rb.inputs)))
@@ -248,7 +270,7 @@ def _semantics(rb: Runbook, file: str, lines: dict[Path_, int]) -> list[Problem]
                         (*base, *sub), f"inputs.{ref} names no input", closest(ref, list(rb.inputs))
                     )
         if isinstance(step, CheckStep):
-            checks_before.add(step.id)
+            checks_before[step.id] = set(step.let)
         if isinstance(step, ActionStep):
             if step.action == "rollback" and not step.to_version:
                 add((*base, "to_version"), "a rollback needs to_version")

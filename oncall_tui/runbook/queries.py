@@ -106,6 +106,22 @@ def status_values(
             out[name] = None
         out["fallbacks"] = []
         out["history"] = []
+    by_provider = {p["provider"]: p for p in out["providers"]}
+    primary_provider = route.primary.provider if route is not None else None
+    out["primary_provider"] = primary_provider
+    out["primary_rates"] = by_provider.get(primary_provider or "")
+    top_provider = top.tier.split("/", 1)[0] if top else None
+    out["top_provider"] = top_provider
+    out["top_rates"] = by_provider.get(top_provider or "")
+    fallback_providers = [f.provider for f in route.fallbacks] if route is not None else []
+    out["fallback_rates"] = [by_provider[p] for p in fallback_providers if p in by_provider]
+    known = [r["error_rate"] for r in out["fallback_rates"] if r["error_rate"] is not None]
+    out["fallback_error_rate"] = min(known) if known else None
+    out["last_deploy_age_s"] = None
+    if route is not None:
+        current = next((h for h in route.history if h.version == route.version), None)
+        if current is not None:
+            out["last_deploy_age_s"] = (gateway_time - current.deployed_at).total_seconds()
     ttft, ttfv = status.ttft.p95_ms, status.ttfv.p95_ms
     out["ttfv_gap_ms"] = ttfv - ttft if ttft is not None and ttfv is not None else None
     quotas = []
@@ -193,10 +209,21 @@ async def traces(sources: Sources, query: Query, route: str | None) -> dict[str,
     }
 
 
+async def all_routes(sources: Sources, query: Query) -> dict[str, Any]:
+    """No route named: the gateway as a whole (is it there, what does it serve)."""
+    status = await sources.gateway(query.gateway).status(query.window_s)
+    return {
+        "routes": [plain(r) for r in status.routes],
+        "gateway_time": status.gateway_time.isoformat(),
+    }
+
+
 async def run_query(sources: Sources, query: Query, route: str | None) -> dict[str, Any]:
     if query.source == "traces":
-        return await traces(sources, query, route)
-    if route is None:
+        return await traces(sources, query, route or None)
+    if not route:
+        if query.source == "gateway_status":
+            return await all_routes(sources, query)
         raise UnsupportedError(f"a {query.source} query needs a route")
     if query.source == "routes":
         return await route_config(sources, query, route)
