@@ -139,11 +139,11 @@ def _line(event: Event, titles: dict[str, str], opened: datetime) -> dict[str, A
         "elapsed_s": (at - opened).total_seconds(),
         "type": event.type,
         "step": event.step,
-        "what": _what(event, titles),
+        "what": describe_event(event, titles),
     }
 
 
-def _what(e: Event, titles: dict[str, str]) -> str:
+def describe_event(e: Event, titles: dict[str, str]) -> str:
     title = titles.get(e.step or "", e.step or "")
     d = e.data
     if e.type == "opened":
