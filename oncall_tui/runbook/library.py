@@ -58,18 +58,25 @@ def suggest(
 ) -> list[Suggestion]:
     """Runbooks whose ``match`` names any of the alert or finding kinds, best first.
 
-    An alert counts twice a finding: the gateway saw it across traffic, a
-    finding may be one trace.
+    An alert counts twice a finding (the gateway saw it across traffic, a
+    finding may be one trace), and a runbook's first-listed kind, its
+    signature, counts twice any other.
     """
     alert_kinds, finding_kinds = set(alerts), set(findings)
     out = []
     for rb in runbooks:
-        reasons = [f"alert {a}" for a in rb.match.alerts if a in alert_kinds]
-        reasons += [f"finding {f}" for f in rb.match.findings if f in finding_kinds]
+        score = 0
+        reasons = []
+        for weight, kinds, seen, label in (
+            (2, rb.match.alerts, alert_kinds, "alert"),
+            (1, rb.match.findings, finding_kinds, "finding"),
+        ):
+            for i, kind in enumerate(kinds):
+                if kind in seen:
+                    reasons.append(f"{label} {kind}")
+                    # The first kind listed is the runbook's signature; others are hints.
+                    score += weight * (2 if i == 0 else 1)
         if reasons:
-            score = 2 * sum(r.startswith("alert") for r in reasons) + sum(
-                r.startswith("finding") for r in reasons
-            )
             out.append(Suggestion(rb, score, tuple(reasons)))
     out.sort(key=lambda s: (-s.score, s.runbook.id))
     return out
