@@ -69,10 +69,10 @@ def verified(spec: ActionSpec, status: RouteStatus) -> bool:
         return status.kill_switch == bool(spec.enabled)
     if spec.kind == "rollback":
         return status.serving_version == spec.to_version
-    if spec.kind == "failover" and spec.to_tier is not None:
+    if spec.kind in ("failover", "restore") and spec.to_tier is not None:
         top = max(status.tier_mix, key=lambda t: t.share, default=None)
         return top is not None and top.tier == spec.to_tier
-    return True  # failover to "next" and restore: applied is all the gateway can say
+    return True  # failover to "next": applied is all the gateway can say
 
 
 class DirectActions:
@@ -123,11 +123,23 @@ class DirectActions:
                 )
                 undo = f"roll forward to {record.before.get('version') or 'the prior version'}"
             else:
-                to_tier = spec.to_tier if spec.kind == "failover" else None
+                to_tier = spec.to_tier
+                if spec.kind == "restore":
+                    # Restore is a failover to the configured primary, named explicitly.
+                    routes = await self._adapter(GatewayStatus).routes()
+                    route = next((r for r in routes.routes if r.name == spec.route), None)
+                    if route is None:
+                        raise ActionError(f"gateway has no route {spec.route!r} to restore")
+                    to_tier = route.primary.key
+                    spec = msgspec.structs.replace(spec, to_tier=to_tier)
                 record = await self._adapter(Failover).failover(
                     spec.route, to_tier=to_tier, **common
                 )
-                undo = "restore the route to its configured primary"
+                undo = (
+                    "fail over again if the primary misbehaves"
+                    if spec.kind == "restore"
+                    else "restore the route to its configured primary"
+                )
         except ActionError as exc:
             return ActionResult("refused", str(exc))
         except OncallError as exc:
