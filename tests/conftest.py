@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+def _shared_fixtures() -> Path:
+    # shared/ sits beside the repo, or beside the folder of worktrees (wt/<name>).
+    explicit = os.environ.get("ONCALL_TUI_SHARED_FIXTURES")
+    candidates = [Path(explicit)] if explicit else []
+    candidates += [ROOT.parent / "shared" / "fixtures", ROOT.parent.parent / "shared" / "fixtures"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+SHARED_FIXTURES = _shared_fixtures()
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PLUGIN_PATH = LOCAL_FIXTURES / "plugin_path"
 

@@ -53,16 +53,33 @@ def register(sub: Sub) -> None:
     graph.add_argument("file", help="trace file, or - for stdin")
     graph.add_argument("--trace-id", help="only this trace of a multi-trace file")
     graph.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text")
+    graph.add_argument("--json", action="store_true", help="same as --format json")
     graph.set_defaults(func=_graph)
 
+    view = cmds.add_parser("view", help="open a trace file in the console (call tree, findings)")
+    view.add_argument("file", help="trace file (any format trace analyze reads)")
+    view.set_defaults(func=_view)
+
     import importlib
+    import importlib.util
 
     for name in EXTRA_REGISTRARS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
+        # Absent (not built in this version) is fine; a registrar that exists
+        # but fails to import is a bug and must say so, not vanish.
+        if importlib.util.find_spec(name) is None:
             continue
-        module.register(cmds)
+        importlib.import_module(name).register(cmds)
+
+
+def _view(args: argparse.Namespace) -> int:
+    import importlib
+
+    if not Path(args.file).is_file():
+        raise DataError(f"{args.file}: no such file")
+    args.trace_file = args.file
+    tui = importlib.import_module("oncall_tui.tui.app")  # the one way into textual
+    result: int = tui.run(args)
+    return result
 
 
 def read_input(path: str) -> tuple[bytes, str]:
@@ -145,7 +162,7 @@ def _graph(args: argparse.Namespace) -> int:
     for trace in traces:
         a = analyze(trace)
         in_cycle = frozenset(k for c in a.cycles for k in c.nodes)
-        if args.format == "json":
+        if args.format == "json" or args.json:
             emit_json({"trace_id": trace.trace_id, "graph": a.graph, "cycles": a.cycles})
         elif args.format == "dot":
             sys.stdout.write(_dot(a.graph, in_cycle))

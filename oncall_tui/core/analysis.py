@@ -3,6 +3,8 @@ runbook checks call for a trace. Index once, then graph, cycles, findings."""
 
 from __future__ import annotations
 
+import gc
+
 import msgspec
 
 from oncall_tui.core import findings as findings_mod
@@ -11,7 +13,7 @@ from oncall_tui.core.graph import CallGraph, Collapsed, build
 from oncall_tui.core.models import SEVERITY_ORDER, Finding, QualityNote, Trace, TraceSummary
 from oncall_tui.core.skew import Skew, adjust, detect
 from oncall_tui.core.summary import summarize
-from oncall_tui.core.tree import SpanTree
+from oncall_tui.core.tree import SpanTree, tree_for
 
 
 class Analysis(msgspec.Struct):
@@ -32,7 +34,20 @@ class Analysis(msgspec.Struct):
 
 
 def analyze(trace: Trace, *, adjust_skew: bool = False) -> Analysis:
-    tree = SpanTree(trace)
+    # Indexing allocates a few lists per span; the cycle collector rescanning
+    # them every generation would make a 1M-span trace superlinear. None of
+    # them can form a reference cycle.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyze(trace, adjust_skew=adjust_skew)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyze(trace: Trace, *, adjust_skew: bool) -> Analysis:
+    tree = tree_for(trace)
     skews = detect(trace, tree)
     moved: dict[str, int] = {}
     if adjust_skew and skews:

@@ -19,7 +19,7 @@ from itertools import pairwise
 
 import msgspec
 
-from oncall_tui.core.graph import CallGraph, Collapsed
+from oncall_tui.core.graph import CallGraph, Collapsed, call_tokens
 from oncall_tui.core.models import Trace
 
 
@@ -183,9 +183,7 @@ def _evidence(
     for i in range(n):
         if member[i] and root_of[i] in reentered_roots:
             count += 1
-            g = spans[i].gen_ai
-            if g is not None:
-                tokens += (g.input_tokens or 0) + (g.output_tokens or 0)
+            tokens += call_tokens(spans, col, i)
     duration = sum(max(spans[r].duration_ns, 0) for r in reentered_roots)
     witness_keys = [keys[i] or "" for i in path]
     uses_inferred = any(col.edge_kind[i] == "inferred" for i in path[1:]) or any(

@@ -10,13 +10,19 @@ from collections.abc import Iterable
 
 from oncall_tui.core.cycles import Cycle
 from oncall_tui.core.graph import Collapsed
-from oncall_tui.core.models import Finding, QualityNote, Severity, Span, Trace
+from oncall_tui.core.models import Finding, GenAI, QualityNote, Severity, Span, Trace
 
 REPEATED_CALL_MIN = 3  # identical tool calls in one trace before we say so
 RETRY_ATTEMPTS_MIN = 3  # attempts of one logical model call before "retry storm"
 STRUCTURED_REPAIR_MIN = 2  # model re-asked to fix its own output this often
 HIDDEN_REASONING_GAP_S = 2.0  # first visible token this long after the first token
+CACHE_THRASH_MIN = 3  # calls rewriting one cached prefix without ever reading it
+CONTEXT_GROWTH_FACTOR = 4.0  # last model call's input vs the first under one parent
+CONTEXT_GROWTH_MIN_TOKENS = 20_000  # ... and at least this big, so toy traces stay quiet
+TRACE_TOKEN_BUDGET = 500_000  # input+output tokens in one trace worth a word
 MAX_EVIDENCE = 20
+
+_NO_GENAI = GenAI()
 
 _EMPTY_RESULTS = frozenset({"", "null", "none", "[]", "{}", '""'})
 _REFUSAL_REASONS = frozenset({"content_filter", "refusal", "safety", "blocked"})
@@ -55,28 +61,42 @@ def cycle_findings(cycles: list[Cycle]) -> list[Finding]:
 def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     spans = trace.spans
     keys = col.keys
+    # One pass sorts spans by node kind; each detector walks only its kind.
+    # Node keys start "agent:", "model:", "tool:" or "span:".
+    models: list[int] = []
+    tools: list[int] = []
+    for i, k in enumerate(keys):
+        if k is not None:
+            if k[0] == "m":
+                models.append(i)
+            elif k[0] == "t":
+                tools.append(i)
     found = cycle_findings(cycles)
-    found += _repeated_tool_calls(spans, keys)
+    found += _repeated_tool_calls(spans, keys, tools)
     by_parent: dict[int, list[int]] = {}
+    eparent = col.eparent
     for i in col.tree.order:
         k = keys[i]
-        if k is not None and k.startswith("model:"):
-            by_parent.setdefault(col.eparent[i], []).append(i)
+        if k is not None and k[0] == "m":
+            by_parent.setdefault(eparent[i], []).append(i)
     found += _retries_and_fallbacks(trace, by_parent, keys)
     found += _structured_repair(spans, by_parent, col)
-    found += _reasoning_latency(spans, keys)
-    found += _refusals(spans, keys)
-    found += _empty_tool_results(spans, keys, col)
+    found += _reasoning_latency(spans, models)
+    found += _cache_thrash(spans, keys, models)
+    found += _token_blowup(spans, by_parent)
+    found += _refusals(spans, models)
+    found += _empty_tool_results(spans, tools)
     found += _quality(trace.quality)
-    found += _flight_recorder(spans, keys)
+    found += _flight_recorder(spans, models, tools)
     return found
 
 
-def _repeated_tool_calls(spans: list[Span], keys: list[str | None]) -> list[Finding]:
+def _repeated_tool_calls(
+    spans: list[Span], keys: list[str | None], tools: list[int]
+) -> list[Finding]:
     groups: dict[tuple[str, str], list[int]] = {}
-    for i, k in enumerate(keys):
-        if k is None or not k.startswith("tool:"):
-            continue
+    for i in tools:
+        k = keys[i] or ""
         g = spans[i].gen_ai
         args = g.tool_call_arguments if g is not None else None
         if args is None:
@@ -167,11 +187,16 @@ def _retries_and_fallbacks(
     return out
 
 
+_REPAIR_KEYS = ("gen_ai.request.repair_reason", "oncall.repair_reason", "exception.message")
+
+
 def _is_repair(span: Span) -> bool:
-    text = " ".join(
-        str(span.attributes.get(k, ""))
-        for k in ("gen_ai.request.repair_reason", "oncall.repair_reason", "exception.message")
-    ).lower()
+    attrs = span.attributes
+    if span.status != "error" and not any(
+        k in attrs for k in (*_REPAIR_KEYS, "gen_ai.request.repair_attempt")
+    ):
+        return False  # the common case, decided without building any text
+    text = " ".join(str(attrs.get(k, "")) for k in _REPAIR_KEYS).lower()
     if span.status == "error" and any(
         w in (span.status_message or "").lower() for w in _REPAIR_WORDS
     ):
@@ -216,12 +241,12 @@ def _structured_repair(
     return out
 
 
-def _reasoning_latency(spans: list[Span], keys: list[str | None]) -> list[Finding]:
+def _reasoning_latency(spans: list[Span], models: list[int]) -> list[Finding]:
     slow: list[int] = []
     worst_gap = 0.0
-    for i, k in enumerate(keys):
+    for i in models:
         g = spans[i].gen_ai
-        if k is None or g is None or g.time_to_first_visible_s is None:
+        if g is None or g.time_to_first_visible_s is None:
             continue
         gap = g.time_to_first_visible_s - (g.time_to_first_chunk_s or 0.0)
         if gap >= HIDDEN_REASONING_GAP_S:
@@ -245,12 +270,88 @@ def _reasoning_latency(spans: list[Span], keys: list[str | None]) -> list[Findin
     ]
 
 
-def _refusals(spans: list[Span], keys: list[str | None]) -> list[Finding]:
+def _cache_thrash(spans: list[Span], keys: list[str | None], models: list[int]) -> list[Finding]:
+    """The same prompt prefix written to the provider cache again and again
+    and never read back: paying the cache-write premium for nothing."""
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i in models:
+        k = keys[i] or ""
+        g = spans[i].gen_ai
+        if g is None:
+            continue
+        if g.cache_read_tokens is None and g.cache_creation_tokens is None:
+            continue
+        groups.setdefault((k, g.system_prompt_hash), []).append(i)
+    out = []
+    for (key, _prompt), idx in groups.items():
+        writes = [i for i in idx if (spans[i].gen_ai or _NO_GENAI).cache_creation_tokens]
+        reads = sum((spans[i].gen_ai or _NO_GENAI).cache_read_tokens or 0 for i in idx)
+        inputs = sum((spans[i].gen_ai or _NO_GENAI).input_tokens or 0 for i in idx)
+        if len(writes) < CACHE_THRASH_MIN or reads > 0:
+            continue
+        written = sum((spans[i].gen_ai or _NO_GENAI).cache_creation_tokens or 0 for i in writes)
+        out.append(
+            Finding(
+                "cache_thrash",
+                "medium",
+                f"{key}: prompt cache written {len(writes)} times ({written} tokens) "
+                f"and never read; hit rate 0% over {inputs} input tokens",
+                _ids(spans, writes),
+                {"writes": len(writes), "written_tokens": written, "input_tokens": inputs},
+            )
+        )
+    return out
+
+
+def _token_blowup(spans: list[Span], by_parent: dict[int, list[int]]) -> list[Finding]:
+    """Context that snowballs call after call under one parent, and traces
+    whose total token bill is out of proportion."""
+    out = []
+    total = 0
+    for models in by_parent.values():
+        inputs = [
+            (i, g.input_tokens)
+            for i in models
+            if (g := spans[i].gen_ai) is not None and g.input_tokens is not None
+        ]
+        for i in models:
+            g = spans[i].gen_ai
+            if g is not None:
+                total += (g.input_tokens or 0) + (g.output_tokens or 0)
+        if len(inputs) < 3:
+            continue
+        (first, first_in), (last, last_in) = inputs[0], inputs[-1]
+        if last_in >= CONTEXT_GROWTH_MIN_TOKENS and last_in >= CONTEXT_GROWTH_FACTOR * max(
+            first_in, 1
+        ):
+            out.append(
+                Finding(
+                    "token_blowup",
+                    "medium",
+                    f"context grew {last_in / max(first_in, 1):.1f}x over {len(inputs)} model "
+                    f"calls ({first_in} -> {last_in} input tokens)",
+                    _ids(spans, [first, last]),
+                    {"first_input": first_in, "last_input": last_in, "calls": len(inputs)},
+                )
+            )
+    if total >= TRACE_TOKEN_BUDGET:
+        out.append(
+            Finding(
+                "token_blowup",
+                "high" if total >= 4 * TRACE_TOKEN_BUDGET else "medium",
+                f"{total} tokens in one trace (budget {TRACE_TOKEN_BUDGET})",
+                (),
+                {"tokens": total, "budget": TRACE_TOKEN_BUDGET},
+            )
+        )
+    return out
+
+
+def _refusals(spans: list[Span], models: list[int]) -> list[Finding]:
     hits = [
         i
-        for i, k in enumerate(keys)
-        if k is not None
-        and (g := spans[i].gen_ai) is not None
+        for i in models
+        if (g := spans[i].gen_ai) is not None
         and any(r in _REFUSAL_REASONS for r in g.finish_reasons)
     ]
     if not hits:
@@ -272,11 +373,9 @@ def _provider(span: Span) -> str:
     return (g.provider if g is not None else None) or "?"
 
 
-def _empty_tool_results(spans: list[Span], keys: list[str | None], col: Collapsed) -> list[Finding]:
+def _empty_tool_results(spans: list[Span], tools: list[int]) -> list[Finding]:
     hits = []
-    for i, k in enumerate(keys):
-        if k is None or not k.startswith("tool:"):
-            continue
+    for i in tools:
         g = spans[i].gen_ai
         if g is None or g.tool_call_result is None:
             continue
@@ -322,10 +421,8 @@ def _quality(notes: list[QualityNote]) -> list[Finding]:
     return out
 
 
-def _flight_recorder(spans: list[Span], keys: list[str | None]) -> list[Finding]:
+def _flight_recorder(spans: list[Span], models: list[int], tools: list[int]) -> list[Finding]:
     """Which of the facts a postmortem needs this trace lacks."""
-    models = [i for i, k in enumerate(keys) if k is not None and k.startswith("model:")]
-    tools = [i for i, k in enumerate(keys) if k is not None and k.startswith("tool:")]
     if not models and not tools:
         return []
     missing: dict[str, list[int]] = {}

@@ -161,45 +161,75 @@ def has_genai(attrs: Mapping[str, Any]) -> bool:
     return any(key.startswith(_GENAI_MARKERS) for key in attrs)
 
 
+_FIELDS: tuple[tuple[str, tuple[str, ...], Any], ...] = (
+    ("operation", _OPERATION, None),
+    ("provider", _PROVIDER, None),
+    ("request_model", _REQUEST_MODEL, None),
+    ("response_model", _RESPONSE_MODEL, None),
+    ("agent_name", _AGENT, None),
+    ("conversation_id", _CONVERSATION, None),
+    ("tool_name", _TOOL_NAME, None),
+    ("tool_call_id", _TOOL_CALL_ID, None),
+    ("tool_call_arguments", _TOOL_ARGS, None),
+    ("tool_call_result", _TOOL_RESULT, None),
+    ("input_tokens", _INPUT_TOKENS, _int),
+    ("output_tokens", _OUTPUT_TOKENS, _int),
+    ("reasoning_tokens", _REASONING_TOKENS, _int),
+    ("cache_read_tokens", _CACHE_READ, _int),
+    ("cache_creation_tokens", _CACHE_CREATION, _int),
+    ("time_to_first_chunk_s", _TTFC, _float),
+    ("time_to_first_visible_s", _TTFV, _float),
+    ("finish_reasons", _FINISH, _finish_reasons),
+    ("temperature", _TEMPERATURE, _float),
+    ("top_p", _TOP_P, _float),
+    ("max_tokens", _MAX_TOKENS, _int),
+    ("seed", _SEED, _int),
+    ("system_prompt_hash", _PROMPT_HASH, None),
+    ("error_type", _ERROR_TYPE, None),
+)
+# attribute name -> (field, rank): one dict lookup per attribute instead of
+# one per (field, name) pair; lower rank wins, as in the tuples above.
+_BY_NAME: dict[str, tuple[str, int]] = {
+    name: (field, rank) for field, names, _ in _FIELDS for rank, name in enumerate(names)
+}
+_CONVERT: dict[str, Any] = {field: conv or _str for field, _, conv in _FIELDS}
+_PARAM_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
+
+
 def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
     """The normalised GenAI view, or ``None`` for a span with no GenAI data."""
-    if not has_genai(attrs):
+    found: dict[str, tuple[int, Any]] = {}
+    marked = False
+    for key, value in attrs.items():
+        hit = _BY_NAME.get(key)
+        if hit is None:
+            if not marked and key.startswith(_GENAI_MARKERS):
+                marked = True
+            continue
+        marked = True
+        if value is None or value == "":
+            continue
+        field, rank = hit
+        prev = found.get(field)
+        if prev is None or rank < prev[0]:
+            found[field] = (rank, value)
+    if not marked:
         return None
-    operation = _str(_first(attrs, _OPERATION))
-    if operation is None:
+    fields = {f: _CONVERT[f](v) for f, (_, v) in found.items()}
+    if fields.get("operation") is None:
         kind = attrs.get("openinference.span.kind")
         if isinstance(kind, str):
-            operation = _OPENINFERENCE_OPERATION.get(kind.upper())
-    params = _invocation_params(attrs)
-    prompt_hash = _str(_first(attrs, _PROMPT_HASH))
-    if prompt_hash is None:
+            fields["operation"] = _OPENINFERENCE_OPERATION.get(kind.upper())
+    if "llm.invocation_parameters" in attrs:
+        params = _invocation_params(attrs)
+        for name in _PARAM_FIELDS:
+            if fields.get(name) is None and params.get(name) is not None:
+                fields[name] = _CONVERT[name](params[name])
+    if fields.get("system_prompt_hash") is None:
         instructions = _first(attrs, _SYSTEM_INSTRUCTIONS)
         if instructions is not None:
             text = _str(instructions) or ""
-            prompt_hash = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    return GenAI(
-        operation=operation,
-        provider=_str(_first(attrs, _PROVIDER)),
-        request_model=_str(_first(attrs, _REQUEST_MODEL)),
-        response_model=_str(_first(attrs, _RESPONSE_MODEL)),
-        agent_name=_str(_first(attrs, _AGENT)),
-        conversation_id=_str(_first(attrs, _CONVERSATION)),
-        tool_name=_str(_first(attrs, _TOOL_NAME)),
-        tool_call_id=_str(_first(attrs, _TOOL_CALL_ID)),
-        tool_call_arguments=_str(_first(attrs, _TOOL_ARGS)),
-        tool_call_result=_str(_first(attrs, _TOOL_RESULT)),
-        input_tokens=_int(_first(attrs, _INPUT_TOKENS)),
-        output_tokens=_int(_first(attrs, _OUTPUT_TOKENS)),
-        reasoning_tokens=_int(_first(attrs, _REASONING_TOKENS)),
-        cache_read_tokens=_int(_first(attrs, _CACHE_READ)),
-        cache_creation_tokens=_int(_first(attrs, _CACHE_CREATION)),
-        time_to_first_chunk_s=_float(_first(attrs, _TTFC)),
-        time_to_first_visible_s=_float(_first(attrs, _TTFV)),
-        finish_reasons=_finish_reasons(_first(attrs, _FINISH)),
-        temperature=_float(_either(_first(attrs, _TEMPERATURE), params.get("temperature"))),
-        top_p=_float(_either(_first(attrs, _TOP_P), params.get("top_p"))),
-        max_tokens=_int(_either(_first(attrs, _MAX_TOKENS), params.get("max_tokens"))),
-        seed=_int(_either(_first(attrs, _SEED), params.get("seed"))),
-        system_prompt_hash=prompt_hash,
-        error_type=_str(_first(attrs, _ERROR_TYPE)),
-    )
+            fields["system_prompt_hash"] = (
+                "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+            )
+    return GenAI(**fields)

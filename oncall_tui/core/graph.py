@@ -165,6 +165,23 @@ class Collapsed:
                         self.edge_kind[i] = "inferred"
 
 
+def _tokens(span: Span) -> int:
+    g = span.gen_ai
+    return 0 if g is None else (g.input_tokens or 0) + (g.output_tokens or 0)
+
+
+def call_tokens(spans: list[Span], col: Collapsed, i: int) -> int:
+    """Input+output tokens of span ``i``, counted once per call: a gateway span
+    and the provider span it wraps often both report the same usage."""
+    tokens = _tokens(spans[i])
+    if tokens:
+        p = col.tree.parent[i]
+        wrapped = p >= 0 and col.keys[p] == col.keys[i] and col.edge_kind[i] == "call"
+        if wrapped and _tokens(spans[p]):
+            return 0
+    return tokens
+
+
 def build(
     trace: Trace, tree: SpanTree | None = None, collapsed: Collapsed | None = None
 ) -> CallGraph:
@@ -189,10 +206,10 @@ def build(
         if not wrapper:
             node.calls += 1
             node.duration_ns += max(span.duration_ns, 0)
-        if span.status == "error":
+        if span.status == "error" and not (wrapper and spans[parent].status == "error"):
             node.errors += 1
         if g is not None:
-            node.tokens += (g.input_tokens or 0) + (g.output_tokens or 0)
+            node.tokens += call_tokens(spans, col, i)
             if g.tool_call_id and key.startswith("tool:"):
                 tool_spans_by_call.setdefault(g.tool_call_id, i)
         ep = col.eparent[i]

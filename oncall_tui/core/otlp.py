@@ -170,6 +170,11 @@ def normalise_id(value: str, size: int) -> str:
     raise IdError(f"id {value!r} is neither {size * 2}-digit hex nor base64")
 
 
+def _cached_id(cache: dict[str, str], value: str, size: int) -> str:
+    out = cache[value] = normalise_id(value, size)
+    return out
+
+
 def any_value(v: Any) -> Any:
     """OTLP AnyValue Struct -> plain Python value."""
     if v is None:
@@ -215,10 +220,11 @@ def _host(res: dict[str, Any], service: str | None) -> str | None:
     return service
 
 
-def _spans_of(data: TracesData, where: str) -> Iterator[tuple[Any, str | None, str | None, str]]:
-    """(wire span, service, host, json path) for every span in a TracesData."""
+def _spans_of(
+    data: TracesData,
+) -> Iterator[tuple[list[WireSpan], str | None, str | None, int, int]]:
+    """(spans of one scope, service, host, resource index, scope index)."""
     groups = data.resource_spans or data.batches
-    key = "resourceSpans" if data.resource_spans else "batches"
     for ri, rs in enumerate(groups):
         res = attributes(rs.resource.attributes) if rs.resource else {}
         service = res.get("service.name")
@@ -226,17 +232,27 @@ def _spans_of(data: TracesData, where: str) -> Iterator[tuple[Any, str | None, s
         host = _host(res, service)
         scopes = rs.scope_spans or rs.instrumentation_library_spans
         for si, ss in enumerate(scopes):
-            for pi, span in enumerate(ss.spans):
-                yield span, service, host, f"{where}: {key}[{ri}].scopeSpans[{si}].spans[{pi}]"
+            yield ss.spans, service, host, ri, si
 
 
 def convert_span(
-    w: Any, service: str | None, host: str | None, path: str, notes: list[QualityNote]
+    w: Any,
+    service: str | None,
+    host: str | None,
+    path: str | None,
+    notes: list[QualityNote],
+    *,
+    ids: tuple[dict[str, str], dict[str, str]] | None = None,
 ) -> Span | None:
-    """One wire span -> Span; None (plus a note) when it cannot be placed in a trace."""
+    """One wire span -> Span; None (plus a note) when it cannot be placed in a trace.
+
+    ``ids`` (trace ids, span ids) caches id normalisation across a document:
+    every span repeats its trace id and most parent ids are an earlier span's.
+    """
+    traces, cache = ({}, {}) if ids is None else ids
     try:
-        trace_id = normalise_id(w.trace_id, 16)
-        span_id = normalise_id(w.span_id, 8)
+        trace_id = traces.get(w.trace_id) or _cached_id(traces, w.trace_id, 16)
+        span_id = cache.get(w.span_id) or _cached_id(cache, w.span_id, 8)
     except IdError as exc:
         notes.append(QualityNote("malformed_span", f"{exc}; span {w.name!r} dropped", None, path))
         return None
@@ -244,7 +260,7 @@ def convert_span(
     parent_id: str | None = None
     if parent:
         try:
-            parent_id = normalise_id(parent, 8)
+            parent_id = cache.get(parent) or _cached_id(cache, parent, 8)
         except IdError as exc:
             notes.append(QualityNote("malformed_span", f"parent {exc}", span_id, path))
     try:
@@ -286,19 +302,28 @@ def convert_span(
 def decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
     """Spans and notes from an OTLP TracesData document (``raw`` is its JSON)."""
     if isinstance(parsed, dict) and "resource_spans" in parsed:
-        parsed = _camelise(parsed)
+        parsed = _camelise(msgspec.json.decode(raw))
         raw = msgspec.json.encode(parsed)
     notes: list[QualityNote] = []
     try:
         data = _DECODER.decode(raw)
     except msgspec.ValidationError:
-        return _decode_slow(parsed, where)
+        # The slow path needs real values, whatever lazy view the caller had.
+        return _decode_slow(msgspec.json.decode(raw), where)
     spans: list[Span] = []
     append = spans.append
-    for w, service, host, path in _spans_of(data, where):
-        span = convert_span(w, service, host, path, notes)
-        if span is not None:
-            append(span)
+    ids: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    key = "resourceSpans" if data.resource_spans else "batches"
+    for group, service, host, ri, si in _spans_of(data):
+        for pi, w in enumerate(group):
+            before = len(notes)
+            span = convert_span(w, service, host, None, notes, ids=ids)
+            if len(notes) > before:
+                # The JSON path is built only for spans that earned a note.
+                path = f"{where}: {key}[{ri}].scopeSpans[{si}].spans[{pi}]"
+                notes[before:] = [msgspec.structs.replace(n, where=path) for n in notes[before:]]
+            if span is not None:
+                append(span)
     return spans, notes
 
 

@@ -8,19 +8,21 @@ that end before they start, and attribute values an SDK or store cut short.
 from __future__ import annotations
 
 from oncall_tui.core.models import QualityNote, Trace
-from oncall_tui.core.tree import SpanTree
+from oncall_tui.core.tree import SpanTree, tree_for
 
 # Markers SDKs and stores append when they cut a value, and the limits they cut
 # at (OTel SDK defaults are unlimited, but common configs and stores use these).
 _TRUNCATION_MARKERS = ("...[truncated]", "[truncated]", "…", "...")
 _CUT_LENGTHS = frozenset({1024, 2048, 4095, 4096, 8191, 8192, 16384, 32768, 65536})
 
+_MIN_CUT = 64
+
 #: Cap per kind so a 1M-span trace full of orphans stays readable.
 MAX_NOTES_PER_KIND = 50
 
 
 def check(trace: Trace, tree: SpanTree | None = None) -> list[QualityNote]:
-    tree = tree or SpanTree(trace)
+    tree = tree or tree_for(trace)
     spans = trace.spans
     notes: list[QualityNote] = []
     counts: dict[str, int] = {}
@@ -51,7 +53,8 @@ def check(trace: Trace, tree: SpanTree | None = None) -> list[QualityNote]:
                 s.span_id,
             )
         for key, value in s.attributes.items():
-            if isinstance(value, str) and _looks_truncated(value):
+            # Length first: nearly every value is short and cannot be a cut.
+            if type(value) is str and len(value) >= _MIN_CUT and _looks_truncated(value):
                 add("truncated_attribute", f"{key} of span {s.span_id} looks cut short", s.span_id)
     for kind, count in counts.items():
         if count > MAX_NOTES_PER_KIND:

@@ -48,6 +48,7 @@ class SpanTree:
         self.duplicates = duplicates
         parent = [-1] * n
         orphans: list[int] = []
+        own_parent: list[int] = []  # a span naming itself as parent: the shortest loop
         dup_set = set(duplicates)
         for i, span in enumerate(spans):
             if i in dup_set or span.parent_id is None:
@@ -57,7 +58,9 @@ class SpanTree:
                 orphans.append(i)
             elif p != i:
                 parent[i] = p
-        self.loop_cut = _cut_parent_loops(parent)
+            else:
+                own_parent.append(i)
+        self.loop_cut = own_parent + _cut_parent_loops(parent)
         self.parent = parent
         self.orphans = orphans
         children: list[list[int]] = [[] for _ in range(n)]
@@ -129,3 +132,22 @@ def _cut_parent_loops(parent: list[int]) -> list[int]:
         for j in path:
             state[j] = 2
     return cut
+
+
+# The reader indexes a trace for its quality pass and ``analyze`` needs the
+# same index moments later; keep the last few (by span-list identity, holding
+# the list so its id cannot be reused) rather than index twice.
+_CACHE: list[tuple[list[object], SpanTree]] = []
+_CACHE_SIZE = 4
+
+
+def tree_for(trace: Trace) -> SpanTree:
+    spans = trace.spans
+    for held, tree in _CACHE:
+        if held is spans and len(tree.parent) == len(spans):
+            return tree
+    tree = SpanTree(trace)
+    _CACHE.append((spans, tree))  # type: ignore[arg-type]
+    if len(_CACHE) > _CACHE_SIZE:
+        del _CACHE[0]
+    return tree

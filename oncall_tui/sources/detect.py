@@ -14,6 +14,7 @@ could both claim a document (the more specific goes first).
 
 from __future__ import annotations
 
+import gc
 import gzip
 import zlib
 from collections.abc import Callable
@@ -64,8 +65,66 @@ def _unwrap(data: bytes, source: str) -> bytes:
     return data
 
 
+_TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+class Document(dict[str, Any]):
+    """A JSON object whose values are parsed on first access.
+
+    Sniffing needs only the top-level keys, and the typed decoders want the
+    raw bytes: parsing a 100 MB export generically just to look at its keys
+    would cost more than decoding it properly.
+    """
+
+    def __init__(self, raw: dict[str, msgspec.Raw]) -> None:
+        super().__init__(raw)
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        if isinstance(value, msgspec.Raw):
+            value = msgspec.json.decode(value)
+            super().__setitem__(key, value)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default  # noqa: SIM401 (self.get is this)
+
+    def raw(self, key: str) -> bytes:
+        """The undecoded JSON of one member (or its re-encoding once parsed)."""
+        value = super().__getitem__(key)
+        if isinstance(value, msgspec.Raw):
+            return bytes(value)
+        return msgspec.json.encode(value)
+
+    def member_keys(self, key: str) -> frozenset[str]:
+        """Keys of a member object without parsing its values (for sniffing)."""
+        if key not in self:
+            return frozenset()
+        value = super().__getitem__(key)
+        if isinstance(value, msgspec.Raw):
+            try:
+                return frozenset(_TOP.decode(value))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return frozenset()
+        return frozenset(value) if isinstance(value, dict) else frozenset()
+
+    def materialise(self) -> dict[str, Any]:
+        return {k: self[k] for k in self}
+
+
 def parse_json(data: bytes, source: str) -> Any:
-    """Parse JSON or JSON lines (one document per line) with a one-line error."""
+    """Parse JSON or JSON lines (one document per line) with a one-line error.
+
+    A top-level object comes back as a lazy ``Document``.
+    """
+    try:
+        return Document(_TOP.decode(data))
+    except msgspec.ValidationError:
+        pass  # valid JSON, but not an object: parse it whole below
+    except UnicodeDecodeError as exc:
+        raise TraceFormatError(f"{source}: not UTF-8 text at byte {exc.start}") from None
+    except msgspec.DecodeError:
+        pass  # maybe JSON lines; reported below
     try:
         return msgspec.json.decode(data)
     except UnicodeDecodeError as exc:
@@ -95,6 +154,24 @@ def detect(doc: Any) -> TraceFormat | None:
 
 def read_traces(data: bytes, *, source: str = "<input>") -> list[Trace]:
     """Every trace in ``data`` (any known format, gzip or not)."""
+    # Decoding allocates millions of container objects that live on; letting
+    # the cycle collector rescan them on every generation makes reading
+    # superlinear. Nothing decoded here holds a reference cycle.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(data, source)
+    except UnicodeDecodeError as exc:
+        # Members are parsed lazily, so bad bytes deep inside surface here.
+        raise TraceFormatError(f"{source}: not UTF-8 text ({exc.reason})") from None
+    except msgspec.DecodeError as exc:
+        raise TraceFormatError(f"{source}: not JSON ({exc})") from None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read(data: bytes, source: str) -> list[Trace]:
     raw = _unwrap(data, source)
     doc = parse_json(raw, source)
     if isinstance(doc, dict) and "__jsonl__" in doc:

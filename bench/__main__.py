@@ -1,0 +1,97 @@
+"""``python -m bench [--sizes 10000,100000,1000000]``: the trace engine's numbers.
+
+For each size, in a fresh subprocess (so peak memory is that size's alone):
+- decode floor: msgspec decoding the file into the typed OTLP wire Structs,
+  the least any reader of this file can do;
+- analyze: what ``oncall-tui trace analyze`` does (read + normalise + quality
+  + graph + cycles + findings);
+then their ratio, the per-span cost, and the slope of per-span cost from the
+smallest to the largest size (1.0 = perfectly linear). Targets (issue 3):
+analyze <= 1.5x the decode floor at 100k spans; slope <= 1.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def one(n: int) -> dict[str, float]:
+    from bench.gen import generate
+    from oncall_tui.core import otlp
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.sources.detect import read_traces
+
+    data = generate(n)
+    floor = min(_time(lambda: otlp._DECODER.decode(data)) for _ in range(3 if n <= 100_000 else 1))
+    best = float("inf")
+    cycles = 0
+    for _ in range(3 if n <= 100_000 else 1):
+        start = time.perf_counter()
+        [trace] = read_traces(data, source="bench")
+        result = analyze(trace)
+        best = min(best, time.perf_counter() - start)
+        cycles = len(result.cycles)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "spans": n,
+        "bytes": len(data),
+        "floor_s": floor,
+        "analyze_s": best,
+        "ratio": best / floor,
+        "per_span_us": best / n * 1e6,
+        "peak_rss_mb": rss_mb,
+        "cycles": cycles,
+    }
+
+
+def _time(fn: object) -> float:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one)))
+        return
+    rows = []
+    for n in (int(x) for x in args.sizes.split(",")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "--one", str(n)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=True,
+        )
+        rows.append(json.loads(proc.stdout))
+    print(
+        f"{'spans':>9} {'MB':>7} {'floor s':>8} {'analyze s':>9} {'ratio':>6} "
+        f"{'µs/span':>8} {'peak MB':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['spans']:>9} {r['bytes'] / 1e6:>7.1f} {r['floor_s']:>8.3f} {r['analyze_s']:>9.3f} "
+            f"{r['ratio']:>6.2f} {r['per_span_us']:>8.2f} {r['peak_rss_mb']:>8.0f}"
+        )
+    if len(rows) > 1:
+        slope = rows[-1]["per_span_us"] / rows[0]["per_span_us"]
+        print(
+            f"per-span cost slope {rows[0]['spans']} -> {rows[-1]['spans']}: "
+            f"{slope:.2f} (target <= 1.1)"
+        )
+    at_100k = [r for r in rows if r["spans"] == 100_000]
+    if at_100k:
+        print(f"analyze / decode floor at 100k spans: {at_100k[0]['ratio']:.2f}x (target <= 1.5x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The incidents the simulator can stage, one per failure mode in DESIGN.md.
+
+A scenario is data: which route it hits and how it bends the traffic model
+(``Effects``). The fleet applies the effects of every active scenario to each
+simulated request, and actions change the route's config, so an action
+really changes what the next requests do: a kill switch stops the AI path,
+a rollback leaves the bad version's effects behind, a failover skips the
+broken provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Effects:
+    # provider -> added error probability per attempt (5xx / timeouts)
+    provider_errors: dict[str, float] = field(default_factory=dict)
+    # provider -> added 429 probability per attempt
+    provider_429: dict[str, float] = field(default_factory=dict)
+    # provider -> refusal probability (replaces the baseline)
+    provider_refusals: dict[str, float] = field(default_factory=dict)
+    # refusal rise per simulated minute since the scenario started (drift)
+    refusal_drift_per_min: dict[str, float] = field(default_factory=dict)
+    sticky_fallback: bool = False  # a session that fell back stays on the fallback
+    failover_mid_conversation: bool = False
+    quota_burn: dict[str, float] = field(default_factory=dict)  # provider -> x normal burn
+    hidden_reasoning_s: float = 0.0  # added time from first token to first visible token
+    reasoning_tokens: int = 0
+    reentrancy: bool = False  # tools call back into the model and other tools
+    retries: int = 0  # extra client retries per request
+    structured_repairs: int = 0  # times the model is re-asked to fix its JSON
+    cache_hit: float | None = None  # replaces the route's cache hit rate
+    tenant: str | None = None
+    only_version: str | None = None  # effects apply only while this version serves
+    chunk_chars: float | None = None  # stream chunk size
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    route: str
+    summary: str
+    effects: Effects
+    runbook: str  # the runbook id that covers it (runbooks/)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "provider-outage",
+            "support-chat",
+            "Anthropic answers 5xx to most calls; the gateway fails over per request",
+            Effects(provider_errors={"anthropic": 0.85}),
+            "provider-outage",
+        ),
+        Scenario(
+            "fallback-default",
+            "support-chat",
+            "Primary throttles quietly; sessions stick to the fallback, so the fallback "
+            "tier serves a large share while the per-request fallback rate looks low",
+            Effects(provider_429={"anthropic": 0.35}, sticky_fallback=True),
+            "fallback-became-default",
+        ),
+        Scenario(
+            "failover-refusals",
+            "support-chat",
+            "A failover mid-conversation moves users to a provider with a stricter "
+            "safety policy: refusals jump inside one session",
+            Effects(
+                provider_errors={"anthropic": 0.5},
+                provider_refusals={"openai": 0.14},
+                failover_mid_conversation=True,
+            ),
+            "failover-refusal-shift",
+        ),
+        Scenario(
+            "safety-drift",
+            "search-summary",
+            "The provider's refusal rate climbs with no deploy on our side",
+            Effects(refusal_drift_per_min={"openai": 0.02}),
+            "safety-drift",
+        ),
+        Scenario(
+            "quota-exhaustion",
+            "search-summary",
+            "Quota burns 6x faster after a launch; 429s cluster before the provider's "
+            "reset, which is midnight in the provider's timezone",
+            Effects(quota_burn={"openai": 6.0}, provider_429={"openai": 0.25}),
+            "quota-exhaustion",
+        ),
+        Scenario(
+            "hidden-reasoning",
+            "agent-assist",
+            "First token is fast, first visible token is 6-9 s later: hidden reasoning",
+            Effects(hidden_reasoning_s=7.0, reasoning_tokens=2400),
+            "hidden-reasoning-latency",
+        ),
+        Scenario(
+            "tool-reentrancy",
+            "agent-assist",
+            "A tool calls back into the model, which calls the tool again: reentrancy",
+            Effects(reentrancy=True),
+            "tool-reentrancy-loop",
+        ),
+        Scenario(
+            "retry-storm",
+            "search-summary",
+            "Clients and gateway both retry; every request costs four upstream attempts",
+            Effects(provider_errors={"openai": 0.3}, retries=3),
+            "retry-storm",
+        ),
+        Scenario(
+            "structured-output-loop",
+            "doc-extract",
+            "The model's JSON fails validation; it is re-asked to fix it, three times",
+            Effects(structured_repairs=3),
+            "structured-output-retry-loop",
+        ),
+        Scenario(
+            "cache-thrash",
+            "support-chat",
+            "A big tenant's launch evicts the prompt cache: hit rate falls, cost rises",
+            Effects(cache_hit=0.04, tenant="megacorp"),
+            "prompt-cache-thrash",
+        ),
+        Scenario(
+            "bad-model-upgrade",
+            "support-chat",
+            "Version v4 moved to a new model that errors and refuses more; roll back to v3",
+            Effects(
+                provider_errors={"anthropic": 0.09},
+                provider_refusals={"anthropic": 0.08},
+                only_version="v4",
+            ),
+            "bad-model-upgrade",
+        ),
+    )
+}

@@ -1,0 +1,78 @@
+"""The network boundary every HTTP adapter shares: one client recipe, and
+httpx errors and non-2xx answers translated into the project's errors.
+
+Messages name the system and the request (never headers: they may carry a
+token) and quote at most a short excerpt of the body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from oncall_tui.core.text import preview
+from oncall_tui.errors import AuthError, NotFoundError, RemoteError, UnreachableError
+from oncall_tui.plugins import PluginContext
+
+
+def client(
+    ctx: PluginContext,
+    base_url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout_s: float | None = None,
+    auth: Any = None,
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers=headers or {},
+        timeout=httpx.Timeout(timeout_s or ctx.timeout_s),
+        transport=ctx.transport,
+        auth=auth,
+        follow_redirects=False,
+    )
+
+
+def _error_message(resp: httpx.Response) -> str:
+    try:
+        doc = resp.json()
+    except ValueError:
+        return preview(resp.text, 160)
+    if isinstance(doc, dict):
+        err = doc.get("error")
+        if isinstance(err, dict) and "message" in err:
+            return preview(str(err["message"]), 160)
+        for key in ("message", "detail", "error"):
+            if isinstance(doc.get(key), str):
+                return preview(doc[key], 160)
+    return preview(resp.text, 160)
+
+
+def check(resp: httpx.Response, system: str) -> httpx.Response:
+    """Raise the matching OncallError for a non-2xx answer."""
+    if resp.is_success:
+        return resp
+    what = f"{system}: {resp.request.method} {resp.request.url.path}"
+    detail = _error_message(resp)
+    if resp.status_code in (401, 403):
+        raise AuthError(f"{what} answered {resp.status_code}: {detail}")
+    if resp.status_code == 404:
+        raise NotFoundError(f"{what} answered 404: {detail}")
+    raise RemoteError(f"{what} answered {resp.status_code}: {detail}", status=resp.status_code)
+
+
+async def request(
+    http: httpx.AsyncClient, method: str, path: str, system: str, **kwargs: Any
+) -> httpx.Response:
+    try:
+        resp = await http.request(method, path, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise UnreachableError(
+            f"{system}: {method} {path} timed out ({type(exc).__name__})"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise UnreachableError(
+            f"{system}: cannot reach {http.base_url} ({type(exc).__name__})"
+        ) from exc
+    return check(resp, system)

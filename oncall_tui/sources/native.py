@@ -1,0 +1,222 @@
+"""``native``: any gateway speaking the project's control protocol (docs/protocol.md),
+the embedded simulator included.
+
+Capabilities: GatewayStatus, GatewayStream (resumable, reconnects with
+backoff), KillSwitch, Rollback, Failover, plus ``get_action`` for read-back.
+It also reads traces from the gateway's Jaeger api_v3 endpoints when the
+gateway has them (the simulator does), so one config entry gives a demo
+everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from oncall_tui.core.assemble import assemble
+from oncall_tui.core.gateway import (
+    ActionRecord,
+    ActionRequest,
+    Alert,
+    Event,
+    RoutesResponse,
+    StatusResponse,
+)
+from oncall_tui.core.models import Trace, TraceSummary
+from oncall_tui.core.otlp import decode as decode_otlp
+from oncall_tui.core.summary import summarize
+from oncall_tui.errors import AuthError, ConfigError, NotFoundError, UnreachableError
+from oncall_tui.plugins import Plugin, PluginContext
+from oncall_tui.sources import http
+from oncall_tui.sources.capabilities import TraceQuery
+
+SYSTEM = "native gateway"
+
+
+class Options(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str  # e.g. http://127.0.0.1:8700
+    token_env: str | None = None  # name of the env var holding the bearer token
+    timeout_s: float = 10.0
+    reconnect_max_s: float = 30.0  # ceiling of the event-stream backoff
+
+
+class _Alerts(msgspec.Struct, frozen=True):
+    gateway_time: datetime
+    alerts: tuple[Alert, ...] = ()
+
+
+class NativeGateway:
+    def __init__(self, options: Options, ctx: PluginContext) -> None:
+        if not options.url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"native gateway url {options.url!r} must start with http:// or https://"
+            )
+        self.options = options
+        self.base_url = options.url.rstrip("/")
+        token = ctx.secret(options.token_env)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = http.client(
+            ctx, self.base_url, headers=self._headers, timeout_s=options.timeout_s
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str, type_: Any, **params: Any) -> Any:
+        resp = await http.request(self._http, "GET", path, SYSTEM, params=params or None)
+        try:
+            return msgspec.json.decode(resp.content, type=type_)
+        except msgspec.ValidationError as exc:
+            raise UnreachableError(
+                f"{SYSTEM}: {path} answered an unexpected shape ({exc})"
+            ) from exc
+
+    # ------------------------------------------------------------ status
+
+    async def routes(self) -> RoutesResponse:
+        result: RoutesResponse = await self._get("/v1/routes", RoutesResponse)
+        return result
+
+    async def status(self, window_s: int = 300) -> StatusResponse:
+        result: StatusResponse = await self._get("/v1/status", StatusResponse, window=window_s)
+        return msgspec.structs.replace(result, received_at=datetime.now(UTC))
+
+    async def alerts(self) -> list[Alert]:
+        result: _Alerts = await self._get("/v1/alerts", _Alerts)
+        return list(result.alerts)
+
+    # ------------------------------------------------------------ events
+
+    async def events(self, since: int | None = None) -> AsyncIterator[Event]:
+        """Events forever; reconnects with jittered exponential backoff and
+        resumes after the last seq seen. Auth failures end the stream."""
+        last = since
+        delay = 0.25
+        ws_url = "ws" + self.base_url[4:] + "/v1/events"
+        decoder = msgspec.json.Decoder(Event)
+        while True:
+            url = ws_url if last is None else f"{ws_url}?since={last}"
+            try:
+                async with connect(
+                    url,
+                    additional_headers=self._headers,
+                    open_timeout=self.options.timeout_s,
+                    max_size=8 * 1024 * 1024,
+                ) as ws:
+                    delay = 0.25
+                    async for message in ws:
+                        event = decoder.decode(message)
+                        if event.type not in ("hello", "reset"):
+                            last = event.seq
+                        yield event
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    raise AuthError(f"{SYSTEM}: event stream answered {status}") from exc
+            except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError):
+                pass
+            # A dropped stream: say so in-band, then back off and resume.
+            yield Event(
+                seq=last or 0,
+                type="reset",
+                gateway_time=datetime.now(UTC),
+                detail=f"event stream lost; reconnecting in {delay:.1f}s",
+            )
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
+            delay = min(delay * 2, self.options.reconnect_max_s)
+
+    # ----------------------------------------------------------- actions
+
+    async def _post(
+        self, route: str, verb: str, body: ActionRequest, idempotency_key: str
+    ) -> ActionRecord:
+        resp = await http.request(
+            self._http,
+            "POST",
+            f"/v1/routes/{route}/{verb}",
+            SYSTEM,
+            content=msgspec.json.encode(body),
+            headers={"Idempotency-Key": idempotency_key, "Content-Type": "application/json"},
+        )
+        return msgspec.json.decode(resp.content, type=ActionRecord)
+
+    async def set_kill_switch(
+        self, route: str, *, enabled: bool, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        body = ActionRequest(reason=reason, actor=actor, enabled=enabled)
+        return await self._post(route, "kill-switch", body, idempotency_key)
+
+    async def rollback(
+        self, route: str, *, to_version: str, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        body = ActionRequest(reason=reason, actor=actor, to_version=to_version)
+        return await self._post(route, "rollback", body, idempotency_key)
+
+    async def failover(
+        self, route: str, *, to_tier: str | None, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        body = ActionRequest(reason=reason, actor=actor, to_tier=to_tier)
+        return await self._post(route, "failover", body, idempotency_key)
+
+    async def get_action(self, action_id: str) -> ActionRecord:
+        result: ActionRecord = await self._get(f"/v1/actions/{action_id}", ActionRecord)
+        return result
+
+    # ------------------------------------------------------------ traces
+
+    async def get_trace(self, trace_id: str) -> Trace:
+        try:
+            resp = await http.request(self._http, "GET", f"/api/v3/traces/{trace_id}", SYSTEM)
+        except NotFoundError:
+            raise NotFoundError(f"trace {trace_id} not found on {self.base_url}") from None
+        doc = msgspec.json.decode(resp.content)
+        result = doc.get("result", {}) if isinstance(doc, dict) else {}
+        spans, notes = decode_otlp(
+            msgspec.json.encode(result), result, f"{SYSTEM} trace {trace_id}"
+        )
+        traces = assemble(spans, source="jaeger-api-v3", notes=notes)
+        if not traces:
+            raise NotFoundError(f"trace {trace_id} has no spans on {self.base_url}")
+        return traces[0]
+
+    async def search(self, query: TraceQuery) -> list[TraceSummary]:
+        params: dict[str, Any] = {"query.num_traces": query.limit}
+        params["query.service_name"] = query.service or "ai-gateway"
+        if query.start_ns is not None:
+            params["query.start_time_min"] = str(query.start_ns)
+        if query.route:
+            params["query.attributes"] = msgspec.json.encode({"gen_ai.route": query.route}).decode()
+        try:
+            resp = await http.request(self._http, "GET", "/api/v3/traces", SYSTEM, params=params)
+        except NotFoundError:
+            return []  # Jaeger's way of saying "no traces"
+        doc = msgspec.json.decode(resp.content)
+        result = doc.get("result", {}) if isinstance(doc, dict) else {}
+        spans, notes = decode_otlp(msgspec.json.encode(result), result, f"{SYSTEM} search")
+        rows = [summarize(t) for t in assemble(spans, source="jaeger-api-v3", notes=notes)]
+        if query.errors_only:
+            rows = [r for r in rows if r.error_count]
+        rows.sort(key=lambda r: r.start_ns or 0, reverse=True)
+        return rows[: query.limit]
+
+
+def _factory(options: Options, ctx: PluginContext) -> NativeGateway:
+    return NativeGateway(options, ctx)
+
+
+PLUGIN = Plugin(
+    name="native",
+    summary="a gateway speaking the oncall-tui control protocol (the simulator does)",
+    roles=("gateways", "trace_stores"),
+    options=Options,
+    factory=_factory,
+)
+
+__all__ = ["PLUGIN", "NativeGateway", "Options"]
