@@ -48,9 +48,12 @@ def adapters(env: Environment, section: str, ctx: PluginContext | None = None) -
 
 
 def first_capable(
-    env: Environment, section: str, capability: type[T], what: str, name: str | None = None
-) -> tuple[str, T]:
-    """The first adapter in a section that has ``capability`` (a runtime Protocol)."""
+    env: Environment, section: str, capability: Any, what: str, name: str | None = None
+) -> tuple[str, Any]:
+    """The first adapter in a section that has ``capability`` (a runtime Protocol).
+
+    ``capability`` is typed Any: mypy rejects Protocol classes as ``type[T]``.
+    """
     built = adapters(env, section)
     for adapter_name, adapter in built.items():
         if name is not None and adapter_name != name:

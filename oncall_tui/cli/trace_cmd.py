@@ -56,6 +56,10 @@ def register(sub: Sub) -> None:
     graph.add_argument("--json", action="store_true", help="same as --format json")
     graph.set_defaults(func=_graph)
 
+    view = cmds.add_parser("view", help="open a trace file in the console (call tree, findings)")
+    view.add_argument("file", help="trace file (any format trace analyze reads)")
+    view.set_defaults(func=_view)
+
     import importlib
     import importlib.util
 
@@ -65,6 +69,17 @@ def register(sub: Sub) -> None:
         if importlib.util.find_spec(name) is None:
             continue
         importlib.import_module(name).register(cmds)
+
+
+def _view(args: argparse.Namespace) -> int:
+    import importlib
+
+    if not Path(args.file).is_file():
+        raise DataError(f"{args.file}: no such file")
+    args.trace_file = args.file
+    tui = importlib.import_module("oncall_tui.tui.app")  # the one way into textual
+    result: int = tui.run(args)
+    return result
 
 
 def read_input(path: str) -> tuple[bytes, str]:

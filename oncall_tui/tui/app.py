@@ -1,0 +1,155 @@
+"""The console: a thin Textual renderer over the headless services.
+
+Every fetch and analysis runs in a worker through the same adapters and
+core functions the CLI uses; results arrive as messages. Keys have ids and
+can be remapped from the config's ``keys:`` section (binding id -> keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from oncall_tui.core.text import inert
+
+CSS_PATH = Path(__file__).with_name("app.tcss")
+
+
+class MessageScreen(Screen[None]):
+    """Said instead of crashing: nothing to show and why, and what to do."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def compose(self) -> ComposeResult:
+        yield Static(inert(self._text), id="message", markup=False)
+        yield Footer()
+
+
+class OncallApp(App[int]):
+    TITLE = "oncall-tui"
+    CSS_PATH = CSS_PATH
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("t", "traces", "Traces", id="app.traces"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        gateway: Any = None,
+        gateway_name: str = "",
+        env_name: str = "",
+        store: Any = None,
+        trace_file: str | None = None,
+        keys: dict[str, str] | None = None,
+        problem: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.gateway_name = gateway_name
+        self.env_name = env_name
+        self.store = store
+        self.trace_file = trace_file
+        self.problem = problem
+        if os.environ.get("NO_COLOR"):
+            self.theme = "textual-ansi"
+        if keys:
+            self.set_keymap(keys)
+
+    def on_mount(self) -> None:
+        if self.trace_file:
+            self._open_file(self.trace_file)
+        elif self.gateway is not None:
+            from oncall_tui.tui.overview import OverviewScreen
+
+            self.push_screen(OverviewScreen(self.gateway, self.gateway_name, self.env_name))
+        elif self.store is not None:
+            self.open_traces(None)
+        else:
+            self.push_screen(MessageScreen(self.problem or "nothing to show"))
+
+    def _open_file(self, path: str) -> None:
+        from oncall_tui.core.analysis import analyze
+        from oncall_tui.errors import OncallError
+        from oncall_tui.sources.detect import read_traces
+        from oncall_tui.tui.trace_screen import TraceScreen
+
+        try:
+            traces = read_traces(Path(path).read_bytes(), source=path)
+        except (OncallError, OSError) as exc:
+            self.push_screen(MessageScreen(f"cannot open {path}: {exc}"))
+            return
+        if not traces:
+            self.push_screen(MessageScreen(f"{path} holds no spans"))
+            return
+        biggest = max(traces, key=lambda t: len(t.spans))
+        self.push_screen(TraceScreen(biggest, analyze(biggest)))
+
+    def open_traces(self, route: str | None) -> None:
+        from oncall_tui.tui.traces_screen import TracesScreen
+
+        if self.store is None:
+            self.notify("no trace store configured for this environment", severity="warning")
+            return
+        self.push_screen(TracesScreen(self.store, route))
+
+    def action_traces(self) -> None:
+        self.open_traces(None)
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+
+def build_app(args: argparse.Namespace) -> OncallApp:
+    """Config -> adapters -> app. Problems become a screen, not a traceback."""
+    from oncall_tui.cli.common import adapters, environment
+    from oncall_tui.errors import OncallError
+    from oncall_tui.sources.capabilities import GatewayStatus, TraceSearch
+
+    trace_file = getattr(args, "trace_file", None)
+    if trace_file:
+        return OncallApp(trace_file=trace_file)
+    try:
+        cfg, env_name, env = environment(args)
+    except OncallError as exc:
+        return OncallApp(problem=f"{exc.message}\n\nTry 'oncall-tui demo' for a simulated fleet.")
+    gateway = store = None
+    gateway_name = ""
+    try:
+        for name, adapter in adapters(env, "gateways").items():
+            if isinstance(adapter, GatewayStatus):
+                gateway, gateway_name = adapter, name
+                break
+        for adapter in adapters(env, "trace_stores").values():
+            if isinstance(adapter, TraceSearch):
+                store = adapter
+                break
+    except OncallError as exc:
+        return OncallApp(problem=exc.message)
+    return OncallApp(
+        gateway=gateway,
+        gateway_name=gateway_name,
+        env_name=env_name,
+        store=store,
+        keys=dict(cfg.keys),
+        problem=f"environment {env_name} names no gateway or trace store",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    app = build_app(args)
+    result = app.run()
+    return result or 0

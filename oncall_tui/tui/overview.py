@@ -1,0 +1,150 @@
+"""Overview: every route of the environment's gateway, live, with its age.
+
+A worker polls the gateway (GatewayStatus) and posts one coalescing message
+per answer; a timer re-renders only the age line. When the gateway cannot be
+reached the last figures stay, marked STALE with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from oncall_tui.core.gateway import Alert, StatusResponse
+from oncall_tui.errors import OncallError
+from oncall_tui.tui.presenters import (
+    ROUTE_COLUMNS,
+    RUNBOOK_FOR_ALERT,
+    SEVERITY_STYLE,
+    age_text,
+    quota_lines,
+    route_row,
+    safe,
+)
+
+POLL_S = 2.0
+WINDOW_S = 60
+
+
+class StatusArrived(Message):
+    def __init__(self, status: StatusResponse, alerts: list[Alert]) -> None:
+        super().__init__()
+        self.status = status
+        self.alerts = alerts
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatusArrived)
+
+
+class StatusFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatusFailed)
+
+
+class OverviewScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open_route", "Traces", id="overview.traces"),
+        Binding("r", "refresh", "Refresh", id="overview.refresh"),
+    ]
+
+    def __init__(self, gateway: Any, gateway_name: str, env_name: str) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.gateway_name = gateway_name
+        self.env_name = env_name
+        self.status: StatusResponse | None = None
+        self.alerts: list[Alert] = []
+        self.error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"{safe(self.env_name, 30)} / {safe(self.gateway_name, 30)}", id="where", markup=False
+        )
+        yield Static("", id="age", markup=False)
+        table: DataTable[Text] = DataTable(id="routes", cursor_type="row", zebra_stripes=False)
+        yield table
+        yield Static("", id="alerts", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#routes", DataTable)
+        for col in ROUTE_COLUMNS:
+            table.add_column(col, key=col)
+        self.poll()
+        self.set_interval(1.0, self._render_age)
+
+    @work(exclusive=True, exit_on_error=False, group="poll")
+    async def poll(self) -> None:
+        while True:
+            try:
+                status = await self.gateway.status(WINDOW_S)
+                alerts = await self.gateway.alerts() if hasattr(self.gateway, "alerts") else []
+                self.post_message(StatusArrived(status, alerts))
+            except OncallError as exc:
+                self.post_message(StatusFailed(exc.message))
+            except Exception as exc:  # the screen must survive any adapter bug
+                self.post_message(StatusFailed(f"{type(exc).__name__}: {exc}"))
+            await asyncio.sleep(POLL_S)
+
+    def action_refresh(self) -> None:
+        self.poll()
+
+    def on_status_arrived(self, message: StatusArrived) -> None:
+        self.status = message.status
+        self.alerts = [a for a in message.alerts if a.resolved_at is None]
+        self.error = None
+        table = self.query_one("#routes", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for r in message.status.routes:
+            table.add_row(*route_row(r), key=r.route)
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1))
+        self._render_alerts()
+        self._render_age()
+
+    def on_status_failed(self, message: StatusFailed) -> None:
+        self.error = message.error
+        self._render_age()
+
+    def _render_age(self) -> None:
+        self.query_one("#age", Static).update(age_text(self.status, self.error, datetime.now(UTC)))
+
+    def _render_alerts(self) -> None:
+        out = Text()
+        if not self.alerts:
+            out.append("no alerts firing", style="green")
+        for a in self.alerts:
+            out.append(f"[{a.severity}] ", style=SEVERITY_STYLE.get(a.severity, ""))
+            out.append(safe(a.summary, 100))
+            runbook = RUNBOOK_FOR_ALERT.get(a.kind)
+            if runbook:
+                out.append(f"  → runbook {runbook}", style="bold cyan")
+            out.append("\n")
+        if self.status is not None:
+            for line in quota_lines(self.status):
+                out.append(line + "\n", style="yellow")
+        self.query_one("#alerts", Static).update(out)
+
+    def action_open_route(self) -> None:
+        table = self.query_one("#routes", DataTable)
+        if not table.row_count:
+            return
+        route = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self.app.open_traces(route)  # type: ignore[attr-defined]
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_route()

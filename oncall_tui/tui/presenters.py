@@ -1,0 +1,217 @@
+"""Model -> Rich ``Text``: pure functions, tested without a running app.
+
+Everything that came from a trace or a gateway goes through ``inert`` and
+into ``Text`` objects (never markup strings), so an escape sequence or
+``[bold]`` in a prompt is shown, not obeyed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+from oncall_tui.core.analysis import Analysis
+from oncall_tui.core.gateway import RouteStatus, StatusResponse
+from oncall_tui.core.models import Span
+from oncall_tui.core.text import inert, truncate
+
+PREVIEW = 200  # characters of an attribute value shown before "enter for all"
+STALE_AFTER_S = 15.0
+
+# What to open when an alert of this kind fires (runbooks/ ids).
+RUNBOOK_FOR_ALERT = {
+    "tier_mix_below_slo": "fallback-became-default",
+    "refusal_drift": "safety-drift",
+    "quota_low": "quota-exhaustion",
+    "hidden_reasoning_latency": "hidden-reasoning-latency",
+    "retry_amplification": "retry-storm",
+    "cache_hit_low": "prompt-cache-thrash",
+    "cycle": "tool-reentrancy-loop",
+}
+SEVERITY_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+def safe(value: object, limit: int | None = None, *, single_line: bool = True) -> str:
+    text = inert(value if isinstance(value, str) else _plain(value), single_line=single_line)
+    return truncate(text, limit) if limit else text
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def span_detail(span: Span, *, full: bool = False, shift_ns: int | None = None) -> Text:
+    limit = None if full else PREVIEW
+    out = Text()
+    out.append(safe(span.name, 120), style="bold")
+    out.append(f"  {span.kind}  {span.status}")
+    if span.status_message:
+        out.append(f" ({safe(span.status_message, limit)})", style="red")
+    out.append("\n")
+    out.append(f"span {span.span_id}  parent {span.parent_id or '-'}\n", style="dim")
+    out.append(f"service {safe(span.service or '-', 60)}  host {safe(span.host or '-', 60)}\n")
+    dur = span.duration_ns / 1e6
+    out.append(f"duration {dur:.3f} ms")
+    if shift_ns:
+        out.append(f"  ⇆ skew-adjusted by {shift_ns / 1e6:+.3f} ms", style="cyan")
+    out.append("\n")
+    g = span.gen_ai
+    if g is not None:
+        out.append("GenAI\n", style="bold underline")
+        for name in g.__struct_fields__:
+            value = getattr(g, name)
+            if value is None or value == ():
+                continue
+            out.append(f"  {name}: ", style="bold")
+            out.append(safe(value, limit) + "\n")
+    if span.attributes:
+        out.append("attributes\n", style="bold underline")
+        for key in sorted(span.attributes):
+            out.append(f"  {safe(key, 80)}: ", style="bold")
+            value = safe(span.attributes[key], limit, single_line=not full)
+            out.append(value + "\n")
+            if not full and len(safe(span.attributes[key])) > PREVIEW:
+                out.append("    (cut; enter shows the full value)\n", style="dim italic")
+    for event in span.events:
+        out.append(f"event {safe(event.name, 80)} @ {event.time_ns}\n", style="bold")
+        for key, value in event.attributes.items():
+            out.append(f"  {safe(key, 80)}: {safe(value, limit, single_line=not full)}\n")
+    return out
+
+
+def findings_text(analysis: Analysis) -> Text:
+    out = Text()
+    s = analysis.summary
+    out.append(
+        f"{s.span_count} spans  {s.error_count} errors  {(s.duration_ns or 0) / 1e6:.1f} ms  "
+        f"{len(analysis.cycles)} cycle(s)\n",
+        style="bold",
+    )
+    for c in analysis.cycles:
+        out.append("⟲ ", style="bold red")
+        out.append(safe(" -> ".join(c.witness_keys), 300), style="red")
+        basis = " (inferred)" if c.inferred else ""
+        out.append(f"  laps {c.laps}, {c.tokens} tokens{basis}\n")
+    for f in analysis.findings:
+        if f.kind == "reentrancy_cycle":
+            continue
+        out.append(f"[{f.severity}] ", style=SEVERITY_STYLE.get(f.severity, ""))
+        out.append(f"{f.kind}: {safe(f.summary, 300)}\n")
+    if analysis.quality:
+        out.append(f"data quality: {len(analysis.quality)} note(s)\n", style="yellow")
+        for q in analysis.quality[:5]:
+            out.append(f"  {q.kind}: {safe(q.detail, 200)}\n", style="dim")
+    if not analysis.findings and not analysis.quality:
+        out.append("no findings\n", style="green")
+    return out
+
+
+def banner(analysis: Analysis) -> Text | None:
+    if analysis.completeness == "complete":
+        return None
+    reason = safe(analysis.completeness_reason or "the store said so", 200)
+    return Text(f"{analysis.completeness.upper()} TRACE: {reason}", style="bold black on yellow")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.0f}%"
+
+
+def route_row(r: RouteStatus) -> list[Text]:
+    primary = r.tier_mix[0] if r.tier_mix else None
+    share = primary.share if primary else None
+    below = share is not None and r.tier_slo is not None and share < r.tier_slo
+    tier = Text(f"{_pct(share)}/{_pct(r.tier_slo)}", style="bold red" if below else "")
+    ai = Text("OFF", style="bold red") if r.kill_switch else Text("on", style="green")
+    ttft = r.ttft.p50_ms
+    ttfv = r.ttfv.p50_ms
+    lat = Text(f"{(ttft or 0) / 1000:.1f}/{(ttfv or 0) / 1000:.1f}s")
+    if ttft and ttfv and ttfv > ttft + 2000:
+        lat.stylize("bold yellow")
+    refusal = Text(_pct(r.refusal_rate))
+    if any(
+        p.refusal_rate is not None
+        and p.refusal_baseline
+        and p.refusal_rate > 3 * p.refusal_baseline
+        for p in r.providers
+    ):
+        refusal.stylize("bold yellow")
+    quota = min(
+        (q for q in r.quotas if q.limit),
+        key=lambda q: (q.remaining or 0) / (q.limit or 1),
+        default=None,
+    )
+    quota_text = Text("-")
+    if quota is not None and quota.limit:
+        left = (quota.remaining or 0) / quota.limit
+        quota_text = Text(f"{left * 100:.0f}%", style="bold red" if left < 0.1 else "")
+    return [
+        Text(safe(r.route, 20)),
+        Text(safe(r.serving_version or "-", 6)),
+        ai,
+        Text(f"{r.requests_per_s:.1f}"),
+        tier,
+        Text(_pct(r.fallback_rate)),
+        Text(_pct(r.error_rate)),
+        refusal,
+        Text(_pct(r.rate_429)),
+        lat,
+        Text(_pct(r.cache_hit_rate)),
+        Text("-" if r.retry_amplification is None else f"{r.retry_amplification:.1f}x"),
+        quota_text,
+    ]
+
+
+ROUTE_COLUMNS = (
+    "route",
+    "ver",
+    "AI",
+    "rps",
+    "tier/SLO",
+    "fb",
+    "err",
+    "ref",
+    "429",
+    "ttft/ttfv",
+    "cache",
+    "retry",
+    "quota",
+)
+
+
+def age_text(status: StatusResponse | None, error: str | None, now: datetime | None = None) -> Text:
+    now = now or datetime.now(UTC)
+    if status is None:
+        return Text(f"no data yet{': ' + safe(error, 120) if error else ''}", style="yellow")
+    received = status.received_at or now
+    age = (now - received).total_seconds()
+    text = Text(f"gateway clock {status.gateway_time:%H:%M:%S %Z}  data {age:.0f}s old")
+    if error or age > STALE_AFTER_S:
+        text.stylize("bold black on yellow")
+        text.append(f"  STALE: {safe(error or 'no update', 120)}")
+    return text
+
+
+def quota_lines(status: StatusResponse) -> list[str]:
+    lines = []
+    for r in status.routes:
+        for q in r.quotas:
+            if q.limit and q.remaining is not None and q.remaining < 0.2 * q.limit and q.resets_at:
+                local = q.resets_at.astimezone()
+                lines.append(
+                    f"{q.provider} quota {q.remaining / q.limit:.0%} left, resets "
+                    f"{q.resets_at:%H:%M} {q.provider_timezone} ({local:%H:%M} local)"
+                )
+    return sorted(set(lines))
