@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "oncall_tui.cli.gateway_cmd",
     "oncall_tui.cli.sim_cmd",
     "oncall_tui.cli.demo_cmd",
+    "oncall_tui.cli.action_cmd",
 )
 
 
