@@ -72,7 +72,7 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
             elif k[0] == "t":
                 tools.append(i)
     found = cycle_findings(cycles)
-    found += _repeated_tool_calls(spans, keys, tools)
+    found += _repeated_tool_calls(spans, keys, tools, col)
     by_parent: dict[int, list[int]] = {}
     eparent = col.eparent
     for i in col.tree.order:
@@ -91,19 +91,35 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     return found
 
 
+def _agents(keys: list[str | None], col: Collapsed) -> list[int]:
+    """For each span, the nearest enclosing agent span (itself if it is one), -1: none."""
+    agent_of = [-1] * len(keys)
+    parent = col.tree.parent
+    for i in col.tree.order:  # parents first
+        k = keys[i]
+        if k is not None and k[0] == "a":
+            agent_of[i] = i
+        elif parent[i] >= 0:
+            agent_of[i] = agent_of[parent[i]]
+    return agent_of
+
+
 def _repeated_tool_calls(
-    spans: list[Span], keys: list[str | None], tools: list[int]
+    spans: list[Span], keys: list[str | None], tools: list[int], col: Collapsed
 ) -> list[Finding]:
-    groups: dict[tuple[str, str], list[int]] = {}
+    """The same tool, byte-identical arguments, >= 3 times under one agent
+    invocation (different agents asking the same thing is not the pattern)."""
+    agent_of = _agents(keys, col) if tools else []
+    groups: dict[tuple[int, str, str], list[int]] = {}
     for i in tools:
         k = keys[i] or ""
         g = spans[i].gen_ai
         args = g.tool_call_arguments if g is not None else None
         if args is None:
             continue
-        groups.setdefault((k, args.strip()), []).append(i)
+        groups.setdefault((agent_of[i], k, args.strip()), []).append(i)
     out = []
-    for (key, args), idx in groups.items():
+    for (agent, key, args), idx in groups.items():
         if len(idx) < REPEATED_CALL_MIN:
             continue
         errors = sum(1 for i in idx if spans[i].status == "error")
@@ -113,7 +129,8 @@ def _repeated_tool_calls(
             Finding(
                 "repeated_tool_call",
                 severity,
-                f"{key} called {len(idx)} times with identical arguments{why}",
+                f"{key} called {len(idx)} times with identical arguments"
+                f"{f' under {keys[agent]}' if agent >= 0 else ''}{why}",
                 _ids(spans, idx),
                 {"calls": len(idx), "errors": errors, "arguments_chars": len(args)},
             )

@@ -194,6 +194,9 @@ _BY_NAME: dict[str, tuple[str, int]] = {
 }
 _CONVERT: dict[str, Any] = {field: conv or _str for field, _, conv in _FIELDS}
 _PARAM_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
+# An empty string is "not recorded" for most fields, but a tool that returned
+# "" did answer: the empty-result finding needs to see it.
+_EMPTY_IS_AN_ANSWER = frozenset({"tool_call_result"})
 
 
 def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
@@ -207,9 +210,9 @@ def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
                 marked = True
             continue
         marked = True
-        if value is None or value == "":
-            continue
         field, rank = hit
+        if value is None or (value == "" and field not in _EMPTY_IS_AN_ANSWER):
+            continue
         prev = found.get(field)
         if prev is None or rank < prev[0]:
             found[field] = (rank, value)
