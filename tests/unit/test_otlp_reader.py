@@ -267,3 +267,15 @@ def test_mutated_input_raises_only_our_errors(data) -> None:
 def test_structurally_odd_documents_raise_only_our_errors(doc) -> None:
     with contextlib.suppress(OncallError):
         read_traces(msgspec.json.encode(doc), source="odd")
+
+
+def test_absurdly_deep_attribute_nesting_is_our_error_not_a_crash() -> None:
+    depth = 3000
+    value = '{"arrayValue":{"values":[' * depth + '{"stringValue":"x"}' + "]}}" * depth
+    data = (
+        '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"' + "ab" * 16 + '",'
+        '"spanId":"' + "cd" * 8 + '","name":"n","startTimeUnixNano":"1",'
+        '"endTimeUnixNano":"2","attributes":[{"key":"deep","value":' + value + "}]}]}]}]}"
+    ).encode()
+    with pytest.raises(TraceFormatError, match="nested too deeply"):
+        read_traces(data, source="deep.json")
