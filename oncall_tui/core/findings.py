@@ -6,6 +6,7 @@ check it rather than trust it. Thresholds are module constants, named.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from oncall_tui.core.cycles import Cycle
@@ -23,6 +24,9 @@ TRACE_TOKEN_BUDGET = 500_000  # input+output tokens in one trace worth a word
 MAX_EVIDENCE = 20
 
 _NO_GENAI = GenAI()
+# A model name that pins a version: a date (2024-08-06, 20240806), a numeric
+# snapshot suffix (-0917), or a tag/digest (@sha, :v3).
+_PINNED = re.compile(r"\d{4}-?\d{2}-?\d{2}|-\d{3,4}$|@|:[\w.-]+$")
 
 _EMPTY_RESULTS = frozenset({"", "null", "none", "[]", "{}", '""'})
 _REFUSAL_REASONS = frozenset({"content_filter", "refusal", "safety", "blocked"})
@@ -438,6 +442,16 @@ def _quality(notes: list[QualityNote]) -> list[Finding]:
     return out
 
 
+def _resolved(g: GenAI) -> bool:
+    """Did the provider say which model version really answered? A response
+    model that only repeats the alias asked for ("gpt-4o", a gateway group)
+    does not count unless the name itself pins a version."""
+    response = g.response_model
+    if not response:
+        return False
+    return response != g.request_model or bool(_PINNED.search(response))
+
+
 def _flight_recorder(spans: list[Span], models: list[int], tools: list[int]) -> list[Finding]:
     """Which of the facts a postmortem needs this trace lacks."""
     if not models and not tools:
@@ -447,7 +461,7 @@ def _flight_recorder(spans: list[Span], models: list[int], tools: list[int]) -> 
         g = spans[i].gen_ai
         if g is None:
             continue
-        if not g.response_model:
+        if not _resolved(g):
             missing.setdefault("resolved model version", []).append(i)
         if g.system_prompt_hash is None and "gen_ai.prompt.version" not in spans[i].attributes:
             missing.setdefault("system prompt hash or version", []).append(i)

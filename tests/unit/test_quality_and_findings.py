@@ -241,3 +241,26 @@ def test_a_tool_that_returned_an_empty_string_did_answer() -> None:
     found = analyze(b.trace()).findings
     assert [f.span_ids for f in found if f.kind == "empty_tool_result"] == [(empty,)]
     assert not [f for f in found if f.kind == "flight_recorder_gaps"]
+
+
+def test_a_response_model_that_repeats_the_alias_is_not_a_resolved_version() -> None:
+    b = TraceBuilder()
+    agent = b.agent("support", end=1000)
+    alias = b.model(
+        agent,
+        0,
+        10,
+        model="summarizer-latest",
+        attrs={"gen_ai.response.model": "summarizer-latest"},
+    )
+    b.model(agent, 20, 30, model="gpt-x", attrs={"gen_ai.response.model": "gpt-x-2026-09-17"})
+    b.model(
+        agent,
+        40,
+        50,
+        model="claude-x-20260101",
+        attrs={"gen_ai.response.model": "claude-x-20260101"},
+    )
+    [gap] = [f for f in analyze(b.trace()).findings if f.kind == "flight_recorder_gaps"]
+    assert gap.numbers == {"resolved model version": 1}
+    assert gap.span_ids == (alias,)
