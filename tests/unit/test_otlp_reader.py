@@ -279,3 +279,16 @@ def test_absurdly_deep_attribute_nesting_is_our_error_not_a_crash() -> None:
     ).encode()
     with pytest.raises(TraceFormatError, match="nested too deeply"):
         read_traces(data, source="deep.json")
+
+
+def test_decoding_outside_read_traces_raises_only_our_error() -> None:
+    from oncall_tui.core import otlp
+
+    depth = 2000
+    value = '{"arrayValue":{"values":[' * depth + '{"stringValue":"x"}' + "]}}" * depth
+    raw = (
+        '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"' + "ab" * 16 + '",'
+        '"spanId":"' + "cd" * 8 + '","attributes":[{"key":"k","value":' + value + "}]}]}]}]}"
+    ).encode()
+    with pytest.raises(TraceFormatError, match="POST /v1/traces: JSON nested too deeply"):
+        otlp.decode(raw, {"resourceSpans": []}, "POST /v1/traces")
