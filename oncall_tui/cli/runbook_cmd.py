@@ -300,29 +300,8 @@ def _run(args: argparse.Namespace) -> int:
     return asyncio.run(_run_async(args))
 
 
-def _actions(cfg: Any, env_name: str, sources: Any) -> Any:
-    """The action lifecycle over the first gateway that can report status
-    (audited, verified, undoable); direct calls only when none can."""
-    from oncall_tui.actions.audit import AuditLog
-    from oncall_tui.actions.executor import Executor
-    from oncall_tui.actions.targets import GatewayTarget
-    from oncall_tui.config import state_dir
-    from oncall_tui.runbook.acting import DirectActions, LifecycleActions
-    from oncall_tui.sources.capabilities import GatewayStatus
-
-    for name, adapter in sources.gateways.items():
-        if isinstance(adapter, GatewayStatus):
-            path = (
-                Path(cfg.audit_log).expanduser() if cfg.audit_log else state_dir() / "audit.jsonl"
-            )
-            executor = Executor(
-                GatewayTarget(adapter, f"gateway {name}"), AuditLog(path), key_scope=env_name
-            )
-            return LifecycleActions(executor)
-    return DirectActions(sources)
-
-
 async def _run_async(args: argparse.Namespace) -> int:
+    from oncall_tui.runbook.acting import DirectActions
     from oncall_tui.runbook.engine import Engine, resolve_inputs
     from oncall_tui.runbook.headless import drive, split_answers
     from oncall_tui.runbook.library import get
@@ -356,7 +335,7 @@ async def _run_async(args: argparse.Namespace) -> int:
     engine = Engine(
         session,
         sources=sources,
-        actions=None if read_only else _actions(cfg, env_name, sources),
+        actions=None if read_only else DirectActions(sources),
         read_only=read_only,
         actor=_actor(cfg),
     )

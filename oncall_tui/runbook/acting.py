@@ -184,39 +184,3 @@ class DirectActions:
                     undo,
                 )
             await self.sleep(self.verify_every_s)
-
-
-class LifecycleActions:
-    """Runbook actions through the action lifecycle (oncall_tui.actions): the
-    plan's prior state, the audit log, verification and undo all apply.
-
-    The engine asks the responder (or ``--yes``) before calling ``execute``,
-    so that answer is the typed confirmation the executor needs.
-    """
-
-    def __init__(self, executor: Any) -> None:
-        self.executor = executor
-
-    async def plan(self, spec: ActionSpec) -> str:
-        result: str = await self.executor.plan(self._spec(spec))
-        return result
-
-    async def execute(self, spec: ActionSpec) -> ActionResult:
-        lifecycle = self._spec(spec)
-        result = await self.executor.execute(lifecycle, confirm=lifecycle.route)
-        outcome: Outcome = "refused" if result.outcome == "planned" else result.outcome
-        return ActionResult(
-            outcome,
-            result.detail,
-            record=result.record,
-            verify_attempts=result.verify_attempts,
-            undo=(
-                f"{result.undo} (oncall-tui undo {result.action_id} --yes)" if result.undo else None
-            ),
-        )
-
-    @staticmethod
-    def _spec(spec: ActionSpec) -> Any:
-        from oncall_tui.actions.models import ActionSpec as LifecycleSpec
-
-        return msgspec.convert(msgspec.to_builtins(spec), LifecycleSpec)
