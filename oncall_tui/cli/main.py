@@ -27,7 +27,6 @@ COMMAND_MODULES = (
     "oncall_tui.cli.gateway_cmd",
     "oncall_tui.cli.sim_cmd",
     "oncall_tui.cli.demo_cmd",
-    "oncall_tui.cli.action_cmd",
 )
 
 
