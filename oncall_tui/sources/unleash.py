@@ -73,6 +73,16 @@ def format_mix(variants: list[dict[str, Any]]) -> str | None:
     return ",".join(f"{k}:{w}" for k, w in live.items())
 
 
+def _check_known(flag: str, mix: dict[str, int], strategy: dict[str, Any]) -> None:
+    known = [str(v.get("name")) for v in strategy["variants"]]
+    unknown = [name for name in mix if name not in known]
+    if unknown:
+        raise UsageError(
+            f"unleash: flag {flag!r} has no variant {unknown[0]!r}",
+            hint=f"known versions: {', '.join(known)}",
+        )
+
+
 class UnleashFlags:
     def __init__(self, options: Options, ctx: PluginContext) -> None:
         if not options.url.startswith(("http://", "https://")):
@@ -94,7 +104,8 @@ class UnleashFlags:
 
     @property
     def target(self) -> str:
-        return f"unleash at {self.base_url} (project {self.options.project}, env {self.options.environment})"
+        opts = self.options
+        return f"unleash at {self.base_url} (project {opts.project}, env {opts.environment})"
 
     def repeat_safe(self, kind: str) -> bool:
         return True  # on/off and a strategy PUT set a state: a resend changes nothing
@@ -108,7 +119,7 @@ class UnleashFlags:
                 f"unleash: no {which.replace('_', ' ')} flag configured for route {route!r}",
                 hint=f"routes with one: {known or 'none'} (config routes.<route>.{which})",
             )
-        return name
+        return str(name)
 
     def _feature_path(self, flag: str) -> str:
         return f"/api/admin/projects/{self.options.project}/features/{flag}"
@@ -147,6 +158,7 @@ class UnleashFlags:
             flag = self._flag(intent.route, "model")
             env = await self._admin_env(flag)
             strategy = self._variant_strategy(env, flag)
+            _check_known(flag, parse_mix(intent.to_version or ""), strategy)
             return {"version": format_mix(strategy["variants"]), "flag": flag}
         raise NotFoundError(f"unleash cannot {intent.kind}")
 
@@ -154,6 +166,7 @@ class UnleashFlags:
 
     def _record(
         self,
+        *,
         kind: str,
         route: str,
         reason: str,
@@ -185,13 +198,13 @@ class UnleashFlags:
         path = f"{self._feature_path(flag)}/environments/{self.options.environment}/{verb}"
         await http.request(self._admin, "POST", path, SYSTEM)
         return self._record(
-            "kill_switch",
-            route,
-            reason,
-            actor,
-            idempotency_key,
-            f"flag {flag} turned {verb} in {self.options.environment}",
-            {"kill_switch": enabled},
+            kind="kill_switch",
+            route=route,
+            reason=reason,
+            actor=actor,
+            key=idempotency_key,
+            detail=f"flag {flag} turned {verb} in {self.options.environment}",
+            after={"kill_switch": enabled},
         )
 
     async def rollback(
@@ -201,13 +214,7 @@ class UnleashFlags:
         mix = parse_mix(to_version)
         env = await self._admin_env(flag)
         strategy = self._variant_strategy(env, flag)
-        known = [str(v.get("name")) for v in strategy["variants"]]
-        unknown = [name for name in mix if name not in known]
-        if unknown:
-            raise UsageError(
-                f"unleash: flag {flag!r} has no variant {unknown[0]!r}",
-                hint=f"known versions: {', '.join(known)}",
-            )
+        _check_known(flag, mix, strategy)
         # Unleash wants at least one "variable" variant (it gets what the fixed
         # ones leave): the last live version is variable, every other is fixed.
         variable = [name for name, weight in mix.items() if weight > 0][-1]
@@ -232,13 +239,13 @@ class UnleashFlags:
         )
         await http.request(self._admin, "PUT", path, SYSTEM, json=body)
         return self._record(
-            "rollback",
-            route,
-            reason,
-            actor,
-            idempotency_key,
-            f"flag {flag} variants now {to_version}",
-            {"version": to_version},
+            kind="rollback",
+            route=route,
+            reason=reason,
+            actor=actor,
+            key=idempotency_key,
+            detail=f"flag {flag} variants now {to_version}",
+            after={"version": to_version},
         )
 
     # ------------------------------------------------------------ read-back

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from provision.unleash import Unleash, UnleashUnavailable, start_unleash  # noqa: E402
+from provision.unleash import Unleash, UnleashUnavailable, start_unleash
 
-from oncall_tui.actions import ActionSpec, AuditLog, Confirmation, Executor  # noqa: E402
-from oncall_tui.plugins import PluginContext, build  # noqa: E402
+from oncall_tui.actions import ActionSpec, AuditLog, Confirmation, Executor
+from oncall_tui.plugins import PluginContext, build
 
 pytestmark = pytest.mark.integration
 
