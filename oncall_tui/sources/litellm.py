@@ -259,9 +259,9 @@ class LiteLLMProxy:
             "kill_switch",
             route,
             idempotency_key,
-            reason,
-            actor,
-            f"{len(group)} deployment(s) {verb}",
+            reason=reason,
+            actor=actor,
+            detail=f"{len(group)} deployment(s) {verb}",
         )
 
     async def observe(self, intent: ActionIntent) -> Observation:
