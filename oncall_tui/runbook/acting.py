@@ -85,8 +85,10 @@ class DirectActions:
         verify_every_s: float = 1.0,
         verify_deadline_s: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self.sources = sources
+        self.monotonic = monotonic
         self.verify_every_s = verify_every_s
         self.verify_deadline_s = verify_deadline_s
         self.sleep = sleep
@@ -154,7 +156,7 @@ class DirectActions:
 
     async def _verify(self, spec: ActionSpec, record: ActionRecord, undo: str) -> ActionResult:
         gateway = self._adapter(GatewayStatus)
-        deadline = time.monotonic() + self.verify_deadline_s
+        deadline = self.monotonic() + self.verify_deadline_s
         attempts = 0
         last = "no status read yet"
         while True:
@@ -175,7 +177,7 @@ class DirectActions:
                 )
             except OncallError as exc:
                 last = str(exc)
-            if time.monotonic() >= deadline:
+            if self.monotonic() >= deadline:
                 return ActionResult(
                     "not_verified",
                     f"applied, but {attempts} status reads later it does not show: {last}",
