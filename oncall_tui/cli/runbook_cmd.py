@@ -281,18 +281,24 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 async def _live_alerts(args: argparse.Namespace) -> set[str]:
+    """Alert kinds now: the gateway's own alerts where it has them, else
+    kinds implied by its status figures (runbook/signals.py)."""
     from oncall_tui.runbook.signals import implied_alerts
-    from oncall_tui.sources.capabilities import GatewayStatus
+    from oncall_tui.sources.capabilities import GatewayAlerts, GatewayStatus
 
     cfg = load_config(args)
     _, env = cfg.environment(getattr(args, "env", None))
     kinds: set[str] = set()
     for adapter in adapters(env, "gateways").values():
-        if not isinstance(adapter, GatewayStatus):
-            continue
-        routes = {r.name: r for r in (await adapter.routes()).routes}
-        for rs in (await adapter.status()).routes:
-            kinds.update(implied_alerts(rs, routes.get(rs.route)))
+        if isinstance(adapter, GatewayAlerts):
+            kinds.update(a.kind for a in await adapter.alerts() if a.resolved_at is None)
+        elif isinstance(adapter, GatewayStatus):
+            routes = {r.name: r for r in (await adapter.routes()).routes}
+            for rs in (await adapter.status()).routes:
+                kinds.update(implied_alerts(rs, routes.get(rs.route)))
+        close = getattr(adapter, "aclose", None)
+        if close is not None:
+            await close()
     return kinds
 
 
@@ -353,7 +359,13 @@ async def _run_async(args: argparse.Namespace) -> int:
         say(f"incident {session.id}: {engine.text(engine.runbook.title)}")
         if session.torn:
             say(f"note: {session.torn}")
-    result = await drive(engine, step_answers, yes=args.yes, on_event=show)
+    try:
+        result = await drive(engine, step_answers, yes=args.yes, on_event=show)
+    finally:
+        for adapter in [*sources.gateways.values(), *sources.trace_stores.values()]:
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
     code = exit_codes.OK
     if result.status == "planned":
         code = exit_codes.PLANNED_ONLY
