@@ -222,7 +222,9 @@ class Engine:
             if isinstance(step, CheckStep):
                 await self._check(step)
             elif isinstance(step, NoteStep):
-                self.session.append("note", step.id, text=self.text(step.text or step.title))
+                self.session.append(
+                    "note", step.id, text=self.text(step.text or step.title).strip()
+                )
                 self._advance(step)
             elif isinstance(step, DecisionStep):
                 self._decide(step)
