@@ -359,6 +359,12 @@ async def _run_async(args: argparse.Namespace) -> int:
         say(f"incident {session.id}: {engine.text(engine.runbook.title)}")
         if session.torn:
             say(f"note: {session.torn}")
+        interrupted = engine.interrupted_action()
+        if interrupted:
+            say(
+                f"note: action {interrupted} started before a crash and recorded no result; "
+                "confirming it again reuses its idempotency key (applied at most once)"
+            )
     try:
         result = await drive(engine, step_answers, yes=args.yes, on_event=show)
     finally:

@@ -164,6 +164,15 @@ class Engine:
             elif event.type == "closed":
                 self.current_id = None
 
+    def interrupted_action(self) -> str | None:
+        """The action step that started and never recorded a result (a crash
+        mid-action). Confirming it again reuses its idempotency key, so the
+        gateway returns the first result instead of applying it twice."""
+        started = {e.step for e in self.session.of_type("action_started")}
+        finished = {e.step for e in self.session.of_type("action")}
+        pending = started - finished
+        return self.current_id if self.current_id in pending else None
+
     @property
     def current(self) -> Step | None:
         return None if self.current_id is None else self.runbook.step(self.current_id)
