@@ -307,7 +307,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_async(args: argparse.Namespace) -> int:
-    from oncall_tui.runbook.acting import DirectActions
+    from oncall_tui.runbook.acting import LifecycleActions
     from oncall_tui.runbook.engine import Engine, resolve_inputs
     from oncall_tui.runbook.headless import drive, split_answers
     from oncall_tui.runbook.library import get
@@ -338,12 +338,18 @@ async def _run_async(args: argparse.Namespace) -> int:
         gateways=adapters(env, "gateways"), trace_stores=adapters(env, "trace_stores")
     )
     read_only = cfg.is_read_only(env, getattr(args, "read_only", False))
+    executor = None
+    if not read_only:
+        from oncall_tui.actions import open_executor
+
+        # The audited lifecycle: every stage in the audit log, verified by read-back.
+        executor = open_executor(cfg, env_name, cli_read_only=False)
     engine = Engine(
         session,
         sources=sources,
-        actions=None if read_only else DirectActions(sources),
+        actions=LifecycleActions(executor) if executor is not None else None,
         read_only=read_only,
-        actor=_actor(cfg),
+        actor=executor.actor if executor is not None else _actor(cfg),
     )
     _, step_answers = split_answers(engine.runbook, answers)
 
@@ -368,7 +374,8 @@ async def _run_async(args: argparse.Namespace) -> int:
     try:
         result = await drive(engine, step_answers, yes=args.yes, on_event=show)
     finally:
-        for adapter in [*sources.gateways.values(), *sources.trace_stores.values()]:
+        acting = list(executor.adapters.values()) if executor is not None else []
+        for adapter in [*sources.gateways.values(), *sources.trace_stores.values(), *acting]:
             close = getattr(adapter, "aclose", None)
             if close is not None:
                 await close()

@@ -4,10 +4,12 @@ gateway, `oncall-tui runbook run` with `--yes`, then `incident export`."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from oncall_tui.actions import AuditLog
 from oncall_tui.cli.main import main
 from oncall_tui.cli.sim_cmd import config_snippet
 from oncall_tui.sim.thread import SimThread
@@ -41,6 +43,11 @@ def test_plan_then_resume_with_yes_rolls_back_and_exports(sim_config, capsys) ->
     assert done["status"] == "finished" and done["mitigated"] is True
     assert done["actions"][0]["outcome"] == "verified"
     assert done["checks"]["verify"]["status"] == "pass"
+    # The action went through the audited lifecycle: every stage, chain intact.
+    audit = AuditLog(Path(os.environ["XDG_STATE_HOME"]) / "oncall-tui" / "audit.jsonl")
+    stages = [r.stage for r in audit.for_action(done["actions"][0]["action_id"])]
+    assert stages[:3] == ["captured", "planned", "confirmed"] and "verified" in stages
+    assert audit.verify().ok
 
     main(["gateway", "status", "--json"])  # exits 1 while alerts fire; the JSON is what counts
     status = json.loads(capsys.readouterr().out)

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from oncall_tui.actions import AuditLog, Executor
 from oncall_tui.plugins import PluginContext
-from oncall_tui.runbook.acting import DirectActions
+from oncall_tui.runbook.acting import LifecycleActions
 from oncall_tui.runbook.engine import Engine, resolve_inputs
 from oncall_tui.runbook.export import to_markdown
 from oncall_tui.runbook.headless import RunResult, drive, split_answers
@@ -112,8 +113,11 @@ async def _run(
         )
         try:
             sources = Sources(gateways={"sim": gw}, trace_stores={"sim": gw})
-            actions = DirectActions(sources, verify_every_s=5, verify_deadline_s=120,
-                                    sleep=clock.sleep, monotonic=clock.monotonic)  # fmt: skip
+            executor = Executor(audit=AuditLog(tmp / "audit.jsonl"), adapters={"sim": gw},
+                                actor="test@runbooks", env="sim", verify_every_s=5,
+                                verify_deadline_s=120, sleep=clock.sleep,
+                                clock=clock.monotonic)  # fmt: skip
+            actions = LifecycleActions(executor)
             inputs, steps = split_answers(rb, {"route": _route(scenario), **answers})
             if "route" not in rb.inputs:
                 inputs.pop("route")
@@ -136,6 +140,10 @@ async def test_runbook_reaches_its_diagnosis_in_its_scenario(case: Case, tmp_pat
     if case.action is not None:
         acted = [a for a in result.actions if a["step"] == case.action]
         assert acted and acted[0]["outcome"] == "verified", result.actions
+        audit = AuditLog(tmp_path / "audit.jsonl")
+        stages = [r.stage for r in audit.for_action(acted[0]["action_id"])]
+        assert "executed" in stages and "verified" in stages, stages
+        assert audit.verify().ok
     else:
         assert result.actions == []
     assert result.mitigated is case.mitigated, [e.type for e in session.events]
@@ -148,6 +156,7 @@ async def test_runbook_in_a_lookalike_scenario_does_not_reach_it(case: Case, tmp
     result, _ = await _run(tmp_path, case.runbook, case.lookalike, case.lookalike_answers)
     assert case.diagnosis not in result.diagnoses, (result.diagnoses, result.checks)
     assert result.actions == []  # nothing was changed on a false alarm
+    assert not (tmp_path / "audit.jsonl").exists()
 
 
 async def test_gateway_down_is_diagnosed_when_the_gateway_refuses(tmp_path: Path) -> None:
