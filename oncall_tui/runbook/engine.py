@@ -361,7 +361,8 @@ class Engine:
     # ------------------------------------------------------------ automatic steps
 
     async def _check(self, step: CheckStep) -> None:
-        route = self.text(step.query.route) if step.query.route else self.inputs.get("route")
+        # No route named: the whole gateway (or every trace), never an implicit input.
+        route = self.text(step.query.route) if step.query.route else None
         repeat = step.repeat
         deadline = self.monotonic() + (repeat.deadline_s if repeat else 0)
         attempts = 0
