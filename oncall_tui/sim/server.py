@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ipaddress
 import random
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -283,7 +284,7 @@ class SimServer:
         except ProtocolError as exc:
             return _error(exc.status, exc.code, exc.message, exc.field)
         except msgspec.ValidationError as exc:
-            return _error(422, "invalid", f"request body: {exc}")
+            return _error(422, "invalid", f"request body: {exc}", _field_of(exc))
         except msgspec.DecodeError as exc:
             return _error(422, "invalid", f"request body is not JSON: {exc}")
 
@@ -335,8 +336,15 @@ class SimServer:
 
     def _action(self, kind: str, route: str, r: HttpRequest) -> HttpResponse:
         req = msgspec.json.decode(r.body or b"{}", type=ActionRequest)
-        record = self.engine.act(kind, route, req, r.header("idempotency-key") or "")  # type: ignore[arg-type]
-        return _json(record)
+        key = r.header("idempotency-key") or ""
+        replay = key in self.engine.by_key
+        record = self.engine.act(kind, route, req, key)  # type: ignore[arg-type]
+        if replay:
+            # The first answer again; nothing was applied this time.
+            return HttpResponse(
+                200, _encoder.encode(record), headers={"Idempotent-Replayed": "true"}
+            )
+        return _json(record, 201)
 
     def _ingest(self, r: HttpRequest) -> Callable[[], Awaitable[HttpResponse]]:
         async def run() -> HttpResponse:
@@ -397,8 +405,8 @@ class SimServer:
                 attributes=attrs or None,
             )
             if not found:
-                # Jaeger answers a search with no match with 404.
-                return _json({"error": {"httpCode": 404, "message": "trace not found"}}, 404)
+                # Jaeger answers a search with no match with 404 (http_gateway.go).
+                return _json({"error": {"httpCode": 404, "message": "No traces found"}}, 404)
             return _json({"result": traces_data([s for spans in found for s in spans])})
 
         return run
@@ -554,6 +562,17 @@ class _Faults(msgspec.Struct, forbid_unknown_fields=True):
     error_rate: float = 0.0
     drop_ws_after: int = 0
     flap_period_s: float = 0.0
+
+
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+_AT = re.compile(r"at `\$\.([A-Za-z_][\w-]*)")
+
+
+def _field_of(exc: msgspec.ValidationError) -> str | None:
+    """The body field a msgspec error names, for ErrorBody.field."""
+    text = str(exc)
+    m = _MISSING.search(text) or _AT.search(text)
+    return m.group(1) if m else None
 
 
 def _window(r: HttpRequest) -> int:

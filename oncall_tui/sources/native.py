@@ -109,6 +109,11 @@ class NativeGateway:
                     additional_headers=self._headers,
                     open_timeout=self.options.timeout_s,
                     max_size=8 * 1024 * 1024,
+                    # Keep reading frames even when the consumer lags, so a
+                    # close is seen at once instead of after close_timeout
+                    # behind a backlog; the server bounds what it sends.
+                    max_queue=None,
+                    close_timeout=2.0,
                 ) as ws:
                     delay = 0.25
                     async for message in ws:
