@@ -125,14 +125,20 @@ class NativeGateway:
                 status = exc.response.status_code
                 if status in (401, 403):
                     raise AuthError(f"{SYSTEM}: event stream answered {status}") from exc
-            except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError):
-                pass
-            # A dropped stream: say so in-band, then back off and resume.
+                reason = f"answered {status}"
+            except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError) as exc:
+                reason = type(exc).__name__
+            else:
+                reason = "closed by the gateway"
+            # A dropped stream: say so in-band (what, where, why), then back off and resume.
             yield Event(
                 seq=last or 0,
                 type="reset",
                 gateway_time=datetime.now(UTC),
-                detail=f"event stream lost; reconnecting in {delay:.1f}s",
+                detail=(
+                    f"event stream {ws_url} lost ({reason}); "
+                    f"reconnecting in {delay:.1f}s, resuming after #{last or 0}"
+                ),
             )
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
             delay = min(delay * 2, self.options.reconnect_max_s)

@@ -493,9 +493,6 @@ async def test_unreachable_gateway_is_unreachable_error(tmp_path: Path) -> None:
 # ---------------------------------------------------------- trace store
 
 
-OTLP_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "otlp"
-
-
 async def test_jaeger_queries_answer_in_the_api_v3_shape(sim: SimServer) -> None:
     async with _client(sim) as http:
         services = (await http.get("/api/v3/services")).json()["services"]
