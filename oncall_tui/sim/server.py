@@ -83,6 +83,11 @@ def _error(status: int, code: str, message: str, field_: str | None = None) -> H
     return _json(ErrorResponse(ErrorBody(code=code, message=message, field=field_)), status)
 
 
+def _jaeger_error(status: int, message: str) -> HttpResponse:
+    """Jaeger's own error shape (api_v3 http_gateway.go), not ErrorResponse."""
+    return _json({"error": {"httpCode": status, "message": message}}, status)
+
+
 def require_loopback(host: str) -> None:
     try:
         addr = ipaddress.ip_address(host)
@@ -372,7 +377,7 @@ class SimServer:
             if len(parts) == 4:
                 spans = self.engine.store.get(parts[3])
                 if spans is None:
-                    return _json({"error": {"httpCode": 404, "message": "trace not found"}}, 404)
+                    return _jaeger_error(404, "trace not found")
                 return _json({"result": traces_data(spans)})
             q = r.query
 
@@ -388,7 +393,7 @@ class SimServer:
                 try:
                     attrs = {str(k): str(v) for k, v in msgspec.json.decode(raw_attrs).items()}
                 except (msgspec.DecodeError, AttributeError):
-                    return _error(400, "invalid", "query.attributes must be a JSON object")
+                    return _jaeger_error(400, "malformed parameter query.attributes")
             try:
                 limit = int(
                     first("query.num_traces", "query.search_depth", "query.searchDepth") or 20
@@ -396,7 +401,7 @@ class SimServer:
                 start_min = _rfc3339_ns(first("query.start_time_min", "query.startTimeMin"))
                 start_max = _rfc3339_ns(first("query.start_time_max", "query.startTimeMax"))
             except ValueError as exc:
-                return _error(400, "invalid", str(exc))
+                return _jaeger_error(400, f"malformed parameter: {exc}")
             found = self.engine.store.find(
                 service=first("query.service_name", "query.serviceName"),
                 start_min=start_min,
@@ -406,7 +411,7 @@ class SimServer:
             )
             if not found:
                 # Jaeger answers a search with no match with 404 (http_gateway.go).
-                return _json({"error": {"httpCode": 404, "message": "No traces found"}}, 404)
+                return _jaeger_error(404, "No traces found")
             return _json({"result": traces_data([s for spans in found for s in spans])})
 
         return run
@@ -469,7 +474,9 @@ class SimServer:
             await self._write(writer, denied, keep_alive=False)
             return
         try:
-            since = int(request.query.get("since", ["0"])[0])
+            # No ``since``: everything still held, with no reset for what is not.
+            oldest = self.engine.events[0].seq - 1 if self.engine.events else self.engine.seq
+            since = int(request.query["since"][0]) if "since" in request.query else oldest
         except ValueError:
             await self._write(
                 writer,

@@ -117,7 +117,14 @@ class NativeGateway:
                 ) as ws:
                     delay = 0.25
                     async for message in ws:
-                        event = decoder.decode(message)
+                        try:
+                            event = decoder.decode(message)
+                        except msgspec.ValidationError:
+                            # A newer gateway's event type: skip it, keep its place.
+                            seq = _seq_of(message)
+                            if seq is not None:
+                                last = seq
+                            continue
                         if event.type not in ("hello", "reset"):
                             last = event.seq
                         yield event
@@ -216,6 +223,17 @@ class NativeGateway:
             rows = [r for r in rows if r.error_count]
         rows.sort(key=lambda r: r.start_ns or 0, reverse=True)
         return rows[: query.limit]
+
+
+class _SeqOnly(msgspec.Struct):
+    seq: int
+
+
+def _seq_of(message: str | bytes) -> int | None:
+    try:
+        return msgspec.json.decode(message, type=_SeqOnly).seq
+    except msgspec.DecodeError:
+        return None
 
 
 def _factory(options: Options, ctx: PluginContext) -> NativeGateway:

@@ -559,3 +559,52 @@ async def test_bad_otlp_is_400(sim: SimServer) -> None:
             "/v1/traces", content=b"[1,2", headers={"Content-Type": "application/json"}
         )
     assert resp.status_code == 400
+
+
+class _FutureEvent(msgspec.Struct):
+    seq: int
+    type: str
+    gateway_time: object
+    forecast: str = "rain"
+
+
+async def test_an_unknown_event_type_is_skipped_not_a_lost_stream(sim: SimServer) -> None:
+    """Versioning: a newer gateway may send event types this client does not know."""
+    engine = sim.engine
+    start = engine.seq
+    engine.seq += 1
+    engine.events.append(_FutureEvent(engine.seq, "forecast", engine.gateway_time()))  # type: ignore[arg-type]
+    engine.emit("alert", detail="after the unknown one")
+    gw = _native(sim)
+    stream = gw.events(start)
+    try:
+        hello = await asyncio.wait_for(anext(stream), 5)
+        nxt = await asyncio.wait_for(anext(stream), 5)
+    finally:
+        await stream.aclose()
+        await gw.aclose()
+    assert hello.type == "hello"
+    assert (nxt.type, nxt.seq, nxt.detail) == ("alert", start + 2, "after the unknown one")
+
+
+async def test_jaeger_bad_parameter_is_400_in_jaegers_shape(sim: SimServer) -> None:
+    async with _client(sim) as http:
+        resp = await http.get(
+            "/api/v3/traces",
+            params={"query.service_name": "ai-gateway", "query.start_time_min": "yesterday"},
+        )
+    assert resp.status_code == 400
+    err = resp.json()["error"]
+    assert err["httpCode"] == 400 and "malformed parameter" in err["message"]
+
+
+async def test_stream_without_since_replays_what_is_held_without_a_reset(sim: SimServer) -> None:
+    engine = sim.engine
+    engine.events = deque(engine.events, maxlen=5)
+    sim.step(30)
+    oldest = engine.events[0].seq
+    auth = {"Authorization": f"Bearer {sim.token}"}
+    async with connect(_ws_url(sim), additional_headers=auth, max_queue=None) as ws:
+        hello, first = await _read_events(ws, 2)
+    assert hello.type == "hello"
+    assert first.type != "reset" and first.seq == oldest
