@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -54,8 +55,12 @@ class OncallApp(App[int]):
         trace: Any = None,
         keys: dict[str, str] | None = None,
         problem: str | None = None,
+        read_only: bool = False,
+        actor: str = "oncall-tui",
     ) -> None:
         super().__init__()
+        self.read_only = read_only
+        self.actor = actor
         self.gateway = gateway
         self.gateway_name = gateway_name
         self.env_name = env_name
@@ -114,10 +119,21 @@ class OncallApp(App[int]):
         self.open_traces(None)
 
     def action_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        from oncall_tui.tui.help_screen import HelpScreen, key_rows
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        active = self.active_bindings
+        rows = key_rows((key, b.binding, b.enabled) for key, b in active.items())
+        title = type(self.screen).__name__.removesuffix("Screen").lower() or "screen"
+        self.push_screen(HelpScreen(title, rows))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Textual's own "Keys" opens its help panel; ours lists ids for remapping.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
+        yield SystemCommand("Keys", "the keys of this screen and their ids", self.action_help)
+        if self.store is not None:
+            yield SystemCommand("Traces", "recent traces of every route", self.action_traces)
 
 
 def build_app(args: argparse.Namespace) -> OncallApp:
@@ -153,7 +169,20 @@ def build_app(args: argparse.Namespace) -> OncallApp:
         store=store,
         keys=dict(cfg.keys),
         problem=f"environment {env_name} names no gateway or trace store",
+        read_only=cfg.is_read_only(env, bool(getattr(args, "read_only", False))),
+        actor=cfg.actor or _default_actor(),
     )
+
+
+def _default_actor() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def run(args: argparse.Namespace) -> int:
