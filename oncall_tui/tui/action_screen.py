@@ -83,9 +83,13 @@ class ActionScreen(ModalScreen[ActionResult | None]):
         Binding("u", "undo", "Undo", id="action.undo"),
     ]
 
-    def __init__(self, runner: ActionRunner, spec: ActionSpec) -> None:
+    def __init__(
+        self, runner: ActionRunner, spec: ActionSpec, *, undo_runner: ActionRunner | None = None
+    ) -> None:
         super().__init__()
         self.runner = runner
+        # Undo goes straight to the gateway when the action ran through a runbook.
+        self.undo_runner = undo_runner or runner
         self.spec = spec
         self.result: ActionResult | None = None
         self.running = False
@@ -115,7 +119,11 @@ class ActionScreen(ModalScreen[ActionResult | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "undo":
-            return self.result is not None and inverse(self.spec) is not None
+            return (
+                self.result is not None
+                and self.result.outcome in ("verified", "not_verified")
+                and inverse(self.spec) is not None
+            )
         return True
 
     @work(exclusive=True, exit_on_error=False, group="plan")
@@ -155,8 +163,10 @@ class ActionScreen(ModalScreen[ActionResult | None]):
         out.append(f"  {safe(r.detail, 300)}")
         if r.verify_attempts:
             out.append(f"  ({r.verify_attempts} status read(s))", style="dim")
-        if r.undo and inverse(self.spec) is not None:
-            out.append(f"\nu: undo ({safe(r.undo, 100)})", style="bold cyan")
+        if r.outcome in ("verified", "not_verified") and inverse(self.spec) is not None:
+            out.append(
+                f"\nu: undo ({safe(r.undo or 'the inverse action', 100)})", style="bold cyan"
+            )
         self.query_one("#action-progress", Static).update(out)
         self.refresh_bindings()
 
@@ -165,7 +175,7 @@ class ActionScreen(ModalScreen[ActionResult | None]):
         if back is None or self.result is None:
             return
         self.dismiss(self.result)
-        self.app.push_screen(ActionScreen(self.runner, back))
+        self.app.push_screen(ActionScreen(self.undo_runner, back))
 
     def action_close(self) -> None:
         if self.running:

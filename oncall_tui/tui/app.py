@@ -57,8 +57,12 @@ class OncallApp(App[int]):
         problem: str | None = None,
         read_only: bool = False,
         actor: str = "oncall-tui",
+        state_dir: Path | None = None,
+        runbook_paths: tuple[Path, ...] = (),
     ) -> None:
         super().__init__()
+        self.state_dir = state_dir
+        self.runbook_paths = runbook_paths
         self.read_only = read_only
         self.actor = actor
         self.gateway = gateway
@@ -114,6 +118,42 @@ class OncallApp(App[int]):
             self.notify("no trace store configured for this environment", severity="warning")
             return
         self.push_screen(TracesScreen(self.store, route))
+
+    def open_runbook(self, route: str, kinds: list[str]) -> None:
+        """Start the best-matching runbook for what fires on ``route``, as the CLI would."""
+        from oncall_tui.config import state_dir
+        from oncall_tui.errors import OncallError
+        from oncall_tui.runbook.engine import Engine, resolve_inputs
+        from oncall_tui.runbook.library import load_all, suggest
+        from oncall_tui.runbook.queries import Sources
+        from oncall_tui.runbook.session import Session, incidents_dir
+        from oncall_tui.tui.action_screen import direct_runner
+        from oncall_tui.tui.runbook_screen import RunbookScreen
+
+        runbooks, _ = load_all(self.runbook_paths)
+        found = suggest(runbooks.values(), alerts=kinds)
+        if not found:
+            self.notify(f"no runbook matches what fires on {inert(route)}", severity="warning")
+            return
+        rb = found[0].runbook
+        try:
+            inputs = resolve_inputs(rb, {"route": route} if "route" in rb.inputs else {})
+            session = Session.create(
+                incidents_dir(self.state_dir or state_dir()), rb, inputs, environment=self.env_name
+            )
+        except OncallError as exc:
+            self.notify(f"cannot start runbook {rb.id}: {inert(exc.message)}", severity="error")
+            return
+        gateways = {self.gateway_name or "gateway": self.gateway} if self.gateway else {}
+        stores = {"store": self.store} if self.store is not None else {}
+        engine = Engine(
+            session,
+            sources=Sources(gateways=gateways, trace_stores=stores),
+            actions=None if self.read_only else direct_runner(self.gateway_name, self.gateway),
+            read_only=self.read_only,
+            actor=self.actor,
+        )
+        self.push_screen(RunbookScreen(engine))
 
     def action_traces(self) -> None:
         self.open_traces(None)
@@ -171,6 +211,7 @@ def build_app(args: argparse.Namespace) -> OncallApp:
         problem=f"environment {env_name} names no gateway or trace store",
         read_only=cfg.is_read_only(env, bool(getattr(args, "read_only", False))),
         actor=cfg.actor or _default_actor(),
+        runbook_paths=tuple(Path(p) for p in cfg.runbook_paths),
     )
 
 

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from oncall_tui.core.gateway import Alert, StatusResponse
 from oncall_tui.errors import OncallError
+from oncall_tui.runbook.signals import implied_alerts
 from oncall_tui.sources.capabilities import KillSwitch
 from oncall_tui.tui.action_screen import ActionScreen, direct_runner, kill_switch_spec
 from oncall_tui.tui.presenters import (
@@ -60,6 +61,7 @@ class OverviewScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open_route", "Traces", id="overview.traces"),
         Binding("r", "refresh", "Refresh", id="overview.refresh"),
+        Binding("b", "runbook", "Runbook", id="overview.runbook"),
         Binding("k", "kill_switch", "Kill switch", id="overview.kill_switch"),
     ]
 
@@ -170,6 +172,19 @@ class OverviewScreen(Screen[None]):
         )
         runner = direct_runner(self.gateway_name, self.gateway)
         self.app.push_screen(ActionScreen(runner, spec), self._after_action)
+
+    def action_runbook(self) -> None:
+        route = self._current_route()
+        if route is None:
+            self.notify("no route selected", severity="warning")
+            return
+        kinds = [a.kind for a in self.alerts if a.route == route]
+        current = (
+            next((r for r in self.status.routes if r.route == route), None) if self.status else None
+        )
+        if current is not None:
+            kinds += implied_alerts(current, None)
+        self.app.open_runbook(route, kinds)  # type: ignore[attr-defined]
 
     def _after_action(self, result: object) -> None:
         self.poll()  # show the gateway's answer now, not at the next tick
