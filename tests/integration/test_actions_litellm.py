@@ -31,10 +31,12 @@ model_list:
     litellm_params: {model: openai/gpt-x-2026-11, api_key: sk-dummy, mock_response: "B"}
     model_info: {id: summarizer-dep-b}
   - model_name: summarizer-ratelimited
-    litellm_params: {model: openai/gpt-x-2026-09, api_key: sk-dummy, mock_response: "litellm.RateLimitError"}
+    litellm_params:
+      {model: openai/gpt-x-2026-09, api_key: sk-dummy, mock_response: "litellm.RateLimitError"}
     model_info: {id: ratelimited-dep}
   - model_name: summarizer-primary
-    litellm_params: {model: openai/gpt-x-2026-09, api_key: sk-dummy, mock_response: "litellm.RateLimitError"}
+    litellm_params:
+      {model: openai/gpt-x-2026-09, api_key: sk-dummy, mock_response: "litellm.RateLimitError"}
     model_info: {id: primary-dep}
 router_settings:
   routing_strategy: simple-shuffle
