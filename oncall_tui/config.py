@@ -10,12 +10,8 @@ variable, and only its presence is checked, never its value shown.
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +20,20 @@ import yaml
 
 from oncall_tui.errors import ConfigError, OncallError
 from oncall_tui.plugins import load as load_plugin
+from oncall_tui.yamlcheck import (
+    Path_,
+    Problem,
+    StructChecker,
+    closest,
+    closest_hint,
+    dotted,
+    line_for,
+    line_map,
+    split_msgspec_error,
+    yaml_problem,
+)
+
+__all__ = ["Config", "Environment", "Problem"]
 
 CONFIG_ENV = "ONCALL_TUI_CONFIG"
 
@@ -81,29 +91,6 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 ADAPTER_SECTIONS = ("gateways", "trace_stores", "flags")
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    key: str  # dotted path, e.g. environments.prod.gateways.main.url
-    message: str
-    suggestion: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-        return text if self.suggestion is None else f"{text} (did you mean {self.suggestion!r}?)"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "key": self.key,
-            "message": self.message,
-            "suggestion": self.suggestion,
-        }
-
-
 def default_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get(CONFIG_ENV):
@@ -118,120 +105,27 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "oncall-tui"
 
 
-# ---------------------------------------------------------------- line numbers
-
-
-Path_ = tuple[str | int, ...]
-
-
-def _line_map(text: str) -> dict[Path_, int]:
-    """Map each key path in the YAML document to its 1-based line."""
-    lines: dict[Path_, int] = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-    stack: list[tuple[yaml.Node, Path_]] = [(root, ())] if root is not None else []
-    while stack:  # iterative: a hostile file must not hit the recursion limit
-        node, path = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                lines[(*path, key)] = key_node.start_mark.line + 1
-                stack.append((value_node, (*path, key)))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines[(*path, i)] = item.start_mark.line + 1
-                stack.append((item, (*path, i)))
-    return lines
-
-
-def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return None
-
-
-_MSGSPEC_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[['\"]?([^\]'\"]+)['\"]?\]")
-
-
-def _split_msgspec_error(exc: msgspec.ValidationError) -> tuple[str, Path_]:
-    m = _MSGSPEC_PATH.match(str(exc))
-    if m is None:  # pragma: no cover - the regex matches any string
-        return str(exc), ()
-    parts: list[str | int] = []
-    for dotted, index, keyed in _PATH_PART.findall(m.group("path") or ""):
-        parts.append(dotted or (int(index) if index else keyed))
-    return m.group("msg"), tuple(parts)
-
-
-def _closest(name: str, options: list[str]) -> str | None:
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    return match[0] if match else None
-
-
-def _closest_hint(name: str, options: list[str]) -> str:
-    best = _closest(name, options)
-    if best is not None:
-        return f"did you mean {best!r}?"
-    return f"known: {', '.join(options) or 'none'}"
-
-
-def _dotted(path: Path_) -> str:
-    return ".".join(str(p) for p in path)
+# Line numbers, closest keys and the Struct walk live in yamlcheck (runbooks use
+# them too); the private names stay for callers that imported them from here.
+_line_map = line_map
+_line_for = line_for
+_split_msgspec_error = split_msgspec_error
+_closest = closest
+_closest_hint = closest_hint
+_dotted = dotted
 
 
 # ---------------------------------------------------------------- validation
 
 
-class _Checker:
+class _Checker(StructChecker):
     def __init__(self, file: str, lines: dict[Path_, int], environ: Mapping[str, str]):
-        self.file = file
-        self.lines = lines
+        super().__init__(file, lines)
         self.environ = environ
-        self.problems: list[Problem] = []
 
-    def add(self, path: Path_, message: str, suggestion: str | None = None) -> None:
-        self.problems.append(
-            Problem(self.file, _line_for(self.lines, path), _dotted(path), message, suggestion)
-        )
-
-    def struct(self, data: Any, typ: type[msgspec.Struct], path: Path_) -> None:
-        """Check every field of ``data`` against ``typ``; report all, not the first."""
-        if not isinstance(data, dict):
-            self.add(path, f"expected a mapping, got {type(data).__name__}")
-            return
-        fields = {f.encode_name: f for f in msgspec.structs.fields(typ)}
-        for key in data:
-            if key not in fields:
-                self.add((*path, key), "unknown key", _closest(str(key), list(fields)))
-        for name, info in fields.items():
-            if name not in data:
-                if info.required:
-                    self.add((*path, name), "required key is missing")
-                continue
-            self.value(data[name], info.type, (*path, name))
-            if name.endswith("_env") and isinstance(data[name], str):
-                self.secret(data[name], (*path, name))
-
-    def value(self, value: Any, typ: Any, path: Path_) -> None:
-        origin = typing.get_origin(typ)
-        args = typing.get_args(typ)
-        if isinstance(typ, type) and issubclass(typ, msgspec.Struct):
-            self.struct(value, typ, path)
-            return
-        if origin is dict and len(args) == 2 and isinstance(value, dict):
-            for key, item in value.items():
-                self.value(item, args[1], (*path, key))
-            return
-        try:
-            msgspec.convert(value, typ)
-        except msgspec.ValidationError as exc:
-            message, sub = _split_msgspec_error(exc)
-            self.add((*path, *sub), message.rstrip(" -"))
+    def field_hook(self, name: str, value: Any, path: Path_) -> None:
+        if name.endswith("_env") and isinstance(value, str):
+            self.secret(value, path)
 
     def secret(self, var: str, path: Path_) -> None:
         if not self.environ.get(var):
@@ -286,13 +180,7 @@ def check_text(
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and context_mark is not None:
-            problem += f" ({context} that starts at line {context_mark.line + 1})"
-        return None, [Problem(file, line, "", f"not valid YAML: {problem}")]
+        return None, [yaml_problem(exc, file)]
     if data is None:
         data = {}
     checker = _Checker(file, _line_map(text), env)

@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "oncall_tui.cli.config_cmd",
     "oncall_tui.cli.plugins_cmd",
     "oncall_tui.cli.trace_cmd",
+    "oncall_tui.cli.runbook_cmd",
+    "oncall_tui.cli.incident_cmd",
     "oncall_tui.cli.gateway_cmd",
     "oncall_tui.cli.sim_cmd",
     "oncall_tui.cli.demo_cmd",

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from oncall_tui.core.gateway import ActionRecord, Event, RoutesResponse, StatusResponse
+from oncall_tui.core.gateway import ActionRecord, Alert, Event, RoutesResponse, StatusResponse
 from oncall_tui.core.models import Trace, TraceSummary
 
 
@@ -68,6 +68,13 @@ class GatewayStream(Protocol):
     event when events were lost in between."""
 
     def events(self, since: int | None = None) -> AsyncIterator[Event]: ...
+
+
+@runtime_checkable
+class GatewayAlerts(Protocol):
+    """Alerts the gateway currently has firing (``GET /v1/alerts``)."""
+
+    async def alerts(self) -> list[Alert]: ...
 
 
 # (gateway capability Protocols: end of section)
