@@ -164,6 +164,15 @@ class Engine:
             elif event.type == "closed":
                 self.current_id = None
 
+    def interrupted_action(self) -> str | None:
+        """The action step that started and never recorded a result (a crash
+        mid-action). Confirming it again reuses its idempotency key, so the
+        gateway returns the first result instead of applying it twice."""
+        started = {e.step for e in self.session.of_type("action_started")}
+        finished = {e.step for e in self.session.of_type("action")}
+        pending = started - finished
+        return self.current_id if self.current_id in pending else None
+
     @property
     def current(self) -> Step | None:
         return None if self.current_id is None else self.runbook.step(self.current_id)
@@ -222,7 +231,9 @@ class Engine:
             if isinstance(step, CheckStep):
                 await self._check(step)
             elif isinstance(step, NoteStep):
-                self.session.append("note", step.id, text=self.text(step.text or step.title))
+                self.session.append(
+                    "note", step.id, text=self.text(step.text or step.title).strip()
+                )
                 self._advance(step)
             elif isinstance(step, DecisionStep):
                 self._decide(step)
@@ -350,7 +361,8 @@ class Engine:
     # ------------------------------------------------------------ automatic steps
 
     async def _check(self, step: CheckStep) -> None:
-        route = self.text(step.query.route) if step.query.route else self.inputs.get("route")
+        # No route named: the whole gateway (or every trace), never an implicit input.
+        route = self.text(step.query.route) if step.query.route else None
         repeat = step.repeat
         deadline = self.monotonic() + (repeat.deadline_s if repeat else 0)
         attempts = 0
