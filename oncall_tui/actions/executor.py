@@ -103,6 +103,19 @@ class Executor:
         self.sleep = sleep
         self.clock = clock
 
+    async def aclose(self) -> None:
+        """Close every adapter's connections (adapters that hold any)."""
+        for adapter in self.adapters.values():
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def __aenter__(self) -> Executor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     # ------------------------------------------------------------ choosing
 
     def capable(self, kind: str) -> dict[str, object]:

@@ -51,6 +51,7 @@ class OncallApp(App[int]):
         env_name: str = "",
         store: Any = None,
         trace_file: str | None = None,
+        trace: Any = None,
         keys: dict[str, str] | None = None,
         problem: str | None = None,
     ) -> None:
@@ -60,6 +61,7 @@ class OncallApp(App[int]):
         self.env_name = env_name
         self.store = store
         self.trace_file = trace_file
+        self.trace = trace
         self.problem = problem
         if os.environ.get("NO_COLOR"):
             self.theme = "textual-ansi"
@@ -67,7 +69,12 @@ class OncallApp(App[int]):
             self.set_keymap(keys)
 
     def on_mount(self) -> None:
-        if self.trace_file:
+        if self.trace is not None:
+            from oncall_tui.core.analysis import analyze
+            from oncall_tui.tui.trace_screen import TraceScreen
+
+            self.push_screen(TraceScreen(self.trace, analyze(self.trace)))
+        elif self.trace_file:
             self._open_file(self.trace_file)
         elif self.gateway is not None:
             from oncall_tui.tui.overview import OverviewScreen
