@@ -76,6 +76,8 @@ def node_key(span: Span) -> str | None:
             return f"agent:{g.agent_name or _subject(span.name, op)}"
         # The model asked for, not the resolved version: one node per deployment.
         model = g.request_model or g.response_model
+        if model is None and op and span.name.startswith(op + " "):
+            model = _subject(span.name, op)  # "chat gpt-x" by the span-name convention
         if op in _MODEL_OPS or oi_kind == "LLM" or (op is None and model):
             return f"model:{g.provider or 'unknown'}/{model or 'unknown'}"
         if g.agent_name and op is None:

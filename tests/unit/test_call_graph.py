@@ -218,3 +218,18 @@ def test_a_tool_span_without_its_name_attribute_lands_on_the_same_node() -> None
     assert "tool:search" in a.graph.nodes and "tool:execute_tool search" not in a.graph.nodes
     [cycle] = a.cycles
     assert cycle.witness[0] == outer and cycle.witness[-1] == inner
+
+
+def test_a_model_span_without_model_attributes_is_named_by_its_span_name() -> None:
+    b = TraceBuilder()
+    agent = b.agent("planner", end=1000)
+    b.span(
+        "chat gpt-x",
+        agent,
+        0,
+        10,
+        attrs={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"},
+    )
+    b.model(agent, 20, 30, model="gpt-x")
+    nodes = analyze(b.trace()).graph.nodes
+    assert nodes["model:openai/gpt-x"].calls == 2 and not any("unknown" in k for k in nodes)
