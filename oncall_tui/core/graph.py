@@ -151,12 +151,17 @@ class Collapsed:
                 if container < 0 or keys[i] is None or tree.is_descendant(i, container):
                     continue
                 lost_root = parent[i] < 0 and tree.roots[0] != i
+                container_key = keys[container]
                 lost_sibling = (
                     parent[i] >= 0
                     and parent[i] == parent[container]
                     and not children[container]
-                    and keys[container] is not None
+                    and container_key is not None
                     and s.start_ns > spans[container].start_ns
+                    # Same kind inside same kind (tool in tool, model in model)
+                    # is parallel fan-out (asyncio.gather, parallel tool calls),
+                    # far likelier than a lost context: never a call.
+                    and container_key[0] != (keys[i] or " ")[0]
                 )
                 if lost_root or lost_sibling:
                     target = container if keys[container] is not None else self.eparent[container]

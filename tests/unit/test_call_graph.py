@@ -189,3 +189,16 @@ def test_scc_equals_brute_force_reachability(n: int, edges: set[tuple[int, int]]
     got = {frozenset(int(x) for x in comp) for comp in strongly_connected(nodes, succ)}
     assert got == _brute_sccs(list(range(n)), edges)
     assert sorted(itertools.chain.from_iterable(got)) == list(range(n))
+
+
+def test_parallel_calls_of_one_tool_are_fan_out_not_reentrancy() -> None:
+    """asyncio.gather of two searches: the second starts a little later and ends
+    earlier, inside the first, same process. Not a lost context, not a loop."""
+    b = TraceBuilder()
+    agent = b.agent("fanout", end=1000)
+    b.tool("search", agent, 10, 200)
+    b.tool("search", agent, 20, 100)
+    b.tool("fetch", agent, 30, 90)
+    a = analyze(b.trace())
+    assert [e for e in a.graph.edges if e.kind == "inferred"] == []
+    assert a.cycles == []
