@@ -30,7 +30,7 @@ from oncall_tui.runbook.engine import Engine, resolve_inputs
 from oncall_tui.runbook.export import to_json, to_markdown
 from oncall_tui.runbook.headless import drive
 from oncall_tui.runbook.queries import Sources
-from oncall_tui.runbook.session import Session
+from oncall_tui.runbook.session import Session, hold
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 PRIMARY = ModelRef("openai", "gpt-x")
@@ -340,3 +340,12 @@ async def test_headless_stops_for_a_missing_answer_and_resumes(runbook, tmp_path
     final = await drive(_engine(Session.open(session.path), gw), {}, yes=True)
     assert final.status == "finished" and final.mitigated
     assert len(gw.calls) == 1
+
+
+def test_one_driver_per_incident(runbook: fmt.Runbook, tmp_path: Path) -> None:
+    session = Session.create(tmp_path, runbook, {"route": "chat", "target": "v1"}, environment=None)
+    busy = pytest.raises(UsageError, match="being driven by another process")
+    with hold(session.path), busy, hold(session.path):
+        pass
+    with hold(session.path):  # released when the first driver is done
+        pass
