@@ -48,6 +48,10 @@ NO_DB_HINT = (
 )
 
 
+# How LiteLLM 1.106 says it has no database, across its endpoints' error shapes.
+_NO_DB_SIGNS = ("no db connected", "db not connected", "no connected db", "no_db_connection")
+
+
 class Options(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: str  # e.g. http://127.0.0.1:4000
     master_key_env: str  # env var holding the proxy's master key
@@ -187,11 +191,13 @@ class LiteLLMProxy:
 
     # ------------------------------------------------------------ actions
 
-    async def _write(self, path: str, body: dict[str, Any]) -> None:
+    async def _write(self, path: str, body: dict[str, Any], actor: str) -> None:
+        # litellm-changed-by: the proxy's own audit trail names who acted.
+        headers = {"litellm-changed-by": actor}
         try:
-            await http.request(self._http, "POST", path, SYSTEM, json=body)
+            await http.request(self._http, "POST", path, SYSTEM, json=body, headers=headers)
         except RemoteError as exc:
-            if "No DB Connected" in exc.message or "no_db_connection" in exc.message:
+            if any(sign in exc.message.lower() for sign in _NO_DB_SIGNS):
                 raise UnsupportedError(
                     f"{SYSTEM} at {self.base_url} cannot change models: it has no database "
                     f"({path} answered {exc.status} 'No DB Connected')",
@@ -237,6 +243,7 @@ class LiteLLMProxy:
                     "litellm_params": {"model": to_version},
                     "model_info": {"id": dep.id},
                 },
+                actor,
             )
         return self._record(
             "rollback",
@@ -253,7 +260,7 @@ class LiteLLMProxy:
         group = self._group(await self.deployments(), route)
         path = "/model/block" if enabled else "/model/unblock"
         for dep in group:
-            await self._write(path, {"model_id": dep.id})
+            await self._write(path, {"model_id": dep.id}, actor)
         verb = "blocked" if enabled else "unblocked"
         return self._record(
             "kill_switch",
