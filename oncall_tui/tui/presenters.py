@@ -197,7 +197,7 @@ def age_text(status: StatusResponse | None, error: str | None, now: datetime | N
         return Text(f"no data yet{': ' + safe(error, 120) if error else ''}", style="yellow")
     received = status.received_at or now
     age = (now - received).total_seconds()
-    text = Text(f"gateway clock {status.gateway_time:%H:%M:%S %Z}  data {age:.0f}s old")
+    text = Text(f"gateway clock {status.gateway_time:%H:%M:%S %Z}  data {int(max(age, 0))}s old")
     if error or age > STALE_AFTER_S:
         text.stylize("bold black on yellow")
         text.append(f"  STALE: {safe(error or 'no update', 120)}")

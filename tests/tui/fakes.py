@@ -119,3 +119,13 @@ class StatusOnlyGateway(FixedGateway):
     """A gateway that can report but not act: no kill switch is offered."""
 
     set_kill_switch = None  # type: ignore[assignment]
+
+
+async def overview_painted(pilot, tries: int = 60) -> None:
+    """Wait until the overview's table shows routes (it repaints on a timer)."""
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        tables = pilot.app.screen.query("#routes")
+        if tables and tables.first().row_count:
+            return
+    raise AssertionError("the overview never painted its routes")

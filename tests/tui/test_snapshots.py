@@ -12,7 +12,7 @@ import pytest
 
 from oncall_tui.core.models import TraceSummary
 from oncall_tui.tui.app import OncallApp
-from tests.tui.fakes import FixedGateway
+from tests.tui.fakes import FixedGateway, overview_painted
 from tests.tui.test_console import reentrant_trace
 
 SIZES = [(80, 24), (160, 48)]
@@ -29,10 +29,7 @@ def _utc(monkeypatch):
 
 
 async def _settle(pilot) -> None:
-    for _ in range(40):
-        await pilot.pause(0.05)
-        if getattr(pilot.app.screen, "status", True) is not None:
-            break
+    await overview_painted(pilot)
     await pilot.pause(0.1)
 
 
