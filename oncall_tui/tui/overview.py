@@ -134,9 +134,13 @@ class OverviewScreen(Screen[None]):
     async def fetch_once(self) -> None:
         await self._fetch()
 
+    def _now(self) -> datetime:
+        clock = getattr(self.app, "clock", None)
+        return clock() if clock is not None else datetime.now(UTC)
+
     def _freshen(self) -> None:
         received = self.status.received_at if self.status else None
-        if received is None or (datetime.now(UTC) - received).total_seconds() > POLL_S * 2:
+        if received is None or (self._now() - received).total_seconds() > POLL_S * 2:
             self.fetch_once()
 
     @work(exclusive=True, exit_on_error=False, group="stream")
@@ -145,7 +149,7 @@ class OverviewScreen(Screen[None]):
         try:
             async for event in self.gateway.events():
                 if event.type == "status" and event.status is not None:
-                    stamped = msgspec.structs.replace(event.status, received_at=datetime.now(UTC))
+                    stamped = msgspec.structs.replace(event.status, received_at=self._now())
                     self.post_message(StatusArrived(stamped, None))
                 elif event.type == "alert" and event.alert is not None:
                     self.post_message(AlertChanged(event.alert))
@@ -195,7 +199,7 @@ class OverviewScreen(Screen[None]):
         self._render_age()
 
     def _render_age(self) -> None:
-        self.query_one("#age", Static).update(age_text(self.status, self.error, datetime.now(UTC)))
+        self.query_one("#age", Static).update(age_text(self.status, self.error, self._now()))
 
     def _render_alerts(self) -> None:
         out = Text()
