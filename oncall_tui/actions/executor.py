@@ -201,6 +201,16 @@ class Executor:
     # ------------------------------------------------------------ execute
 
     async def execute(self, plan: Plan, *, confirm: Confirmation) -> ActionResult:
+        """Run the plan once; a second console running the same key waits its turn."""
+        with self.audit.key_lock(plan.idempotency_key):
+            if plan.previous is None and plan.resume_from not in _SENT:
+                stages = [r.stage for r in self.audit.for_key(plan.idempotency_key)]
+                if any(s in _SENT for s in stages):
+                    # Another console acted between our plan and now: go by its log.
+                    plan = await self.plan(plan.spec)
+            return await self._execute(plan, confirm)
+
+    async def _execute(self, plan: Plan, confirm: Confirmation) -> ActionResult:
         if plan.previous is not None:
             return msgspec.structs.replace(plan.previous, outcome="already_done", resumed=True)
         resuming = plan.resume_from in _SENT

@@ -254,3 +254,32 @@ async def test_not_verified_when_the_read_back_never_matches(tmp_path: Path) -> 
     assert result.outcome == "not_verified" and result.applied and not result.verified  # type: ignore[attr-defined]
     assert result.verify_polls >= 2  # type: ignore[attr-defined]
     assert stages(tmp_path)[-1] == "not_verified"
+
+
+async def test_a_second_console_on_the_same_key_is_refused_while_the_first_runs(
+    tmp_path: Path,
+) -> None:
+    fake = FakeUnleash()
+    async with make_executor(fake, tmp_path) as ex:
+        plan = await ex.plan(SPEC)
+        # The other console holds the key while we try.
+        with (
+            ex.audit.key_lock(plan.idempotency_key),
+            pytest.raises(ActionError, match="another console"),
+        ):
+            await ex.execute(plan, confirm=Confirmation(assume_yes=True))
+        assert fake.writes == 0
+        result = await ex.execute(plan, confirm=Confirmation(assume_yes=True))
+    assert result.outcome == "verified" and fake.applied == 1
+
+
+async def test_a_plan_made_before_another_console_finished_does_not_apply_again(
+    tmp_path: Path,
+) -> None:
+    fake = FakeUnleash()
+    async with make_executor(fake, tmp_path) as first, make_executor(fake, tmp_path) as second:
+        stale = await second.plan(SPEC)  # planned while nothing had happened yet
+        await first.execute(await first.plan(SPEC), confirm=Confirmation(assume_yes=True))
+        result = await second.execute(stale, confirm=Confirmation(assume_yes=True))
+    assert result.outcome == "already_done"
+    assert fake.writes == 1 and fake.applied == 1
