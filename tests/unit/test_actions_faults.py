@@ -283,3 +283,19 @@ async def test_a_plan_made_before_another_console_finished_does_not_apply_again(
         result = await second.execute(stale, confirm=Confirmation(assume_yes=True))
     assert result.outcome == "already_done"
     assert fake.writes == 1 and fake.applied == 1
+
+
+async def test_rerun_after_undo_says_so_and_does_not_claim_the_state_holds(tmp_path: Path) -> None:
+    fake = FakeUnleash()
+    first = await run(make_executor(fake, tmp_path))
+    async with make_executor(fake, tmp_path) as ex:
+        undo = await ex.plan(ex.undo_spec(first.action_id))  # type: ignore[attr-defined]
+        assert (await ex.execute(undo, confirm=Confirmation(assume_yes=True))).verified
+    again = await run(make_executor(fake, tmp_path))
+    assert again.outcome == "already_done" and not again.verified  # type: ignore[attr-defined]
+    assert "undone by" in again.detail  # type: ignore[attr-defined]
+    assert fake.enabled is True and fake.writes == 2  # nothing sent by the re-run
+    async with make_executor(fake, tmp_path) as ex:
+        spec = msgspec.structs.replace(SPEC, request_id="INC-42 second time")
+        result = await ex.execute(await ex.plan(spec), confirm=Confirmation(assume_yes=True))
+    assert result.outcome == "verified" and fake.enabled is False and fake.writes == 3
