@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,28 @@ class AuditLog:
             return record
         finally:
             os.close(fd)  # closing drops the flock
+
+    @contextmanager
+    def key_lock(self, key: str) -> Iterator[None]:
+        """Exclusive per-key lock beside the log: one console acts on a key at a time.
+
+        It never waits (a TUI must not freeze): a second console is told to
+        re-run later, when the log will say how the first one ended.
+        """
+        folder = self.path.parent / f"{self.path.name}.locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ActionError(
+                    f"action {key} is being run by another console right now",
+                    hint="re-run when it ends: the audit log will say how far it got",
+                ) from None
+            yield
+        finally:
+            os.close(fd)
 
     # ------------------------------------------------------------ reading
 

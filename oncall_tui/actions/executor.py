@@ -180,6 +180,16 @@ class Executor:
             plan = msgspec.convert(stored.data["plan"], Plan)
             done = stages[-1] == "undo_ready" or (stages[-1] == "verified" and plan.undo is None)
             previous = _result_from(history) if done else None
+            if previous is not None:
+                undone_by = self._undone_by(plan.action_id)
+                if undone_by is not None:
+                    # Reporting "done" here would tell a script the state holds; it does not.
+                    previous = msgspec.structs.replace(
+                        previous,
+                        verified=False,
+                        detail=f"applied earlier as {plan.action_id}, then undone by "
+                        f"{undone_by}; nothing sent. Pass a new --id to apply it again",
+                    )
             return msgspec.structs.replace(plan, resume_from=stages[-1], previous=previous)
         name, adapter = self._choose(spec)
         prior = await self._guard(adapter.capture(spec.intent))
@@ -198,9 +208,33 @@ class Executor:
         )
         return plan
 
+    def _undone_by(self, action_id: str) -> str | None:
+        """The id of a finished undo of ``action_id``, if the log holds one."""
+        undo_keys: dict[str, str] = {}
+        finished: set[str] = set()
+        for r in self.audit.records():
+            if r.stage == "planned":
+                spec = (r.data.get("plan") or {}).get("spec") or {}
+                if spec.get("undoes") == action_id:
+                    undo_keys[r.key] = r.action_id
+            elif r.stage in ("verified", "undo_ready"):
+                finished.add(r.key)
+        done = [aid for key, aid in undo_keys.items() if key in finished]
+        return done[-1] if done else None
+
     # ------------------------------------------------------------ execute
 
     async def execute(self, plan: Plan, *, confirm: Confirmation) -> ActionResult:
+        """Run the plan once; a second console running the same key waits its turn."""
+        with self.audit.key_lock(plan.idempotency_key):
+            if plan.previous is None and plan.resume_from not in _SENT:
+                stages = [r.stage for r in self.audit.for_key(plan.idempotency_key)]
+                if any(s in _SENT for s in stages):
+                    # Another console acted between our plan and now: go by its log.
+                    plan = await self.plan(plan.spec)
+            return await self._execute(plan, confirm)
+
+    async def _execute(self, plan: Plan, confirm: Confirmation) -> ActionResult:
         if plan.previous is not None:
             return msgspec.structs.replace(plan.previous, outcome="already_done", resumed=True)
         resuming = plan.resume_from in _SENT

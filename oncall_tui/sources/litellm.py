@@ -10,10 +10,12 @@ What the proxy really supports, and so what this adapter offers:
   ``x-litellm-attempted-retries`` / ``x-litellm-attempted-fallbacks`` headers:
   which deployment real traffic reaches.
 - KillSwitch (``/model/block`` / ``/model/unblock`` per deployment) and
-  Rollback (``POST /model/update`` with the deployment id and the older
-  underlying model) are implemented, but the proxy only honours them with its
-  database attached. Without one it answers HTTP 500 "No DB Connected"; that
-  becomes an ``UnsupportedError`` saying what to do, never a retry.
+  Rollback (``PATCH /model/{id}/update`` of each deployment's underlying
+  model) are implemented, but the proxy only honours them with its database
+  attached. Without one it answers HTTP 500 "No DB Connected" / "DB not
+  connected"; that becomes an ``UnsupportedError`` saying what to do, never a
+  retry. ``/fallback`` only edits a group's fallback chain (and also needs the
+  database), so this adapter offers no Failover: LiteLLM cannot force a tier.
 
 The master key goes in ``Authorization: Bearer``. Keys never appear in
 messages; error bodies are quoted only in short excerpts.
@@ -191,11 +193,13 @@ class LiteLLMProxy:
 
     # ------------------------------------------------------------ actions
 
-    async def _write(self, path: str, body: dict[str, Any], actor: str) -> None:
+    async def _write(
+        self, path: str, body: dict[str, Any], actor: str, method: str = "POST"
+    ) -> None:
         # litellm-changed-by: the proxy's own audit trail names who acted.
         headers = {"litellm-changed-by": actor}
         try:
-            await http.request(self._http, "POST", path, SYSTEM, json=body, headers=headers)
+            await http.request(self._http, method, path, SYSTEM, json=body, headers=headers)
         except RemoteError as exc:
             if any(sign in exc.message.lower() for sign in _NO_DB_SIGNS):
                 raise UnsupportedError(
@@ -236,14 +240,12 @@ class LiteLLMProxy:
     ) -> ActionRecord:
         group = self._group(await self.deployments(), route)
         for dep in group:
+            # PATCH is a partial update: only the underlying model changes.
             await self._write(
-                "/model/update",
-                {
-                    "model_name": route,
-                    "litellm_params": {"model": to_version},
-                    "model_info": {"id": dep.id},
-                },
+                f"/model/{dep.id}/update",
+                {"litellm_params": {"model": to_version}},
                 actor,
+                method="PATCH",
             )
         return self._record(
             "rollback",

@@ -62,7 +62,7 @@ def applied_actions(sim: SimServer, kind: str, route: str) -> int:
 async def test_rollback_verifies_when_the_old_models_share_returns_and_undo_rolls_forward(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    async with executor(sim, tmp_path, verify_deadline_s=5.0) as ex:
+    async with executor(sim, tmp_path, verify_deadline_s=1.0) as ex:
         plan = await ex.plan(
             ActionSpec(kind="rollback", route="support-chat", to_version="v1", reason="INC-8")
         )
@@ -86,7 +86,7 @@ async def test_rollback_verifies_when_the_old_models_share_returns_and_undo_roll
 async def test_failover_forces_the_tier_and_verifies_through_the_tier_mix(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    async with executor(sim, tmp_path, verify_deadline_s=5.0) as ex:
+    async with executor(sim, tmp_path, verify_deadline_s=1.0) as ex:
         spec = ActionSpec(
             kind="failover", route="support-chat", to_tier="openai/gpt-4o-mini", reason="INC-9"
         )

@@ -189,3 +189,43 @@ async def test_unknown_flag_is_a_clear_not_found_and_nothing_is_logged_as_applie
                 ActionSpec(kind="kill_switch", route="summarizer", enabled=True, reason="x")
             )
     assert AuditLog(tmp_path / "audit.jsonl").records() == []
+
+
+def test_cli_kill_switch_undo_and_audit_against_real_unleash(
+    unleash: Unleash, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    import subprocess
+
+    flag = make_kill_switch(unleash)
+    audit = tmp_path / "audit.jsonl"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"default_environment: staging\naudit_log: {audit}\nenvironments:\n  staging:\n"
+        f"    flags:\n      unleash:\n        plugin: unleash\n        url: {unleash.url}\n"
+        "        admin_token_env: UA\n        client_token_env: UC\n"
+        f"        routes: {{summarizer: {{kill_switch: {flag}}}}}\n"
+    )
+    env = dict(
+        cli_env, UA=unleash.admin_token, UC=unleash.client_token, ONCALL_TUI_CONFIG=str(config)
+    )
+    base = [sys.executable, "-m", "oncall_tui"]
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*base, *argv], env=env, capture_output=True, text=True, timeout=120)
+
+    act = run("kill-switch", "summarizer", "--reason", "INC-11", "--yes", "--json")
+    assert act.returncode == 0, act.stderr
+    action_id = json.loads(act.stdout)["result"]["action_id"]
+    assert client_enabled(unleash, flag) is False
+
+    undo = run("undo", action_id, "--yes", "--json")
+    assert undo.returncode == 0, undo.stderr
+    assert json.loads(undo.stdout)["plan"]["spec"]["undoes"] == action_id
+    assert client_enabled(unleash, flag) is True
+
+    show = run("audit", "show", "--json")
+    stages = [(r["action_id"], r["stage"]) for r in json.loads(show.stdout)["records"]]
+    assert (action_id, "undo_ready") in stages and len({a for a, _ in stages}) == 2
+    assert run("audit", "verify").returncode == 0
+    for out in (act.stdout, undo.stdout, show.stdout, act.stderr):
+        assert unleash.admin_token not in out and unleash.client_token not in out

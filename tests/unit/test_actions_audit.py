@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oncall_tui.actions.audit import AuditLog
 from oncall_tui.errors import ActionError
@@ -126,3 +128,91 @@ def test_cli_audit_verify_exit_codes_and_json(tmp_path: Path, cli_env: dict[str,
     assert bad.returncode == 1
     doc = json.loads(bad.stdout)
     assert doc["ok"] is False and doc["problems"][0]["line"] == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(min_value=3, max_value=12),
+    op=st.sampled_from(["edit", "delete", "swap", "duplicate", "tear"]),
+    data=st.data(),
+)
+def test_any_single_tamper_is_found(
+    tmp_path_factory: pytest.TempPathFactory, n: int, op: str, data: st.DataObject
+) -> None:
+    path = tmp_path_factory.mktemp("audit") / "a.jsonl"
+    _fill(path, n)
+    lines = path.read_text().splitlines(keepends=True)
+    i = data.draw(st.integers(min_value=0, max_value=n - 2), label="line")
+    if op == "edit":
+        doc = json.loads(lines[i])
+        doc["route"] = doc["route"] + "x"
+        lines[i] = json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n"
+    elif op == "delete":
+        del lines[i]
+    elif op == "swap":
+        lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    elif op == "duplicate":
+        lines.insert(i, lines[i])
+    else:
+        lines[-1] = lines[-1][: len(lines[-1]) // 2]
+    path.write_text("".join(lines))
+    assert not AuditLog(path).verify().ok
+
+
+def test_each_stage_is_on_disk_before_the_next_stage_starts(tmp_path: Path) -> None:
+    """The target is called only after 'attempt' is durable, and verification
+    only after 'executed' is."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from oncall_tui.actions import ActionSpec, Confirmation, Executor
+    from oncall_tui.core.gateway import ActionRecord
+    from oncall_tui.sources.capabilities import ActionIntent, Observation
+
+    path = tmp_path / "a.jsonl"
+    seen: dict[str, list[str]] = {}
+
+    def on_disk() -> list[str]:
+        return [json.loads(line)["stage"] for line in path.read_text().splitlines()]
+
+    class Target:
+        target = "test target"
+        on = False
+
+        def repeat_safe(self, kind: str) -> bool:
+            return True
+
+        async def capture(self, intent: ActionIntent) -> dict[str, str | bool | None]:
+            return {"kill_switch": self.on}
+
+        async def observe(self, intent: ActionIntent) -> Observation:
+            seen.setdefault("observe", on_disk())
+            return Observation(holds=self.on, detail="read back")
+
+        async def set_kill_switch(
+            self, route: str, *, enabled: bool, reason: str, actor: str, idempotency_key: str
+        ) -> ActionRecord:
+            seen["call"] = on_disk()
+            self.on = enabled
+            now = datetime.now(UTC)
+            return ActionRecord(
+                id="x",
+                kind="kill_switch",
+                route=route,
+                state="applied",
+                actor=actor,
+                reason=reason,
+                idempotency_key=idempotency_key,
+                requested_at=now,
+            )
+
+    async def go() -> None:
+        ex = Executor(
+            audit=AuditLog(path), adapters={"t": Target()}, actor="me", env="prod", verify_every_s=0
+        )
+        plan = await ex.plan(ActionSpec(kind="kill_switch", route="chat", enabled=True, reason="r"))
+        await ex.execute(plan, confirm=Confirmation(assume_yes=True))
+
+    asyncio.run(go())
+    assert seen["call"] == ["captured", "planned", "confirmed", "attempt"]
+    assert seen["observe"] == ["captured", "planned", "confirmed", "attempt", "executed"]

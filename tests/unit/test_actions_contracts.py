@@ -195,7 +195,9 @@ async def test_litellm_recorded_no_db_500_becomes_unsupported(shared_fixtures: P
         shared_fixtures,
         {
             "GET /model/info": (200, "model-info.json"),
-            "POST /model/update": (500, "error-500-model-update-no-db.json"),
+            # recorded from POST /model/update; the PATCH endpoint says the same
+            "PATCH /model/summarizer-dep-a/update": (500, "error-500-model-update-no-db.json"),
+            "PATCH /model/summarizer-dep-b/update": (500, "error-500-model-update-no-db.json"),
         },
     )
     with pytest.raises(UnsupportedError, match="no database"):

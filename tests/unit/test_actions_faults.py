@@ -254,3 +254,48 @@ async def test_not_verified_when_the_read_back_never_matches(tmp_path: Path) -> 
     assert result.outcome == "not_verified" and result.applied and not result.verified  # type: ignore[attr-defined]
     assert result.verify_polls >= 2  # type: ignore[attr-defined]
     assert stages(tmp_path)[-1] == "not_verified"
+
+
+async def test_a_second_console_on_the_same_key_is_refused_while_the_first_runs(
+    tmp_path: Path,
+) -> None:
+    fake = FakeUnleash()
+    async with make_executor(fake, tmp_path) as ex:
+        plan = await ex.plan(SPEC)
+        # The other console holds the key while we try.
+        with (
+            ex.audit.key_lock(plan.idempotency_key),
+            pytest.raises(ActionError, match="another console"),
+        ):
+            await ex.execute(plan, confirm=Confirmation(assume_yes=True))
+        assert fake.writes == 0
+        result = await ex.execute(plan, confirm=Confirmation(assume_yes=True))
+    assert result.outcome == "verified" and fake.applied == 1
+
+
+async def test_a_plan_made_before_another_console_finished_does_not_apply_again(
+    tmp_path: Path,
+) -> None:
+    fake = FakeUnleash()
+    async with make_executor(fake, tmp_path) as first, make_executor(fake, tmp_path) as second:
+        stale = await second.plan(SPEC)  # planned while nothing had happened yet
+        await first.execute(await first.plan(SPEC), confirm=Confirmation(assume_yes=True))
+        result = await second.execute(stale, confirm=Confirmation(assume_yes=True))
+    assert result.outcome == "already_done"
+    assert fake.writes == 1 and fake.applied == 1
+
+
+async def test_rerun_after_undo_says_so_and_does_not_claim_the_state_holds(tmp_path: Path) -> None:
+    fake = FakeUnleash()
+    first = await run(make_executor(fake, tmp_path))
+    async with make_executor(fake, tmp_path) as ex:
+        undo = await ex.plan(ex.undo_spec(first.action_id))  # type: ignore[attr-defined]
+        assert (await ex.execute(undo, confirm=Confirmation(assume_yes=True))).verified
+    again = await run(make_executor(fake, tmp_path))
+    assert again.outcome == "already_done" and not again.verified  # type: ignore[attr-defined]
+    assert "undone by" in again.detail  # type: ignore[attr-defined]
+    assert fake.enabled is True and fake.writes == 2  # nothing sent by the re-run
+    async with make_executor(fake, tmp_path) as ex:
+        spec = msgspec.structs.replace(SPEC, request_id="INC-42 second time")
+        result = await ex.execute(await ex.plan(spec), confirm=Confirmation(assume_yes=True))
+    assert result.outcome == "verified" and fake.enabled is False and fake.writes == 3
