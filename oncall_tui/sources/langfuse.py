@@ -41,7 +41,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_s: float = 10.0
 
 
-class _Meta(msgspec.Struct):
+class _Meta(msgspec.Struct, frozen=True):
     cursor: str | None = None
 
 

@@ -48,9 +48,7 @@ def test_each_fixture_is_recognised(rel: str, fmt: str, spans: int) -> None:
     assert sum(len(t.spans) for t in traces) == spans
 
 
-@pytest.mark.parametrize(
-    "rel", ["phoenix/projects.json", "tempo/docs-api-search-response.json"]
-)
+@pytest.mark.parametrize("rel", ["phoenix/projects.json", "tempo/docs-api-search-response.json"])
 def test_a_non_trace_document_names_the_known_formats(rel: str) -> None:
     with pytest.raises(TraceFormatError) as err:
         _read(rel)
