@@ -126,6 +126,50 @@ class PhoenixStore:
         )
         return traces[0]
 
+    async def recent_traces(self, query: TraceQuery) -> list[Trace]:
+        """Every trace with spans in the query's window (default: the last hour),
+        read page by page; past ``max_spans`` the traces are marked partial."""
+        path = f"/v1/projects/{self._project}/spans"
+        end = query.end_ns / 1e9 if query.end_ns else time.time()
+        start = query.start_ns / 1e9 if query.start_ns else end - LOOKBACK_S
+        spans: list[Span] = []
+        notes: list[QualityNote] = []
+        cursor: str | None = None
+        reason: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {
+                "limit": max(1, min(self.options.page_size, PAGE_MAX)),
+                "start_time": datetime.fromtimestamp(start, UTC).isoformat(),
+                "end_time": datetime.fromtimestamp(end, UTC).isoformat(),
+            }
+            if cursor:
+                params["cursor"] = cursor
+            resp = await http.request(self._http, "GET", path, SYSTEM, params=params)
+            pages += 1
+            page = _page(resp.content, f"{path} page {pages}", _Page)
+            got, got_notes = decode_items(
+                page.data, f"{SYSTEM} {path} page {pages}", service=self.options.project
+            )
+            spans.extend(got)
+            notes.extend(got_notes)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+            if len(spans) >= self.options.max_spans:
+                reason = (
+                    f"stopped after {len(spans)} spans ({pages} pages): the phoenix "
+                    f"max_spans cap is {self.options.max_spans}; the window holds more"
+                )
+                break
+        return assemble(
+            spans,
+            source="phoenix",
+            notes=notes,
+            completeness="partial" if reason else "complete",
+            reason=reason,
+        )
+
     async def search(self, query: TraceQuery) -> list[TraceSummary]:
         path = f"/v1/projects/{self._project}/traces"
         end = query.end_ns / 1e9 if query.end_ns else time.time()

@@ -72,7 +72,7 @@ def test_in_loopback_namespace() -> None:
         pytest.skip(proc.stdout.strip().splitlines()[-2][:300])
     # Every Phoenix test ran inside (only this launcher skips there): a skip
     # inside, such as "cannot provision", must not pass silently out here.
-    assert proc.stdout.splitlines()[-1].startswith("6 passed, 1 skipped"), proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("7 passed, 1 skipped"), proc.stdout
 
 
 @pytest.fixture(scope="session")
@@ -180,3 +180,81 @@ def test_search_lists_the_trace(phoenix: object) -> None:
     [row] = [r for r in rows if r.trace_id == TRACE_ID]
     assert row.root_name == "invoke_agent research-agent"
     assert row.span_count == 15 and row.error_count == 1
+
+
+# ------------------------------------------- LiteLLM -> Phoenix -> route status
+
+LITELLM_CONFIG = Path("/work/shared/fixtures/litellm/proxy-config.yaml")
+ASKS = ["summarizer"] * 5 + ["summarizer-primary"] * 4 + ["summarizer-ratelimited"] * 2
+
+
+@inside_only
+def test_route_status_from_litellm_traces_in_phoenix(phoenix: object) -> None:
+    """A real LiteLLM proxy (mock models; summarizer-primary always 429s and
+    falls back to summarizer) exports its spans with its otel callback to the
+    real Phoenix; the console reads Phoenix and reports the fallback share
+    that actually happened (as LiteLLM's own response headers counted it)."""
+    from oncall_tui.core.trace_metrics import route_stats
+    from tests.integration.provision.litellm import LiteLLMUnavailable, start_litellm
+    from tests.integration.provision.litellm_otel import ensure_otel
+
+    try:
+        ensure_otel()
+    except LiteLLMUnavailable as exc:
+        pytest.skip(f"cannot provision LiteLLM on this machine: {exc}")
+    config = LITELLM_CONFIG.read_text().replace(
+        "  telemetry: false", '  telemetry: false\n  callbacks: ["otel"]'
+    )
+    env = {
+        "OTEL_EXPORTER": "otlp_http",
+        "OTEL_ENDPOINT": f"{phoenix.url}/v1/traces",  # type: ignore[attr-defined]
+        "OTEL_SERVICE_NAME": "litellm-proxy",
+        "OTEL_RESOURCE_ATTRIBUTES": "openinference.project.name=gateway",
+    }
+    observed: dict[str, list[int]] = {}  # route -> [requests, fallbacks, errors]
+    t0 = time.time_ns()
+    with start_litellm(config, env=env) as proxy:
+        with httpx.Client(timeout=30, headers={"Authorization": "Bearer sk-test-master"}) as c:
+            for model in ASKS:
+                r = c.post(
+                    f"{proxy.url}/chat/completions",
+                    json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+                )
+                row = observed.setdefault(model, [0, 0, 0])
+                row[0] += 1
+                if r.status_code != 200:
+                    row[2] += 1
+                elif r.headers.get("x-litellm-attempted-fallbacks", "0") != "0":
+                    row[1] += 1
+        query = TraceQuery(start_ns=t0 - 60 * 10**9, end_ns=time.time_ns() + 60 * 10**9)
+
+        async def read():  # type: ignore[no-untyped-def]
+            store = _store(phoenix, project="gateway")
+            try:
+                return await store.recent_traces(query)
+            except NotFoundError:  # the project appears with its first span
+                return []
+            finally:
+                await store.aclose()
+
+        deadline = time.monotonic() + POLL_S
+        while True:  # the otel batch processor and Phoenix both ingest later
+            stats = {r.route: r for r in route_stats(asyncio.run(read()))}
+            if sum(r.requests for r in stats.values()) >= len(ASKS):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"phoenix holds {stats} after {POLL_S}s; LiteLLM sent {observed}")
+            time.sleep(1)
+    assert observed["summarizer-primary"][1] == 4  # LiteLLM did fall back each time
+    for route, (n, fallbacks, errors) in observed.items():
+        got = stats[route]
+        assert got.requests == n, route
+        assert got.fallbacks == fallbacks, route
+        assert got.errors == errors, route
+    primary = stats["summarizer-primary"]
+    assert primary.fallback_rate == 1.0
+    assert {t.tier.split("/")[0] for t in primary.served_by} == {"summarizer"}
+    assert stats["summarizer-ratelimited"].error_rate == 1.0
+    assert stats["summarizer"].fallback_rate == 0.0
+    assert sum(t.requests for t in stats["summarizer"].served_by) == 5
+    assert primary.latency_p50_ms is not None and primary.latency_p50_ms > 0
