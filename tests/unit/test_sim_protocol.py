@@ -299,8 +299,9 @@ async def test_native_adapter_acts_and_reads_back(sim: SimServer) -> None:
             "support-chat", to_version=older, reason="r", actor="a", idempotency_key="rb-1"
         )
         assert rb.before["version"] == chat.version and rb.after["version"] == older
-        after = await gw.routes()
-        assert next(r for r in after.routes if r.name == "support-chat").version == older
+        after = next(r for r in (await gw.routes()).routes if r.name == "support-chat")
+        assert after.version == older
+        assert after.failover_to == fallback, "the forced tier is visible, so it can be undone"
         with pytest.raises(NotFoundError):
             await gw.get_action("act_nope")
         with pytest.raises(RemoteError) as info:
