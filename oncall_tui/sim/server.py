@@ -672,6 +672,7 @@ async def running_sim(
     host: str = "127.0.0.1",
     port: int = 0,
     token: str | None = None,
+    read_token: str | None = None,
 ) -> AsyncIterator[SimServer]:
     """Start the simulator on loopback for the duration of the block.
 
@@ -681,7 +682,9 @@ async def running_sim(
     engine = SimEngine(seed=seed, scenarios=scenarios)
     if warmup_s:
         engine.step(warmup_s)
-    server = SimServer(engine, host=host, port=port, speed=speed, token=token)
+    server = SimServer(
+        engine, host=host, port=port, speed=speed, token=token, read_token=read_token
+    )
     await server.start()
     try:
         yield server
