@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
@@ -159,7 +162,9 @@ def _watch(args: argparse.Namespace) -> int:
                 if event.type == "status" and not args.include_status:
                     continue
                 if args.json:
-                    emit_json(event)
+                    # One compact document per line, so a script can read it line by line.
+                    sys.stdout.write(msgspec.json.encode(event).decode() + "\n")
+                    sys.stdout.flush()
                 else:
                     say(_event_line(event))
                 seen += 1

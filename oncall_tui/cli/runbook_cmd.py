@@ -395,6 +395,8 @@ async def _run_async(args: argparse.Namespace) -> int:
             say(f"  answer with: --resume {session.id} --answer {step}=VALUE")
         if result.status == "planned":
             say(f"planned only (no --yes): {result.plan}")
+            for line in (result.diff or "").splitlines():
+                say(f"  {line}")
             say(f"  execute with: --resume {session.id} --yes")
         say(f"diagnosis: {', '.join(result.diagnoses) or 'none reached'}; status: {result.status}")
     return code

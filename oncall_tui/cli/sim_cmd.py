@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
+    p.add_argument(
+        "--print-schema",
+        action="store_true",
+        help="print the protocol's JSON Schema (docs/protocol.schema.json) and exit",
+    )
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -53,8 +58,23 @@ def config_snippet(url: str, token_env: str) -> str:
     )
 
 
+def schema_text() -> str:
+    """docs/protocol.schema.json, byte for byte (a test keeps the file in step)."""
+    import msgspec
+
+    from oncall_tui.core.gateway import schema
+
+    return msgspec.json.format(msgspec.json.encode(schema()), indent=2).decode() + "\n"
+
+
 def _run(args: argparse.Namespace) -> int:
     from oncall_tui.sim.scenarios import SCENARIOS
+
+    if args.print_schema:
+        import sys
+
+        sys.stdout.write(schema_text())
+        return exit_codes.OK
 
     if args.list_scenarios:
         rows = [
@@ -113,7 +133,9 @@ async def _serve(args: argparse.Namespace) -> int:
             )
         else:
             say(f"simulator listening on {sim.url} (speed x{args.speed:g})")
-            if token_file is not None:
+            if token_file is None:
+                say(f"admin token: the value of ${TOKEN_ENV} (set before starting)")
+            else:
                 say(f"admin token written to {token_file} (mode 600); in another shell:")
                 say(f"  export {TOKEN_ENV}=$(cat {token_file})")
             say(

@@ -319,14 +319,27 @@ class Engine:
         }[spec.kind]
         return f"{target} on route {spec.route} ({'dangerous' if step.dangerous else 'safe'})"
 
-    def record_plan(self) -> str:
-        """Headless without --yes: write the plan to the timeline, change nothing."""
+    async def record_plan(self) -> tuple[str, str | None]:
+        """Headless without --yes: write the plan to the timeline, change nothing.
+
+        Returns the one-line plan and, when an action runner is configured, its
+        dry-run diff (prior state captured from the target, what would change)."""
         step = self._require(ActionStep)
         plan = self.describe(step)
+        diff: str | None = None
+        if self.actions is not None and not self.read_only:
+            try:
+                diff = await self.actions.plan(self.spec(step))
+            except OncallError as exc:
+                diff = f"cannot plan: {exc}"
         self.session.append(
-            "action_planned", step.id, plan=plan, spec=msgspec.to_builtins(self.spec(step))
+            "action_planned",
+            step.id,
+            plan=plan,
+            diff=diff,
+            spec=msgspec.to_builtins(self.spec(step)),
         )
-        return plan
+        return plan, diff
 
     async def confirm(self, yes: bool) -> ActionResult | None:
         step = self._require(ActionStep)

@@ -207,7 +207,12 @@ class SimEngine:
                     f"{rs.route}: first visible token {rs.ttfv.p50_ms / 1000:.1f}s after "
                     f"request, first token {rs.ttft.p50_ms / 1000:.1f}s",
                 )
-            if rs.retry_amplification and rs.retry_amplification > 2:
+            if (
+                rs.retry_amplification
+                and rs.retry_amplification > 1.8
+                # Failover costs a second attempt too; only unexplained retries alarm.
+                and rs.retry_amplification - 1 > 2 * (rs.fallback_rate or 0) + 0.1
+            ):
                 firing["retry_amplification"] = (
                     "high",
                     f"{rs.route}: {rs.retry_amplification:.1f} upstream attempts per request",
@@ -281,6 +286,11 @@ class SimEngine:
         now = self.fleet.now()
         if kind == "kill_switch":
             enabled = True if req.enabled is None else req.enabled
+            if route.kill_switch == enabled:
+                state = "on" if enabled else "off"
+                raise ProtocolError(
+                    409, "conflict", f"{route_name}: the kill switch is already {state}"
+                )
             route.kill_switch = enabled
             detail = "AI path off; static fallback serves" if enabled else "AI path restored"
         elif kind == "rollback":
@@ -303,6 +313,13 @@ class SimEngine:
                     "invalid",
                     f"{req.to_tier!r} is not in the chain ({', '.join(keys)})",
                     "to_tier",
+                )
+            if req.to_tier == route.failover_to:
+                raise ProtocolError(
+                    409,
+                    "conflict",
+                    f"{route_name}: traffic is already "
+                    + (f"forced to {req.to_tier}" if req.to_tier else "on its normal chain"),
                 )
             route.failover_to = req.to_tier
             detail = f"traffic forced to {req.to_tier}" if req.to_tier else "failover cleared"

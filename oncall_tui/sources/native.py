@@ -113,10 +113,22 @@ class NativeGateway:
                     additional_headers=self._headers,
                     open_timeout=self.options.timeout_s,
                     max_size=8 * 1024 * 1024,
+                    # Keep reading frames even when the consumer lags, so a
+                    # close is seen at once instead of after close_timeout
+                    # behind a backlog; the server bounds what it sends.
+                    max_queue=None,
+                    close_timeout=2.0,
                 ) as ws:
                     delay = 0.25
                     async for message in ws:
-                        event = decoder.decode(message)
+                        try:
+                            event = decoder.decode(message)
+                        except msgspec.ValidationError:
+                            # A newer gateway's event type: skip it, keep its place.
+                            seq = _seq_of(message)
+                            if seq is not None:
+                                last = seq
+                            continue
                         if event.type not in ("hello", "reset"):
                             last = event.seq
                         yield event
@@ -124,14 +136,20 @@ class NativeGateway:
                 status = exc.response.status_code
                 if status in (401, 403):
                     raise AuthError(f"{SYSTEM}: event stream answered {status}") from exc
-            except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError):
-                pass
-            # A dropped stream: say so in-band, then back off and resume.
+                reason = f"answered {status}"
+            except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError) as exc:
+                reason = type(exc).__name__
+            else:
+                reason = "closed by the gateway"
+            # A dropped stream: say so in-band (what, where, why), then back off and resume.
             yield Event(
                 seq=last or 0,
                 type="reset",
                 gateway_time=datetime.now(UTC),
-                detail=f"event stream lost; reconnecting in {delay:.1f}s",
+                detail=(
+                    f"event stream {ws_url} lost ({reason}); "
+                    f"reconnecting in {delay:.1f}s, resuming after #{last or 0}"
+                ),
             )
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
             delay = min(delay * 2, self.options.reconnect_max_s)
@@ -272,6 +290,17 @@ class NativeGateway:
             rows = [r for r in rows if r.error_count]
         rows.sort(key=lambda r: r.start_ns or 0, reverse=True)
         return rows[: query.limit]
+
+
+class _SeqOnly(msgspec.Struct):
+    seq: int
+
+
+def _seq_of(message: str | bytes) -> int | None:
+    try:
+        return msgspec.json.decode(message, type=_SeqOnly).seq
+    except msgspec.DecodeError:
+        return None
 
 
 def _factory(options: Options, ctx: PluginContext) -> NativeGateway:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -54,8 +55,16 @@ class OncallApp(App[int]):
         trace: Any = None,
         keys: dict[str, str] | None = None,
         problem: str | None = None,
+        read_only: bool = False,
+        actor: str = "oncall-tui",
+        state_dir: Path | None = None,
+        runbook_paths: tuple[Path, ...] = (),
     ) -> None:
         super().__init__()
+        self.state_dir = state_dir
+        self.runbook_paths = runbook_paths
+        self.read_only = read_only
+        self.actor = actor
         self.gateway = gateway
         self.gateway_name = gateway_name
         self.env_name = env_name
@@ -110,14 +119,61 @@ class OncallApp(App[int]):
             return
         self.push_screen(TracesScreen(self.store, route))
 
+    def open_runbook(self, route: str, kinds: list[str]) -> None:
+        """Start the best-matching runbook for what fires on ``route``, as the CLI would."""
+        from oncall_tui.config import state_dir
+        from oncall_tui.errors import OncallError
+        from oncall_tui.runbook.engine import Engine, resolve_inputs
+        from oncall_tui.runbook.library import load_all, suggest
+        from oncall_tui.runbook.queries import Sources
+        from oncall_tui.runbook.session import Session, incidents_dir
+        from oncall_tui.tui.action_screen import direct_runner
+        from oncall_tui.tui.runbook_screen import RunbookScreen
+
+        runbooks, _ = load_all(self.runbook_paths)
+        found = suggest(runbooks.values(), alerts=kinds)
+        if not found:
+            self.notify(f"no runbook matches what fires on {inert(route)}", severity="warning")
+            return
+        rb = found[0].runbook
+        try:
+            inputs = resolve_inputs(rb, {"route": route} if "route" in rb.inputs else {})
+            session = Session.create(
+                incidents_dir(self.state_dir or state_dir()), rb, inputs, environment=self.env_name
+            )
+        except OncallError as exc:
+            self.notify(f"cannot start runbook {rb.id}: {inert(exc.message)}", severity="error")
+            return
+        gateways = {self.gateway_name or "gateway": self.gateway} if self.gateway else {}
+        stores = {"store": self.store} if self.store is not None else {}
+        engine = Engine(
+            session,
+            sources=Sources(gateways=gateways, trace_stores=stores),
+            actions=None if self.read_only else direct_runner(self.gateway_name, self.gateway),
+            read_only=self.read_only,
+            actor=self.actor,
+        )
+        self.push_screen(RunbookScreen(engine))
+
     def action_traces(self) -> None:
         self.open_traces(None)
 
     def action_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        from oncall_tui.tui.help_screen import HelpScreen, key_rows
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        active = self.active_bindings
+        rows = key_rows((key, b.binding, b.enabled) for key, b in active.items())
+        title = type(self.screen).__name__.removesuffix("Screen").lower() or "screen"
+        self.push_screen(HelpScreen(title, rows))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Textual's own "Keys" opens its help panel; ours lists ids for remapping.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
+        yield SystemCommand("Keys", "the keys of this screen and their ids", self.action_help)
+        if self.store is not None:
+            yield SystemCommand("Traces", "recent traces of every route", self.action_traces)
 
 
 def build_app(args: argparse.Namespace) -> OncallApp:
@@ -153,7 +209,21 @@ def build_app(args: argparse.Namespace) -> OncallApp:
         store=store,
         keys=dict(cfg.keys),
         problem=f"environment {env_name} names no gateway or trace store",
+        read_only=cfg.is_read_only(env, bool(getattr(args, "read_only", False))),
+        actor=cfg.actor or _default_actor(),
+        runbook_paths=tuple(Path(p) for p in cfg.runbook_paths),
     )
+
+
+def _default_actor() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def run(args: argparse.Namespace) -> int:

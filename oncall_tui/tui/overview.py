@@ -21,6 +21,9 @@ from textual.widgets import DataTable, Footer, Static
 
 from oncall_tui.core.gateway import Alert, StatusResponse
 from oncall_tui.errors import OncallError
+from oncall_tui.runbook.signals import implied_alerts
+from oncall_tui.sources.capabilities import KillSwitch
+from oncall_tui.tui.action_screen import ActionScreen, direct_runner, kill_switch_spec
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
     RUNBOOK_FOR_ALERT,
@@ -58,6 +61,8 @@ class OverviewScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open_route", "Traces", id="overview.traces"),
         Binding("r", "refresh", "Refresh", id="overview.refresh"),
+        Binding("b", "runbook", "Runbook", id="overview.runbook"),
+        Binding("k", "kill_switch", "Kill switch", id="overview.kill_switch"),
     ]
 
     def __init__(self, gateway: Any, gateway_name: str, env_name: str) -> None:
@@ -138,6 +143,51 @@ class OverviewScreen(Screen[None]):
             for line in quota_lines(self.status):
                 out.append(line + "\n", style="yellow")
         self.query_one("#alerts", Static).update(out)
+
+    def _current_route(self) -> str | None:
+        table = self.query_one("#routes", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "kill_switch":
+            # Read-only environments and gateways without the capability show
+            # no action at all (k9s hides what cannot be done).
+            return not getattr(self.app, "read_only", True) and isinstance(self.gateway, KillSwitch)
+        return True
+
+    def action_kill_switch(self) -> None:
+        route = self._current_route()
+        if route is None or self.status is None:
+            self.notify("no route status yet", severity="warning")
+            return
+        current = next((r for r in self.status.routes if r.route == route), None)
+        enabled = not (current is not None and current.kill_switch)
+        spec = kill_switch_spec(
+            route,
+            enabled=enabled,
+            actor=getattr(self.app, "actor", "oncall-tui"),
+            reason="pulled from the console overview" if enabled else "AI serving restored",
+        )
+        runner = direct_runner(self.gateway_name, self.gateway)
+        self.app.push_screen(ActionScreen(runner, spec), self._after_action)
+
+    def action_runbook(self) -> None:
+        route = self._current_route()
+        if route is None:
+            self.notify("no route selected", severity="warning")
+            return
+        kinds = [a.kind for a in self.alerts if a.route == route]
+        current = (
+            next((r for r in self.status.routes if r.route == route), None) if self.status else None
+        )
+        if current is not None:
+            kinds += implied_alerts(current, None)
+        self.app.open_runbook(route, kinds)  # type: ignore[attr-defined]
+
+    def _after_action(self, result: object) -> None:
+        self.poll()  # show the gateway's answer now, not at the next tick
 
     def action_open_route(self) -> None:
         table = self.query_one("#routes", DataTable)

@@ -12,7 +12,7 @@ from textual.widgets import Footer, Static
 from oncall_tui.core.analysis import Analysis, analyze
 from oncall_tui.core.graph import to_text
 from oncall_tui.core.models import Span, Trace
-from oncall_tui.core.text import inert
+from oncall_tui.core.text import inert, truncate
 from oncall_tui.tui.call_tree import CallTree
 from oncall_tui.tui.presenters import banner, findings_text, span_detail
 from oncall_tui.tui.tree_model import TreeModel
@@ -68,7 +68,8 @@ class TraceScreen(Screen[None]):
         s = self.analysis.summary
         view = "skew-adjusted" if self.adjusted else "raw timestamps"
         return inert(
-            f"trace {s.trace_id}  {s.span_count} spans  {len(self.analysis.cycles)} ⟲  "
+            f"trace {truncate(s.trace_id, 17)}  {s.span_count} spans  "
+            f"{len(self.analysis.cycles)} ⟲  "
             f"{len(self.analysis.findings)} findings  [{view}]",
             single_line=True,
         )

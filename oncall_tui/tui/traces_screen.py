@@ -70,13 +70,15 @@ class TracesScreen(Screen[None]):
                 else "-"
             )
             errors = Text(str(r.error_count or 0), style="red" if r.error_count else "")
+            # Every cell is a Text: a str cell in a DataTable is parsed as markup,
+            # and a root span name is hostile text.
             table.add_row(
-                started,
-                r.trace_id[:16],
-                str(r.span_count or 0),
+                Text(started),
+                Text(safe(r.trace_id, 16)),
+                Text(str(r.span_count or 0)),
                 errors,
-                f"{(r.duration_ns or 0) / 1e6:.0f}",
-                safe(r.root_name or "-", 40),
+                Text(f"{(r.duration_ns or 0) / 1e6:.0f}"),
+                Text(safe(r.root_name or "-", 40)),
                 key=r.trace_id,
             )
         status.update(f"{len(rows)} trace(s); enter opens one")
@@ -95,7 +97,7 @@ class TracesScreen(Screen[None]):
     @work(exclusive=True, exit_on_error=False, group="open")
     async def open_trace(self, trace_id: str) -> None:
         status = self.query_one("#traces-status", Static)
-        status.update(f"fetching {trace_id}…")
+        status.update(f"fetching {safe(trace_id, 40)}…")
         try:
             trace = await self.store.get_trace(trace_id)
         except OncallError as exc:

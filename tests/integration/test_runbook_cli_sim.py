@@ -36,6 +36,8 @@ def test_plan_then_resume_with_yes_rolls_back_and_exports(sim_config, capsys) ->
     assert planned["status"] == "planned"
     assert planned["plan"] == "rollback to v3 on route support-chat (dangerous)"
     assert planned["diagnoses"] == ["bad_model_upgrade"]
+    # The lifecycle's dry run read the prior state from the gateway itself.
+    assert "change: serving version: v4 -> v3" in planned["diff"], planned["diff"]
     incident = planned["incident"]
 
     assert main(["runbook", "run", "--resume", incident, "--yes", "--json"]) == 0

@@ -1,0 +1,95 @@
+"""``python -m bench.tui_trace [--sizes 10000,100000,1000000]``: the trace screen's numbers.
+
+For each size, next to the trace engine's own analyze time in the same run:
+- first paint: from starting the app (headless, 80x24) with the trace to the
+  trace screen painted (includes analyze, building the tree rows, compose);
+- scroll step: one page-down through the pilot (key -> cursor -> repaint),
+  median and worst of 50;
+- cold frame: rendering all 24 visible lines at a random place with the line
+  cache cleared, i.e. what a jump costs without the pilot's overhead.
+Targets (issue 7): first paint of 100k spans within a few seconds, dominated
+by analyze; a scroll step well under a 60 Hz frame budget (16.7 ms) for
+rendering, whatever the size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+
+
+async def one(n: int, steps: int = 50) -> dict[str, float]:
+    from bench.gen import generate
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.sources.detect import read_traces
+    from oncall_tui.tui.app import OncallApp
+    from oncall_tui.tui.call_tree import CallTree
+    from oncall_tui.tui.tree_model import TreeModel
+
+    [trace] = read_traces(generate(n), source="bench")
+    start = time.perf_counter()
+    analysis = analyze(trace)
+    analyze_s = time.perf_counter() - start
+    start = time.perf_counter()
+    TreeModel(trace, analysis)
+    rows_s = time.perf_counter() - start
+
+    app = OncallApp(trace=trace)
+    start = time.perf_counter()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        tree = app.screen.query_one(CallTree)
+        first_paint_s = time.perf_counter() - start
+        step_times: list[float] = []
+        for _ in range(steps):
+            t = time.perf_counter()
+            await pilot.press("pagedown")
+            step_times.append(time.perf_counter() - t)
+        rng = random.Random(1)
+        frames = []
+        rows = len(tree.model.rows)
+        for _ in range(steps):
+            tree._row_cache.cache_clear()
+            tree.scroll_to(y=rng.randrange(max(rows - 24, 1)), animate=False, immediate=True)
+            t = time.perf_counter()
+            for y in range(24):
+                tree.render_line(y)
+            frames.append(time.perf_counter() - t)
+        widgets = len(list(app.screen.walk_children()))
+    return {
+        "spans": n,
+        "analyze_s": analyze_s,
+        "rows_s": rows_s,
+        "first_paint_s": first_paint_s,
+        "step_median_ms": statistics.median(step_times) * 1000,
+        "step_max_ms": max(step_times) * 1000,
+        "frame_median_ms": statistics.median(frames) * 1000,
+        "frame_max_ms": max(frames) * 1000,
+        "widgets": widgets,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.tui_trace")
+    parser.add_argument("--sizes", default="10000,100000")
+    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    print(
+        f"{'spans':>9} {'analyze s':>10} {'rows s':>7} {'1st paint s':>12} {'paint/analyze':>14}"
+        f" {'step ms p50/max':>16} {'frame ms p50/max':>17} {'widgets':>8}"
+    )
+    for n in sizes:
+        r = asyncio.run(one(n))
+        print(
+            f"{r['spans']:>9} {r['analyze_s']:>10.3f} {r['rows_s']:>7.3f}"
+            f" {r['first_paint_s']:>12.3f} {r['first_paint_s'] / r['analyze_s']:>14.2f}"
+            f" {r['step_median_ms']:>7.1f}/{r['step_max_ms']:<8.1f}"
+            f" {r['frame_median_ms']:>8.2f}/{r['frame_max_ms']:<8.2f} {r['widgets']:>8}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Following the suggested runbook from the overview, keyboard only, at 80x24."""
+
+from __future__ import annotations
+
+from oncall_tui.runbook.session import Session
+from oncall_tui.tui.action_screen import ActionScreen
+from oncall_tui.tui.app import OncallApp
+from oncall_tui.tui.runbook_screen import RunbookScreen
+from tests.tui.fakes import FixedGateway
+from tests.tui.test_console import screen_text
+from tests.tui.test_keys_and_actions import _wait
+
+
+async def _open_runbook(pilot, app) -> RunbookScreen:
+    await _wait(pilot, lambda: getattr(app.screen, "status", None) is not None)
+    await pilot.press("b")
+    await _wait(pilot, lambda: isinstance(app.screen, RunbookScreen) and not app.screen.busy)
+    return app.screen
+
+
+async def test_runbook_steps_checks_decisions_action_and_postmortem(tmp_path) -> None:
+    app = OncallApp(
+        gateway=FixedGateway(), gateway_name="fixed", env_name="prod", state_dir=tmp_path
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runbook(pilot, app)
+        # The suggested runbook ran its checks by itself, with evidence on the timeline.
+        assert screen.engine.runbook.id == "quota-exhaustion"
+        timeline = str(screen.query_one("#timeline").render())
+        assert "check FAIL" in timeline and "rate_429=0.05" in timeline
+        assert screen.wait is not None and screen.wait.kind == "mark"
+        await pilot.press("d")
+        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "answer")
+        assert "1: yes" in str(screen.query_one("#runbook-wait").render())
+        await pilot.press("1")
+        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "confirm")
+        # Acting goes through the typed confirmation; this gateway cannot fail over,
+        # and the screen says so instead of pretending.
+        await pilot.press("a")
+        await pilot.pause()
+        action = app.screen
+        assert isinstance(action, ActionScreen)
+        await pilot.press(*"support-chat", "enter")
+        await _wait(pilot, lambda: action.result is not None)
+        assert action.result.outcome == "failed" and "Failover" in action.result.detail
+        await pilot.press("escape")
+        # The runbook goes on by itself: its verification check repeats against
+        # the gateway, and the screen says it is running it.
+        await _wait(pilot, lambda: isinstance(app.screen, RunbookScreen) and screen.busy)
+        assert "running: 429s are back under 5%" in screen_text(app)
+        session = Session.open(screen.engine.session.path)
+        kinds = [e.type for e in session.events]
+        assert {"check", "manual", "answer", "action_started", "action"} <= set(kinds)
+        await pilot.press("p")
+        await pilot.pause()
+        draft = screen.engine.session.path.with_suffix(".md")
+        assert draft.is_file() and "quota" in draft.read_text().lower()
+
+
+async def test_read_only_runbook_offers_no_action(tmp_path) -> None:
+    app = OncallApp(
+        gateway=FixedGateway(),
+        gateway_name="f",
+        env_name="prod",
+        state_dir=tmp_path,
+        read_only=True,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runbook(pilot, app)
+        await pilot.press("d")
+        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "answer")
+        await pilot.press("1")
+        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "confirm")
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, RunbookScreen)  # no action screen
+        assert "not offered, read-only" in screen_text(app)

@@ -1,0 +1,127 @@
+"""What each screen looks like at 80x24 (the smallest jump-host terminal) and 160x48.
+
+Each test's docstring says what a person must see; update the SVGs with
+``pytest tests/tui/test_snapshots.py --snapshot-update`` after looking at them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from oncall_tui.core.models import TraceSummary
+from oncall_tui.tui.app import OncallApp
+from tests.tui.fakes import FixedGateway
+from tests.tui.test_console import reentrant_trace
+
+SIZES = [(80, 24), (160, 48)]
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    # Quota reset times are shown in local time too; pin the zone for the image.
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def _settle(pilot) -> None:
+    for _ in range(40):
+        await pilot.pause(0.05)
+        if getattr(pilot.app.screen, "status", True) is not None:
+            break
+    await pilot.pause(0.1)
+
+
+class FixedStore:
+    async def search(self, query):
+        return [
+            TraceSummary(
+                trace_id="ab" * 16,
+                root_name="invoke_agent planner\x1b[2J[red]x[/red]",
+                start_ns=1_795_000_000_000_000_000,
+                duration_ns=900_000_000,
+                span_count=5,
+                error_count=1,
+            ),
+            TraceSummary(trace_id="cd" * 16, root_name="chat gpt-x", span_count=2),
+        ]
+
+    async def get_trace(self, trace_id):
+        return reentrant_trace()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_trace_screen(snap_compare, size) -> None:
+    """The call tree of a reentrant trace: the tool that calls the model that
+    calls the same tool again is marked ⟲ (red) on both spans, the title says
+    "1 ⟲", the findings panel names the cycle with its witness path, and the
+    hostile tool name shows as visible \\x1b escapes and literal [bold] text,
+    not as colour or a changed window title. Durations and tokens at the right."""
+    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_trace_screen_cycle_jump_and_span_detail(snap_compare, size) -> None:
+    """After `c` the cursor sits on the span that closes the cycle and the
+    detail panel shows its GenAI view (tool name, arguments) and attributes,
+    the long tool result cut with "enter shows the full value"."""
+    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size, press=["c"])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_graph_modal(snap_compare, size) -> None:
+    """`g` opens the aggregated agent/model/tool graph as text, the reentrant
+    tool marked ⟲, and escape closes it."""
+    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size, press=["g"])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen(snap_compare, size) -> None:
+    """`?` on the trace screen lists that screen's keys, what each does and the
+    id to remap it with (trace.graph, tree.next_cycle, ...), plus how to remap."""
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()), terminal_size=size, press=["question_mark"]
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_overview(snap_compare, size) -> None:
+    """Two routes: support-chat's tier mix 41%/90% in bold red (below SLO),
+    both with error/fallback/refusal/429, ttft/ttfv, cache, retry and quota
+    5% (red); the age line shows the gateway clock and "0s old"; the alert
+    panel shows the high alert with "→ runbook fallback-became-default" and
+    the quota line with the reset time in the provider's zone and local."""
+    app = OncallApp(gateway=FixedGateway(), gateway_name="fixed", env_name="prod")
+    assert snap_compare(app, terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_kill_switch_confirmation(snap_compare, size) -> None:
+    """`k` on support-chat: the plan in words, the dry-run diff (- on, + OFF),
+    and the prompt to type the route name; nothing has run yet."""
+
+    async def before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("k")
+        await pilot.pause(0.2)
+
+    app = OncallApp(gateway=FixedGateway(), gateway_name="fixed", env_name="prod")
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_traces_screen(snap_compare, size) -> None:
+    """Recent traces: one with an error count in red, its hostile root name
+    shown with its escape as text; the status line says how to open one."""
+    app = OncallApp(store=FixedStore())
+    assert snap_compare(app, terminal_size=size, run_before=lambda p: p.pause(0.3))
+
+
+def test_problem_screen(snap_compare) -> None:
+    """Without a usable config the console says why and what to try instead."""
+    app = OncallApp(problem="no config file at ~/.config/oncall-tui/config.yaml")
+    assert snap_compare(app, terminal_size=(80, 24))

@@ -1,0 +1,97 @@
+"""The real ``oncall-tui demo`` in a real terminal (tmux, 80x24), keyboard only.
+
+What only a terminal shows: that the binary starts on the simulator, the
+overview paints, a trace with a reentrancy cycle opens from it, and a kill
+switch goes through the typed confirmation and verifies, under both an
+xterm-256color and a screen TERM. stderr is not redirected: a traceback
+would land on the pane and fail the text checks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+class Pane:
+    def __init__(self, session: str) -> None:
+        self.session = session
+
+    def text(self) -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.session], capture_output=True, text=True
+        ).stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        flags = ["-l"] if literal else []
+        subprocess.run(["tmux", "send-keys", "-t", self.session, *flags, *keys], check=True)
+        time.sleep(0.4)  # else ESC followed by a key arrives as alt+key
+
+    def wait_for(self, needle: str, seconds: float = 20.0) -> str:
+        deadline = time.monotonic() + seconds
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.text()
+            if needle in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{needle!r} never appeared; the pane shows:\n{screen}")
+
+
+@pytest.mark.parametrize("term", ["xterm-256color", "screen"])
+def test_demo_overview_cycle_trace_and_kill_switch(term: str) -> None:
+    session = f"oncall-demo-{term}-{time.monotonic_ns()}"
+    cmd = f"{sys.executable} -m oncall_tui demo --scenario tool-reentrancy"
+    size = ["-x", "80", "-y", "24"]
+    subprocess.run(
+        ["tmux", "new-session", "-d", *size, "-s", session, "-e", f"TERM={term}", cmd], check=True
+    )
+    pane = Pane(session)
+    try:
+        screen = pane.wait_for("agent-assist", 40)
+        assert "STALE" not in screen and "tier/SLO" in screen
+        rows = [
+            line.split()[0] for line in screen.splitlines() if line.startswith(" ") and line.split()
+        ]
+        routes = rows[rows.index("route") + 1 :]
+        # Move the cursor to agent-assist (the route the reentrancy scenario hits).
+        pane.keys(*["Down"] * routes.index("agent-assist"))
+        pane.keys("Enter")
+        pane.wait_for("traces of agent-assist")
+        pane.wait_for("trace(s); enter opens one")
+        pane.keys("Enter")
+        screen = pane.wait_for("spans  ")
+        assert "1 ⟲" in screen or "2 ⟲" in screen, screen
+        assert "⟲ model:" in screen  # the witness path in the findings panel
+        pane.keys("Escape")
+        pane.keys("Escape")
+        pane.wait_for("tier/SLO")
+        pane.keys("k")
+        pane.wait_for("type the route name (agent-assist)")
+        pane.keys("agent-assist", literal=True)
+        pane.keys("Enter")
+        screen = pane.wait_for("VERIFIED", 40)
+        assert "u: undo" in screen
+        pane.keys("Escape")
+        screen = pane.wait_for(" OFF ")
+        assert any("agent-assist" in line and " OFF " in line for line in screen.splitlines())
+        pane.keys("q")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True)
+            if alive.returncode != 0:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the console did not quit on q")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
