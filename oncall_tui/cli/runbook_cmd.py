@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import socket
@@ -307,17 +308,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_async(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        return await _run_held(args, stack)
+
+
+async def _run_held(args: argparse.Namespace, stack: contextlib.ExitStack[bool | None]) -> int:
     from oncall_tui.runbook.acting import LifecycleActions
     from oncall_tui.runbook.engine import Engine, resolve_inputs
     from oncall_tui.runbook.headless import drive, split_answers
     from oncall_tui.runbook.library import get
     from oncall_tui.runbook.queries import Sources
-    from oncall_tui.runbook.session import Event, Session, find
+    from oncall_tui.runbook.session import Event, Session, find, hold, new_id, utcnow
 
     cfg = load_config(args)
     answers = _read_answers(args)
     if args.resume:
-        session = Session.open(find(incidents_dir(), args.resume))
+        path = find(incidents_dir(), args.resume)
+        stack.enter_context(hold(path))
+        session = Session.open(path)
         env_name = session.environment
         if getattr(args, "env", None) and args.env != env_name:
             raise UsageError(
@@ -328,8 +336,14 @@ async def _run_async(args: argparse.Namespace) -> int:
         rb = get(runbooks, args.id)
         env_name, _ = cfg.environment(getattr(args, "env", None))
         inputs, _steps = split_answers(rb, answers)
+        incident_id = new_id(utcnow())
+        stack.enter_context(hold(incidents_dir() / f"{incident_id}.jsonl"))
         session = Session.create(
-            incidents_dir(), rb, resolve_inputs(rb, inputs), environment=env_name
+            incidents_dir(),
+            rb,
+            resolve_inputs(rb, inputs),
+            environment=env_name,
+            incident_id=incident_id,
         )
     else:
         raise UsageError("name a runbook to run, or --resume INCIDENT")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import signal
 
@@ -97,6 +98,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from oncall_tui.errors import UsageError
+    from oncall_tui.sim.server import require_loopback
+
+    try:
+        require_loopback(args.host)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="use 127.0.0.1 or ::1") from None
+    try:
+        return await _serve_on(args)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {os.strerror(exc.errno)}",
+            hint="pick another --port, or --port 0 for any free one",
+        ) from None
+
+
+async def _serve_on(args: argparse.Namespace) -> int:
     from oncall_tui.sim.server import running_sim
 
     token = os.environ.get(TOKEN_ENV)

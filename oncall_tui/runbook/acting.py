@@ -86,6 +86,20 @@ def verified(spec: ActionSpec, status: RouteStatus) -> bool:
     return True  # failover to "next": applied is all the gateway can say
 
 
+async def next_tier(gateway: GatewayStatus, route_name: str) -> str:
+    """The first fallback of a route: what "fail over to the next tier" means.
+
+    Resolved here, explicitly, because the protocol reads a failover with no
+    tier as "clear the forced tier", the opposite of what the runbook asked."""
+    routes = await gateway.routes()
+    route = next((r for r in routes.routes if r.name == route_name), None)
+    if route is None:
+        raise ActionError(f"gateway has no route {route_name!r}")
+    if not route.fallbacks:
+        raise ActionError(f"route {route_name!r} has no fallback tier to fail over to")
+    return route.fallbacks[0].key
+
+
 class DirectActions:
     """Calls the gateway adapter's action Protocols and verifies through status."""
 
@@ -136,7 +150,11 @@ class DirectActions:
                 )
                 undo = f"roll forward to {record.before.get('version') or 'the prior version'}"
             else:
+                failover = self._adapter(Failover)
                 to_tier = spec.to_tier
+                if spec.kind == "failover" and to_tier is None:
+                    to_tier = await next_tier(self._adapter(GatewayStatus), spec.route)
+                    spec = msgspec.structs.replace(spec, to_tier=to_tier)
                 if spec.kind == "restore":
                     # Restore is a failover to the configured primary, named explicitly.
                     routes = await self._adapter(GatewayStatus).routes()
@@ -145,9 +163,7 @@ class DirectActions:
                         raise ActionError(f"gateway has no route {spec.route!r} to restore")
                     to_tier = route.primary.key
                     spec = msgspec.structs.replace(spec, to_tier=to_tier)
-                record = await self._adapter(Failover).failover(
-                    spec.route, to_tier=to_tier, **common
-                )
+                record = await failover.failover(spec.route, to_tier=to_tier, **common)
                 undo = (
                     "fail over again if the primary misbehaves"
                     if spec.kind == "restore"
@@ -222,13 +238,23 @@ class LifecycleActions:
             request_id=spec.idempotency_key,
         )
 
+    async def _resolved(self, spec: ActionSpec) -> ActionSpec:
+        if spec.kind != "failover" or spec.to_tier is not None:
+            return spec
+        gateway = next(
+            (a for a in self.executor.adapters.values() if isinstance(a, GatewayStatus)), None
+        )
+        if gateway is None:
+            raise UnsupportedError("no gateway here can say which tier comes next")
+        return msgspec.structs.replace(spec, to_tier=await next_tier(gateway, spec.route))
+
     async def plan(self, spec: ActionSpec) -> str:
-        plan = await self.executor.plan(self._spec(spec))
+        plan = await self.executor.plan(self._spec(await self._resolved(spec)))
         return "\n".join(plan.describe())
 
     async def execute(self, spec: ActionSpec) -> ActionResult:
         try:
-            plan = await self.executor.plan(self._spec(spec))
+            plan = await self.executor.plan(self._spec(await self._resolved(spec)))
             result = await self.executor.execute(plan, confirm=Confirmation(assume_yes=True))
         except ActionError as exc:
             return ActionResult("refused", str(exc))

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
+from oncall_tui.core.analysis import analyze
+from oncall_tui.core.assemble import assemble
 from oncall_tui.core.gateway import (
     ActionKind,
     ActionRecord,
@@ -30,6 +32,8 @@ EVENT_BUFFER = 2000  # events kept for resume; older ones answer with ``reset``
 STATUS_EVERY_S = 5.0  # a status event every this many simulated seconds
 TRACE_SAMPLE = 0.05  # share of ordinary requests kept as traces
 NOTABLE_TRACES_PER_STEP = 20
+ANALYSED_TRACES_PER_STEP = 1  # ~0.5 ms each; enough to notice a cycle within seconds
+CYCLE_ALERT_S = 60.0  # a "cycle" alert stays up this long after the last cycle seen
 
 
 class ProtocolError(Exception):
@@ -62,6 +66,7 @@ class SimEngine:
         self.faults = Faults()
         self._since_status = 0.0
         self._alerts: dict[str, Alert] = {}
+        self._cycle_seen: dict[str, tuple[float, str]] = {}  # route -> (sim t, trace id)
         self._listeners: list[object] = []
         for name in scenarios:
             self.enable(name)
@@ -117,6 +122,7 @@ class SimEngine:
         rng = fleet.rng
         fleet.t += dt
         notable_left = NOTABLE_TRACES_PER_STEP
+        analyse_left = ANALYSED_TRACES_PER_STEP
         for route in fleet.routes.values():
             expected = route.rps * dt
             n = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
@@ -133,6 +139,14 @@ class SimEngine:
                         notable_left -= 1
                     spans = build_trace(fleet, route, rec)
                     self.store.add(spans)
+                    if analyse_left > 0 and (route.agentic or route.structured):
+                        # What only a trace shows (a call cycle) is found the way
+                        # a responder's tools find it: by the trace engine.
+                        analyse_left -= 1
+                        if analyze(assemble(spans, source="sim")[0]).cycles:
+                            rec.notable = True
+                            interesting = True
+                            self._cycle_seen[route.name] = (fleet.t, rec.trace_id or "")
                     if interesting:
                         self.emit("trace", trace_id=rec.trace_id, route=route.name)
                 fleet.records.append(rec)
@@ -221,6 +235,13 @@ class SimEngine:
                 firing["cache_hit_low"] = (
                     "medium",
                     f"{rs.route}: prompt cache hit rate {rs.cache_hit_rate:.0%}",
+                )
+            seen = self._cycle_seen.get(rs.route)
+            if seen is not None and self.fleet.t - seen[0] <= CYCLE_ALERT_S:
+                firing["cycle"] = (
+                    "high",
+                    f"{rs.route}: tool calls nested inside themselves (a call-graph cycle) "
+                    f"in recent traces, e.g. {seen[1]}",
                 )
             for kind, (severity, summary) in firing.items():
                 alert_id = f"{rs.route}:{kind}"

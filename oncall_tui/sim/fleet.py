@@ -99,6 +99,7 @@ class Record:
     session: str = ""  # the conversation the request belongs to (gen_ai.conversation.id)
     tenant: str = ""
     reasoning_tokens: int = 0
+    notable: bool = False  # its trace shows something the numbers do not (a cycle)
 
 
 @dataclass
@@ -322,7 +323,15 @@ class Fleet:
 
     def status(self, route: RouteState, window_s: int) -> RouteStatus:
         since = self.t - window_s
-        recs = [r for r in self.records if r.route == route.name and r.t >= since]
+        # Records are appended in time order: walk back from the newest and
+        # stop at the window's start instead of scanning the whole hour.
+        recs = []
+        for r in reversed(self.records):
+            if r.t < since:
+                break
+            if r.route == route.name:
+                recs.append(r)
+        recs.reverse()
         n = len(recs)
         tiers: dict[str, int] = {}
         for r in recs:
@@ -405,7 +414,7 @@ class Fleet:
 
 
 def _notable(r: Record) -> bool:
-    return (not r.ok) or r.refused or r.fell_back or r.attempts > 1
+    return r.notable or (not r.ok) or r.refused or r.fell_back or r.attempts > 1
 
 
 def _ratio(a: float, b: float) -> float | None:

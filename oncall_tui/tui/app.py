@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,11 @@ class OncallApp(App[int]):
         actor: str = "oncall-tui",
         state_dir: Path | None = None,
         runbook_paths: tuple[Path, ...] = (),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
+        # Ages of figures are measured against this (tests pin it for snapshots).
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.state_dir = state_dir
         self.runbook_paths = runbook_paths
         self.read_only = read_only

@@ -1,7 +1,9 @@
 """Overview: every route of the environment's gateway, live, with its age.
 
-A worker polls the gateway (GatewayStatus) and posts one coalescing message
-per answer; a timer re-renders only the age line. When the gateway cannot be
+A worker follows the gateway's event stream (GatewayStream: status and alert
+events) or, for gateways without one, polls GatewayStatus; either way it
+posts coalescing messages and a timer repaints the table at most every
+REPAINT_S. A timer re-renders only the age line. When the gateway cannot be
 reached the last figures stay, marked STALE with the reason.
 """
 
@@ -11,6 +13,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -22,7 +25,7 @@ from textual.widgets import DataTable, Footer, Static
 from oncall_tui.core.gateway import Alert, StatusResponse
 from oncall_tui.errors import OncallError
 from oncall_tui.runbook.signals import implied_alerts
-from oncall_tui.sources.capabilities import KillSwitch
+from oncall_tui.sources.capabilities import GatewayStream, KillSwitch
 from oncall_tui.tui.action_screen import ActionScreen, direct_runner, kill_switch_spec
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
@@ -35,17 +38,29 @@ from oncall_tui.tui.presenters import (
 )
 
 POLL_S = 2.0
+REPAINT_S = 0.5  # bounded repaint rate of the routes table
 WINDOW_S = 60
 
 
 class StatusArrived(Message):
-    def __init__(self, status: StatusResponse, alerts: list[Alert]) -> None:
+    """Fresh figures (and, when known, the full list of alerts). Replaces its
+    predecessor: a burst of status events becomes one repaint."""
+
+    def __init__(self, status: StatusResponse, alerts: list[Alert] | None) -> None:
         super().__init__()
         self.status = status
         self.alerts = alerts
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, StatusArrived)
+        return isinstance(message, StatusArrived) and (
+            self.alerts is not None or message.alerts is None
+        )
+
+
+class AlertChanged(Message):
+    def __init__(self, alert: Alert) -> None:
+        super().__init__()
+        self.alert = alert
 
 
 class StatusFailed(Message):
@@ -86,36 +101,96 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#routes", DataTable)
+        # One space of padding instead of Textual's two: all 13 columns fit in 80.
+        table.cell_padding = 0
         for col in ROUTE_COLUMNS:
-            table.add_column(col, key=col)
-        self.poll()
+            table.add_column(Text(f" {col}"), key=col)
+        self._dirty = False
+        if isinstance(self.gateway, GatewayStream):
+            self.listen()
+            # A quiet stream is not a dead gateway: read status directly when
+            # no status event came for a while, so the age shown stays honest.
+            self.set_interval(POLL_S * 2, self._freshen)
+        else:
+            self.poll()
         self.set_interval(1.0, self._render_age)
+        self.set_interval(REPAINT_S, self._repaint)
+
+    async def _fetch(self) -> None:
+        try:
+            status = await self.gateway.status(WINDOW_S)
+            alerts = await self.gateway.alerts() if hasattr(self.gateway, "alerts") else None
+            self.post_message(StatusArrived(status, alerts))
+        except OncallError as exc:
+            self.post_message(StatusFailed(exc.message))
+        except Exception as exc:  # the screen must survive any adapter bug
+            self.post_message(StatusFailed(f"{type(exc).__name__}: {exc}"))
 
     @work(exclusive=True, exit_on_error=False, group="poll")
     async def poll(self) -> None:
         while True:
-            try:
-                status = await self.gateway.status(WINDOW_S)
-                alerts = await self.gateway.alerts() if hasattr(self.gateway, "alerts") else []
-                self.post_message(StatusArrived(status, alerts))
-            except OncallError as exc:
-                self.post_message(StatusFailed(exc.message))
-            except Exception as exc:  # the screen must survive any adapter bug
-                self.post_message(StatusFailed(f"{type(exc).__name__}: {exc}"))
+            await self._fetch()
             await asyncio.sleep(POLL_S)
 
+    @work(exclusive=True, exit_on_error=False, group="fetch")
+    async def fetch_once(self) -> None:
+        await self._fetch()
+
+    def _now(self) -> datetime:
+        clock = getattr(self.app, "clock", None)
+        return clock() if clock is not None else datetime.now(UTC)
+
+    def _freshen(self) -> None:
+        received = self.status.received_at if self.status else None
+        if received is None or (self._now() - received).total_seconds() > POLL_S * 2:
+            self.fetch_once()
+
+    @work(exclusive=True, exit_on_error=False, group="stream")
+    async def listen(self) -> None:
+        await self._fetch()
+        try:
+            async for event in self.gateway.events():
+                if event.type == "status" and event.status is not None:
+                    stamped = msgspec.structs.replace(event.status, received_at=self._now())
+                    self.post_message(StatusArrived(stamped, None))
+                elif event.type == "alert" and event.alert is not None:
+                    self.post_message(AlertChanged(event.alert))
+                elif event.type == "reset":
+                    # Events were lost (or the stream dropped): say so, then
+                    # re-read the whole picture instead of trusting deltas.
+                    self.post_message(StatusFailed(event.detail or "event stream reset"))
+                    await self._fetch()
+        except OncallError as exc:
+            self.post_message(StatusFailed(f"event stream ended: {exc.message}"))
+            self.poll()
+
     def action_refresh(self) -> None:
-        self.poll()
+        self.fetch_once()
 
     def on_status_arrived(self, message: StatusArrived) -> None:
         self.status = message.status
-        self.alerts = [a for a in message.alerts if a.resolved_at is None]
+        if message.alerts is not None:
+            self.alerts = [a for a in message.alerts if a.resolved_at is None]
         self.error = None
+        self._dirty = True
+
+    def on_alert_changed(self, message: AlertChanged) -> None:
+        alert = message.alert
+        self.alerts = [a for a in self.alerts if a.id != alert.id]
+        if alert.resolved_at is None:
+            self.alerts.append(alert)
+        self._dirty = True
+
+    def _repaint(self) -> None:
+        """At most one repaint per REPAINT_S, whatever the event rate."""
+        if not self._dirty or self.status is None:
+            return
+        self._dirty = False
         table = self.query_one("#routes", DataTable)
         keep = table.cursor_row
         table.clear()
-        for r in message.status.routes:
-            table.add_row(*route_row(r), key=r.route)
+        for r in self.status.routes:
+            table.add_row(*(Text.assemble(" ", cell) for cell in route_row(r)), key=r.route)
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._render_alerts()
@@ -126,7 +201,7 @@ class OverviewScreen(Screen[None]):
         self._render_age()
 
     def _render_age(self) -> None:
-        self.query_one("#age", Static).update(age_text(self.status, self.error, datetime.now(UTC)))
+        self.query_one("#age", Static).update(age_text(self.status, self.error, self._now()))
 
     def _render_alerts(self) -> None:
         out = Text()

@@ -157,11 +157,10 @@ def route_row(r: RouteStatus) -> list[Text]:
     if quota is not None and quota.limit:
         left = (quota.remaining or 0) / quota.limit
         quota_text = Text(f"{left * 100:.0f}%", style="bold red" if left < 0.1 else "")
+    # Most telling first: at 80 columns the last ones (rps, version) scroll off.
     return [
-        Text(safe(r.route, 20)),
-        Text(safe(r.serving_version or "-", 6)),
+        Text(safe(r.route, 14)),
         ai,
-        Text(f"{r.requests_per_s:.1f}"),
         tier,
         Text(_pct(r.fallback_rate)),
         Text(_pct(r.error_rate)),
@@ -171,14 +170,14 @@ def route_row(r: RouteStatus) -> list[Text]:
         Text(_pct(r.cache_hit_rate)),
         Text("-" if r.retry_amplification is None else f"{r.retry_amplification:.1f}x"),
         quota_text,
+        Text(f"{r.requests_per_s:.1f}"),
+        Text(safe(r.serving_version or "-", 6)),
     ]
 
 
 ROUTE_COLUMNS = (
     "route",
-    "ver",
     "AI",
-    "rps",
     "tier/SLO",
     "fb",
     "err",
@@ -188,6 +187,8 @@ ROUTE_COLUMNS = (
     "cache",
     "retry",
     "quota",
+    "rps",
+    "ver",
 )
 
 
@@ -197,7 +198,7 @@ def age_text(status: StatusResponse | None, error: str | None, now: datetime | N
         return Text(f"no data yet{': ' + safe(error, 120) if error else ''}", style="yellow")
     received = status.received_at or now
     age = (now - received).total_seconds()
-    text = Text(f"gateway clock {status.gateway_time:%H:%M:%S %Z}  data {age:.0f}s old")
+    text = Text(f"gateway clock {status.gateway_time:%H:%M:%S %Z}  data {int(max(age, 0))}s old")
     if error or age > STALE_AFTER_S:
         text.stylize("bold black on yellow")
         text.append(f"  STALE: {safe(error or 'no update', 120)}")

@@ -27,7 +27,8 @@ EVIL = "\x1b]0;pwned\x07\x1b[31m[bold]boom[/bold]"
 
 
 class FixedGateway:
-    def __init__(self, *, hostile: bool = False) -> None:
+    def __init__(self, *, hostile: bool = False, stamp: datetime | None = None) -> None:
+        self.stamp = stamp  # received_at to report; None: now
         self.kill = {"support-chat": False, "search-summary": False}
         self.hostile = hostile
         self.calls: list[tuple[str, bool]] = []
@@ -36,7 +37,10 @@ class FixedGateway:
         ref = ModelRef("openai", "gpt-x")
         return RoutesResponse(
             gateway_time=CLOCK,
-            routes=tuple(Route(name=n, primary=ref, version="v3") for n in self.kill),
+            routes=tuple(
+                Route(name=n, primary=ref, version="v3", fallbacks=(ModelRef("anthropic", "c"),))
+                for n in self.kill
+            ),
         )
 
     def _route(self, name: str, share: float, refusal: float) -> RouteStatus:
@@ -77,7 +81,7 @@ class FixedGateway:
                 self._route("support-chat", 0.41, 0.02),
                 self._route("search-summary", 0.97, 0.08),
             ),
-            received_at=datetime.now(UTC),
+            received_at=self.stamp or datetime.now(UTC),
         )
 
     async def alerts(self) -> list[Alert]:
@@ -119,3 +123,13 @@ class StatusOnlyGateway(FixedGateway):
     """A gateway that can report but not act: no kill switch is offered."""
 
     set_kill_switch = None  # type: ignore[assignment]
+
+
+async def overview_painted(pilot, tries: int = 60) -> None:
+    """Wait until the overview's table shows routes (it repaints on a timer)."""
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        tables = pilot.app.screen.query("#routes")
+        if tables and tables.first().row_count:
+            return
+    raise AssertionError("the overview never painted its routes")

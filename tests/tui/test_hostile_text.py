@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.overview import OverviewScreen
-from tests.tui.fakes import FixedGateway
+from tests.tui.fakes import FixedGateway, overview_painted
 from tests.tui.test_console import screen_text
 from tests.tui.test_snapshots import FixedStore
 
@@ -26,11 +26,7 @@ async def test_gateway_alert_text_is_inert() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         assert isinstance(screen, OverviewScreen)
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if screen.status is not None:
-                break
-        await pilot.pause(0.1)
+        await overview_painted(pilot)
         text = screen_text(app)
         assert "\\x1b]0;pwned\\x07\\x1b[31m[bold]boom[/bold]" in text
         assert "\x1b" not in text and "\x07" not in text

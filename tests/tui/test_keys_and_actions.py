@@ -9,7 +9,7 @@ from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.help_screen import HelpScreen
 from oncall_tui.tui.overview import OverviewScreen, StatusArrived
 from oncall_tui.tui.trace_screen import TextModal, TraceScreen
-from tests.tui.fakes import FixedGateway, StatusOnlyGateway
+from tests.tui.fakes import FixedGateway, StatusOnlyGateway, overview_painted
 from tests.tui.test_console import reentrant_trace
 
 
@@ -68,6 +68,7 @@ async def test_kill_switch_needs_the_typed_route_name_then_verifies_and_undoes()
     app = OncallApp(gateway=gateway, gateway_name="fixed", env_name="test", actor="me@here")
     async with app.run_test(size=(80, 24), message_hook=posted.append) as pilot:
         await _wait(pilot, lambda: any(isinstance(m, StatusArrived) for m in posted))
+        await overview_painted(pilot)
         assert isinstance(app.screen, OverviewScreen)
         await pilot.press("k")
         await pilot.pause()
@@ -105,8 +106,7 @@ async def test_read_only_environment_offers_no_kill_switch() -> None:
         OncallApp(gateway=StatusOnlyGateway(), gateway_name="g", env_name="prod"),
     ):
         async with app.run_test(size=(80, 24)) as pilot:
-            screen = app.screen
-            await _wait(pilot, lambda s=screen: s.status is not None)
+            await overview_painted(pilot)
             await pilot.press("k")
             await pilot.pause()
             assert isinstance(app.screen, OverviewScreen)

@@ -6,13 +6,13 @@ from oncall_tui.runbook.session import Session
 from oncall_tui.tui.action_screen import ActionScreen
 from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.runbook_screen import RunbookScreen
-from tests.tui.fakes import FixedGateway
+from tests.tui.fakes import FixedGateway, overview_painted
 from tests.tui.test_console import screen_text
 from tests.tui.test_keys_and_actions import _wait
 
 
 async def _open_runbook(pilot, app) -> RunbookScreen:
-    await _wait(pilot, lambda: getattr(app.screen, "status", None) is not None)
+    await overview_painted(pilot)
     await pilot.press("b")
     await _wait(pilot, lambda: isinstance(app.screen, RunbookScreen) and not app.screen.busy)
     return app.screen

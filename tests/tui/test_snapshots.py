@@ -7,15 +7,26 @@ Each test's docstring says what a person must see; update the SVGs with
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 
 from oncall_tui.core.models import TraceSummary
 from oncall_tui.tui.app import OncallApp
-from tests.tui.fakes import FixedGateway
+from tests.tui.fakes import CLOCK, FixedGateway, overview_painted
 from tests.tui.test_console import reentrant_trace
 
 SIZES = [(80, 24), (160, 48)]
+
+
+def fixed_overview() -> OncallApp:
+    """The overview at a pinned moment: figures received 3 s before 'now'."""
+    return OncallApp(
+        gateway=FixedGateway(stamp=CLOCK),
+        gateway_name="fixed",
+        env_name="prod",
+        clock=lambda: CLOCK + timedelta(seconds=3),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -29,10 +40,7 @@ def _utc(monkeypatch):
 
 
 async def _settle(pilot) -> None:
-    for _ in range(40):
-        await pilot.pause(0.05)
-        if getattr(pilot.app.screen, "status", True) is not None:
-            break
+    await overview_painted(pilot)
     await pilot.pause(0.1)
 
 
@@ -92,10 +100,10 @@ def test_help_screen(snap_compare, size) -> None:
 def test_overview(snap_compare, size) -> None:
     """Two routes: support-chat's tier mix 41%/90% in bold red (below SLO),
     both with error/fallback/refusal/429, ttft/ttfv, cache, retry and quota
-    5% (red); the age line shows the gateway clock and "0s old"; the alert
+    5% (red); the age line shows the gateway clock and "3s old"; the alert
     panel shows the high alert with "→ runbook fallback-became-default" and
     the quota line with the reset time in the provider's zone and local."""
-    app = OncallApp(gateway=FixedGateway(), gateway_name="fixed", env_name="prod")
+    app = fixed_overview()
     assert snap_compare(app, terminal_size=size, run_before=_settle)
 
 
@@ -109,7 +117,7 @@ def test_kill_switch_confirmation(snap_compare, size) -> None:
         await pilot.press("k")
         await pilot.pause(0.2)
 
-    app = OncallApp(gateway=FixedGateway(), gateway_name="fixed", env_name="prod")
+    app = fixed_overview()
     assert snap_compare(app, terminal_size=size, run_before=before)
 
 

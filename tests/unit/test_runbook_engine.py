@@ -30,7 +30,7 @@ from oncall_tui.runbook.engine import Engine, resolve_inputs
 from oncall_tui.runbook.export import to_json, to_markdown
 from oncall_tui.runbook.headless import drive
 from oncall_tui.runbook.queries import Sources
-from oncall_tui.runbook.session import Session
+from oncall_tui.runbook.session import Session, hold
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 PRIMARY = ModelRef("openai", "gpt-x")
@@ -340,3 +340,47 @@ async def test_headless_stops_for_a_missing_answer_and_resumes(runbook, tmp_path
     final = await drive(_engine(Session.open(session.path), gw), {}, yes=True)
     assert final.status == "finished" and final.mitigated
     assert len(gw.calls) == 1
+
+
+def test_one_driver_per_incident(runbook: fmt.Runbook, tmp_path: Path) -> None:
+    session = Session.create(tmp_path, runbook, {"route": "chat", "target": "v1"}, environment=None)
+    busy = pytest.raises(UsageError, match="being driven by another process")
+    with hold(session.path), busy, hold(session.path):
+        pass
+    with hold(session.path):  # released when the first driver is done
+        pass
+
+
+class FailoverGateway(FakeGateway):
+    async def failover(
+        self, route: str, *, to_tier: str | None, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        self.calls.append(("failover", str(to_tier)))
+        return ActionRecord("a3", "failover", route, "applied", actor, reason, idempotency_key, NOW)
+
+
+async def test_failover_to_next_tier_names_the_first_fallback() -> None:
+    from oncall_tui.runbook.acting import ActionSpec
+
+    gw = FailoverGateway(primary_share=0.2)
+    actions = DirectActions(Sources(gateways={"main": gw}), verify_deadline_s=0)
+    spec = ActionSpec("failover", "chat", "r", "a", "k")
+    result = await actions.execute(spec)
+    # Never sent as "no tier" (the protocol would read that as "clear the failover").
+    assert gw.calls == [("failover", SECOND.key)]
+    assert result.outcome == "verified"  # the fallback is the top tier in this status
+
+
+async def test_failover_without_any_fallback_fails_and_sends_nothing() -> None:
+    from oncall_tui.runbook.acting import ActionSpec
+
+    class Lonely(FailoverGateway):
+        async def routes(self) -> RoutesResponse:
+            return RoutesResponse(NOW, (Route("chat", PRIMARY, "v2"),))
+
+    gw = Lonely(primary_share=0.2)
+    result = await DirectActions(Sources(gateways={"g": gw})).execute(
+        ActionSpec("failover", "chat", "r", "a", "k")
+    )
+    assert result.outcome == "refused" and "no fallback tier" in result.detail
+    assert gw.calls == []

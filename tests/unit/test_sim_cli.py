@@ -217,3 +217,29 @@ def test_demo_print_config_is_a_valid_config(cli_env: dict[str, str], tmp_path: 
     cli_env["ONCALL_TUI_SIM_TOKEN"] = "set"
     check = _run(["config", "validate", str(cfg), "--json"], cli_env)
     assert json.loads(check.stdout)["valid"] is True, check.stdout
+
+
+def test_gateway_watch_says_what_it_cannot_reach(cli_env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg = tmp_path / "down.yaml"
+    cfg.write_text(config_snippet(f"http://127.0.0.1:{port}", TOKEN_ENV))
+    cli_env["ONCALL_TUI_CONFIG"] = str(cfg)
+    cli_env[TOKEN_ENV] = "x"
+    proc = _run(["gateway", "watch", "--seconds", "1.5"], cli_env)
+    assert proc.returncode == 3
+    assert f"ws://127.0.0.1:{port}/v1/events lost" in proc.stdout, "each retry is reported"
+    assert "never reached" in proc.stderr and str(port) in proc.stderr
+
+
+def test_sim_refuses_a_busy_port_and_non_loopback_hosts(cli_env: dict[str, str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        busy = _run(["sim", "--port", str(port)], cli_env)
+    assert busy.returncode == 2
+    assert busy.stderr.count("\n") == 1 and "--port 0" in busy.stderr
+    wide = _run(["sim", "--host", "0.0.0.0", "--port", "0"], cli_env)
+    assert wide.returncode == 2 and "loopback only" in wide.stderr

@@ -286,7 +286,15 @@ async def test_hidden_reasoning_fast_first_token_slow_first_visible_token() -> N
 async def test_tool_reentrancy_stops_with_the_kill_switch() -> None:
     async with staged("tool-reentrancy", "agent-assist") as seen:
         assert any(a.cycles for a in await seen.analyses(5))
+        alerts = [a for a in await seen.gw.alerts() if a.route == "agent-assist"]
+        cycle = next(a for a in alerts if a.kind == "cycle")
+        assert cycle.trace_ids, "the alert names traces to open"
+        assert analyze(await seen.gw.get_trace(cycle.trace_ids[-1])).cycles
+        status = await seen.status()
+        notable = [analyze(await seen.gw.get_trace(t)) for t in status.notable_traces]
+        assert any(a.cycles for a in notable), "status points at traces with the cycle"
         await _act(seen, "kill")
+        assert "cycle" not in {a.kind for a in await seen.gw.alerts() if a.route == "agent-assist"}
         after = await seen.status()
         assert after.kill_switch
         fresh = [
