@@ -115,7 +115,7 @@ def _int(value: Any) -> int | None:
         return value
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "INF" from a hostile trace
         return None
 
 
