@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,7 +116,7 @@ def _int(value: Any) -> int | None:
         return value
     try:
         return int(float(value))
-    except (TypeError, ValueError, OverflowError):  # "INF" from a hostile trace
+    except (TypeError, ValueError, OverflowError):  # "INF", "NaN", junk: not a count
         return None
 
 
@@ -123,9 +124,11 @@ def _float(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    # inf/NaN in a latency or a temperature is junk, not a measurement.
+    return number if math.isfinite(number) else None
 
 
 def _finish_reasons(value: Any) -> tuple[str, ...]:

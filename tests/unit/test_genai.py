@@ -83,3 +83,18 @@ _VALUES = st.one_of(st.none(), st.just(""), st.integers(0, 10**6), st.text(max_s
 def test_the_view_does_not_depend_on_attribute_order(items: dict, data) -> None:
     shuffled = data.draw(st.permutations(list(items.items())))
     assert genai_view(items) == genai_view(dict(shuffled))
+
+
+def test_non_finite_numbers_are_unknown_not_a_crash() -> None:
+    """Found by hypothesis: "INF" tokens raised OverflowError and lost the span."""
+    view = genai_view(
+        {
+            "gen_ai.usage.input_tokens": "INF",
+            "gen_ai.usage.output_tokens": "nan",
+            "gen_ai.response.time_to_first_chunk": "inf",
+            "gen_ai.request.temperature": float("nan"),
+        }
+    )
+    assert view is not None
+    assert view.input_tokens is None and view.output_tokens is None
+    assert view.time_to_first_chunk_s is None and view.temperature is None
