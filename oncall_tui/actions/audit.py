@@ -182,6 +182,14 @@ class AuditLog:
                     hint="run 'oncall-tui audit verify'",
                 ) from exc
 
+    def last_stages(self) -> dict[str, str]:
+        """action id -> the last stage it reached, oldest action first: how far
+        each one got (an interrupted action ends at ``attempt`` or ``executed``)."""
+        last: dict[str, str] = {}
+        for r in self._iter():
+            last[r.action_id] = r.stage
+        return last
+
     def for_key(self, key: str) -> list[AuditRecord]:
         return [r for r in self._iter() if r.key == key]
 

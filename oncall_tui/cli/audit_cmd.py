@@ -65,6 +65,13 @@ def _show(args: argparse.Namespace) -> int:
         for r in records
     ]
     table(rows, ["seq", "time (UTC)", "action", "stage", "kind", "route", "env", "actor", "detail"])
+    say("")
+    finished = {"undo_ready": "done", "verified": "done", "failed": "failed"}
+    for action_id, stage in log.last_stages().items():
+        if args.action and action_id != args.action:
+            continue
+        state = finished.get(stage, "INTERRUPTED or unverified: re-run the same command")
+        say(f"{action_id}: got as far as {stage!r} ({state})")
     return exit_codes.OK
 
 

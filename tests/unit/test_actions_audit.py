@@ -216,3 +216,36 @@ def test_each_stage_is_on_disk_before_the_next_stage_starts(tmp_path: Path) -> N
     asyncio.run(go())
     assert seen["call"] == ["captured", "planned", "confirmed", "attempt"]
     assert seen["observe"] == ["captured", "planned", "confirmed", "attempt", "executed"]
+
+
+def test_audit_show_says_how_far_each_action_got(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path)
+    for action, stages in (
+        ("act-done", ["captured", "attempt", "executed", "verified", "undo_ready"]),
+        ("act-cut", ["captured", "attempt"]),
+    ):
+        for stage in stages:
+            log.append(
+                action_id=action,
+                key=action,
+                stage=stage,
+                actor="me",
+                env="prod",
+                kind="kill_switch",
+                route="chat",
+            )
+    assert log.last_stages() == {"act-done": "undo_ready", "act-cut": "attempt"}
+    out = subprocess.run(
+        [sys.executable, "-m", "oncall_tui", "audit", "show", "--file", str(path)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "act-cut: got as far as 'attempt' (INTERRUPTED" in out.stdout
+    assert "act-done: got as far as 'undo_ready' (done)" in out.stdout
