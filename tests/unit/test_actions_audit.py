@@ -110,6 +110,12 @@ def test_a_torn_last_line_is_reported_and_blocks_further_appends(tmp_path: Path)
     assert [r.stage for r in log.records()] == ["s0", "s1", "s2", "s3"]
     with pytest.raises(ActionError, match="torn"):
         log.append(action_id="a", key="k", stage="x", actor="me", env="e", kind="k", route="r")
+    # 'audit repair' moves only the torn bytes aside; the chain goes on intact.
+    sidecar = log.repair_torn_tail()
+    assert sidecar is not None and sidecar.read_bytes() == b'{"v":1,"seq":4,"ts":"2026-'
+    assert log.verify().ok and log.repair_torn_tail() is None
+    record = log.append(action_id="a", key="k", stage="x", actor="me", env="e", kind="k", route="r")
+    assert record.seq == 4 and log.verify().ok
 
 
 def test_cli_audit_verify_exit_codes_and_json(tmp_path: Path, cli_env: dict[str, str]) -> None:
