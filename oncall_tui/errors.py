@@ -18,7 +18,7 @@ the boundary with ``raise ... from exc``::
     │   └── RemoteError             any other non-2xx, with status and body excerpt
     ├── UnsupportedError            exit 2: the adapter lacks this capability
     └── ActionError                 exit 4: an action was refused or did not verify
-        ├── ReadOnlyError           the environment is read-only
+        ├── ReadOnlyError           exit 2: the environment is read-only
         └── VerificationError       applied, but the read-back never matched
 
 Messages are one line, name what and where, and never contain a secret.
@@ -98,7 +98,7 @@ class ActionError(OncallError):
 
 
 class ReadOnlyError(ActionError):
-    pass
+    exit_code = 2  # a usage matter: this environment offers no actions at all
 
 
 class VerificationError(ActionError):

@@ -39,6 +39,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--headless", action="store_true", help="print status instead of opening the TUI"
     )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print a config for a simulator started with 'oncall-tui sim' and exit",
+    )
+    p.add_argument("--port", type=int, default=8700, help="that simulator's port (--print-config)")
     add_json(p)
     p.set_defaults(func=_demo)
 
@@ -56,7 +62,19 @@ def _demo(args: argparse.Namespace) -> int:
     from oncall_tui.cli.sim_cmd import config_snippet
     from oncall_tui.sim.thread import SimThread
 
+    if args.print_config:
+        from oncall_tui.cli.sim_cmd import TOKEN_ENV as SIM_TOKEN_ENV
+
+        sys.stdout.write(config_snippet(f"http://127.0.0.1:{args.port}", SIM_TOKEN_ENV))
+        return exit_codes.OK
     scenarios = tuple(args.scenario) or DEFAULT_SCENARIOS
+    from oncall_tui.sim.scenarios import SCENARIOS
+
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        from oncall_tui.errors import UsageError
+
+        raise UsageError(f"unknown scenario {unknown[0]!r}; see 'oncall-tui sim --list-scenarios'")
     with (
         tempfile.TemporaryDirectory(prefix="oncall-tui-demo-") as tmp,
         SimThread(scenarios=scenarios, seed=args.seed, speed=args.speed) as sim,
@@ -94,16 +112,19 @@ def _demo(args: argparse.Namespace) -> int:
             status, alerts = asyncio.run(fetch())
             emit_json({"url": sim.url, "scenarios": scenarios, "status": status, "alerts": alerts})
             return exit_codes.OK
-            say(f"simulated AI fleet on {sim.url} with: {', '.join(scenarios)}")
-            say("")
-            gateway_cmd._status(args)
-            say("")
-            say("Try, while a simulator runs ('oncall-tui sim --scenario tool-reentrancy'):")
-            for line in (
-                "oncall-tui gateway status",
-                "oncall-tui gateway watch --count 10",
-                "oncall-tui trace analyze FILE --json",
-                "oncall-tui sim --list-scenarios",
-            ):
-                say(f"  {line}")
+        say(f"simulated AI fleet on {sim.url} with: {', '.join(scenarios)}")
+        say("")
+        gateway_cmd._status(args)  # exit 1 when alerts fire; the demo itself went fine
+        say("")
+        say("The demo's simulator stops when this command ends. To keep one running:")
+        say("  oncall-tui sim --scenario tool-reentrancy      # prints its URL and token file")
+        say("  oncall-tui demo --print-config > sim.yaml       # config for that simulator")
+        say("Then try:")
+        for line in (
+            "oncall-tui --config sim.yaml gateway status",
+            "oncall-tui --config sim.yaml gateway watch --count 10",
+            "oncall-tui --config sim.yaml   (the console)",
+            "oncall-tui sim --list-scenarios",
+        ):
+            say(f"  {line}")
     return exit_codes.OK

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
@@ -145,7 +148,11 @@ def _watch(args: argparse.Namespace) -> int:
     _, _, env = environment(args)
     _, gw = first_capable(env, "gateways", GatewayStream, "stream events", args.gateway)
 
+    lost: list[str] = []  # the stream's own reports of what it could not reach
+    reached = False
+
     async def tail() -> None:
+        nonlocal reached
         seen = 0
         deadline = time.monotonic() + args.seconds if args.seconds else None
         stream = gw.events(args.since)
@@ -156,10 +163,16 @@ def _watch(args: argparse.Namespace) -> int:
                     event = await asyncio.wait_for(anext(stream), timeout)
                 except TimeoutError:
                     return
+                if event.type == "reset" and event.detail and "lost" in event.detail:
+                    lost.append(event.detail)
+                else:
+                    reached = True
                 if event.type == "status" and not args.include_status:
                     continue
                 if args.json:
-                    emit_json(event)
+                    # One compact document per line, so a script can read it line by line.
+                    sys.stdout.write(msgspec.json.encode(event).decode() + "\n")
+                    sys.stdout.flush()
                 else:
                     say(_event_line(event))
                 seen += 1
@@ -173,6 +186,10 @@ def _watch(args: argparse.Namespace) -> int:
                 await gw.aclose()
 
     asyncio.run(tail())
+    if lost and not reached:
+        from oncall_tui.errors import UnreachableError
+
+        raise UnreachableError(f"gateway never reached: {lost[-1]}")
     return exit_codes.OK
 
 

@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "oncall_tui.cli.gateway_cmd",
     "oncall_tui.cli.sim_cmd",
     "oncall_tui.cli.demo_cmd",
+    "oncall_tui.cli.actions_cmd",
+    "oncall_tui.cli.audit_cmd",
 )
 
 

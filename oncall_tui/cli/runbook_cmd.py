@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import socket
@@ -281,18 +282,24 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 async def _live_alerts(args: argparse.Namespace) -> set[str]:
+    """Alert kinds now: the gateway's own alerts where it has them, else
+    kinds implied by its status figures (runbook/signals.py)."""
     from oncall_tui.runbook.signals import implied_alerts
-    from oncall_tui.sources.capabilities import GatewayStatus
+    from oncall_tui.sources.capabilities import GatewayAlerts, GatewayStatus
 
     cfg = load_config(args)
     _, env = cfg.environment(getattr(args, "env", None))
     kinds: set[str] = set()
     for adapter in adapters(env, "gateways").values():
-        if not isinstance(adapter, GatewayStatus):
-            continue
-        routes = {r.name: r for r in (await adapter.routes()).routes}
-        for rs in (await adapter.status()).routes:
-            kinds.update(implied_alerts(rs, routes.get(rs.route)))
+        if isinstance(adapter, GatewayAlerts):
+            kinds.update(a.kind for a in await adapter.alerts() if a.resolved_at is None)
+        elif isinstance(adapter, GatewayStatus):
+            routes = {r.name: r for r in (await adapter.routes()).routes}
+            for rs in (await adapter.status()).routes:
+                kinds.update(implied_alerts(rs, routes.get(rs.route)))
+        close = getattr(adapter, "aclose", None)
+        if close is not None:
+            await close()
     return kinds
 
 
@@ -301,17 +308,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_async(args: argparse.Namespace) -> int:
-    from oncall_tui.runbook.acting import DirectActions
+    with contextlib.ExitStack() as stack:
+        return await _run_held(args, stack)
+
+
+async def _run_held(args: argparse.Namespace, stack: contextlib.ExitStack[bool | None]) -> int:
+    from oncall_tui.runbook.acting import LifecycleActions
     from oncall_tui.runbook.engine import Engine, resolve_inputs
     from oncall_tui.runbook.headless import drive, split_answers
     from oncall_tui.runbook.library import get
     from oncall_tui.runbook.queries import Sources
-    from oncall_tui.runbook.session import Event, Session, find
+    from oncall_tui.runbook.session import Event, Session, find, hold, new_id, utcnow
 
     cfg = load_config(args)
     answers = _read_answers(args)
     if args.resume:
-        session = Session.open(find(incidents_dir(), args.resume))
+        path = find(incidents_dir(), args.resume)
+        stack.enter_context(hold(path))
+        session = Session.open(path)
         env_name = session.environment
         if getattr(args, "env", None) and args.env != env_name:
             raise UsageError(
@@ -322,8 +336,14 @@ async def _run_async(args: argparse.Namespace) -> int:
         rb = get(runbooks, args.id)
         env_name, _ = cfg.environment(getattr(args, "env", None))
         inputs, _steps = split_answers(rb, answers)
+        incident_id = new_id(utcnow())
+        stack.enter_context(hold(incidents_dir() / f"{incident_id}.jsonl"))
         session = Session.create(
-            incidents_dir(), rb, resolve_inputs(rb, inputs), environment=env_name
+            incidents_dir(),
+            rb,
+            resolve_inputs(rb, inputs),
+            environment=env_name,
+            incident_id=incident_id,
         )
     else:
         raise UsageError("name a runbook to run, or --resume INCIDENT")
@@ -332,12 +352,18 @@ async def _run_async(args: argparse.Namespace) -> int:
         gateways=adapters(env, "gateways"), trace_stores=adapters(env, "trace_stores")
     )
     read_only = cfg.is_read_only(env, getattr(args, "read_only", False))
+    executor = None
+    if not read_only:
+        from oncall_tui.actions import open_executor
+
+        # The audited lifecycle: every stage in the audit log, verified by read-back.
+        executor = open_executor(cfg, env_name, cli_read_only=False)
     engine = Engine(
         session,
         sources=sources,
-        actions=None if read_only else DirectActions(sources),
+        actions=LifecycleActions(executor) if executor is not None else None,
         read_only=read_only,
-        actor=_actor(cfg),
+        actor=executor.actor if executor is not None else _actor(cfg),
     )
     _, step_answers = split_answers(engine.runbook, answers)
 
@@ -353,7 +379,20 @@ async def _run_async(args: argparse.Namespace) -> int:
         say(f"incident {session.id}: {engine.text(engine.runbook.title)}")
         if session.torn:
             say(f"note: {session.torn}")
-    result = await drive(engine, step_answers, yes=args.yes, on_event=show)
+        interrupted = engine.interrupted_action()
+        if interrupted:
+            say(
+                f"note: action {interrupted} started before a crash and recorded no result; "
+                "confirming it again reuses its idempotency key (applied at most once)"
+            )
+    try:
+        result = await drive(engine, step_answers, yes=args.yes, on_event=show)
+    finally:
+        acting = list(executor.adapters.values()) if executor is not None else []
+        for adapter in [*sources.gateways.values(), *sources.trace_stores.values(), *acting]:
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
     code = exit_codes.OK
     if result.status == "planned":
         code = exit_codes.PLANNED_ONLY
@@ -370,6 +409,8 @@ async def _run_async(args: argparse.Namespace) -> int:
             say(f"  answer with: --resume {session.id} --answer {step}=VALUE")
         if result.status == "planned":
             say(f"planned only (no --yes): {result.plan}")
+            for line in (result.diff or "").splitlines():
+                say(f"  {line}")
             say(f"  execute with: --resume {session.id} --yes")
         say(f"diagnosis: {', '.join(result.diagnoses) or 'none reached'}; status: {result.status}")
     return code

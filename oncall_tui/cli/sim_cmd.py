@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import signal
 
@@ -30,6 +31,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
+    p.add_argument(
+        "--print-schema",
+        action="store_true",
+        help="print the protocol's JSON Schema (docs/protocol.schema.json) and exit",
+    )
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -53,8 +59,23 @@ def config_snippet(url: str, token_env: str) -> str:
     )
 
 
+def schema_text() -> str:
+    """docs/protocol.schema.json, byte for byte (a test keeps the file in step)."""
+    import msgspec
+
+    from oncall_tui.core.gateway import schema
+
+    return msgspec.json.format(msgspec.json.encode(schema()), indent=2).decode() + "\n"
+
+
 def _run(args: argparse.Namespace) -> int:
     from oncall_tui.sim.scenarios import SCENARIOS
+
+    if args.print_schema:
+        import sys
+
+        sys.stdout.write(schema_text())
+        return exit_codes.OK
 
     if args.list_scenarios:
         rows = [
@@ -77,6 +98,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from oncall_tui.errors import UsageError
+    from oncall_tui.sim.server import require_loopback
+
+    try:
+        require_loopback(args.host)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="use 127.0.0.1 or ::1") from None
+    try:
+        return await _serve_on(args)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {os.strerror(exc.errno)}",
+            hint="pick another --port, or --port 0 for any free one",
+        ) from None
+
+
+async def _serve_on(args: argparse.Namespace) -> int:
     from oncall_tui.sim.server import running_sim
 
     token = os.environ.get(TOKEN_ENV)
@@ -113,7 +153,9 @@ async def _serve(args: argparse.Namespace) -> int:
             )
         else:
             say(f"simulator listening on {sim.url} (speed x{args.speed:g})")
-            if token_file is not None:
+            if token_file is None:
+                say(f"admin token: the value of ${TOKEN_ENV} (set before starting)")
+            else:
                 say(f"admin token written to {token_file} (mode 600); in another shell:")
                 say(f"  export {TOKEN_ENV}=$(cat {token_file})")
             say(

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json
 from oncall_tui.cli.output import emit_json, say
-from oncall_tui.errors import DataError, NotFoundError
+from oncall_tui.errors import DataError
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -100,11 +100,13 @@ def load_traces(path: str, trace_id: str | None) -> list[Any]:
     from oncall_tui.sources.detect import read_traces
 
     data, source = read_input(path)
-    traces = read_traces(data, source=source)
+    everything = traces = read_traces(data, source=source)
     if trace_id:
-        traces = [t for t in traces if t.trace_id == trace_id.lower()]
+        traces = [t for t in everything if t.trace_id == trace_id.lower()]
         if not traces:
-            raise NotFoundError(f"trace {trace_id} is not in {source}")
+            # Exit 2 (input), not 3: no outside system failed us, the file lacks it.
+            have = ", ".join(t.trace_id for t in everything[:5])
+            raise DataError(f"trace {trace_id} is not in {source} (it has: {have})")
     if not traces:
         raise DataError(f"{source}: holds no spans")
     return traces

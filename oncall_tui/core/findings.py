@@ -6,6 +6,7 @@ check it rather than trust it. Thresholds are module constants, named.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from oncall_tui.core.cycles import Cycle
@@ -23,6 +24,9 @@ TRACE_TOKEN_BUDGET = 500_000  # input+output tokens in one trace worth a word
 MAX_EVIDENCE = 20
 
 _NO_GENAI = GenAI()
+# A model name that pins a version: a date (2024-08-06, 20240806), a numeric
+# snapshot suffix (-0917), or a tag/digest (@sha, :v3).
+_PINNED = re.compile(r"\d{4}-?\d{2}-?\d{2}|-\d{3,4}$|@|:[\w.-]+$")
 
 _EMPTY_RESULTS = frozenset({"", "null", "none", "[]", "{}", '""'})
 _REFUSAL_REASONS = frozenset({"content_filter", "refusal", "safety", "blocked"})
@@ -72,7 +76,7 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
             elif k[0] == "t":
                 tools.append(i)
     found = cycle_findings(cycles)
-    found += _repeated_tool_calls(spans, keys, tools)
+    found += _repeated_tool_calls(spans, keys, tools, col)
     by_parent: dict[int, list[int]] = {}
     eparent = col.eparent
     for i in col.tree.order:
@@ -91,19 +95,35 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     return found
 
 
+def _agents(keys: list[str | None], col: Collapsed) -> list[int]:
+    """For each span, the nearest enclosing agent span (itself if it is one), -1: none."""
+    agent_of = [-1] * len(keys)
+    parent = col.tree.parent
+    for i in col.tree.order:  # parents first
+        k = keys[i]
+        if k is not None and k[0] == "a":
+            agent_of[i] = i
+        elif parent[i] >= 0:
+            agent_of[i] = agent_of[parent[i]]
+    return agent_of
+
+
 def _repeated_tool_calls(
-    spans: list[Span], keys: list[str | None], tools: list[int]
+    spans: list[Span], keys: list[str | None], tools: list[int], col: Collapsed
 ) -> list[Finding]:
-    groups: dict[tuple[str, str], list[int]] = {}
+    """The same tool, byte-identical arguments, >= 3 times under one agent
+    invocation (different agents asking the same thing is not the pattern)."""
+    agent_of = _agents(keys, col) if tools else []
+    groups: dict[tuple[int, str, str], list[int]] = {}
     for i in tools:
         k = keys[i] or ""
         g = spans[i].gen_ai
         args = g.tool_call_arguments if g is not None else None
         if args is None:
             continue
-        groups.setdefault((k, args.strip()), []).append(i)
+        groups.setdefault((agent_of[i], k, args.strip()), []).append(i)
     out = []
-    for (key, args), idx in groups.items():
+    for (agent, key, args), idx in groups.items():
         if len(idx) < REPEATED_CALL_MIN:
             continue
         errors = sum(1 for i in idx if spans[i].status == "error")
@@ -113,7 +133,8 @@ def _repeated_tool_calls(
             Finding(
                 "repeated_tool_call",
                 severity,
-                f"{key} called {len(idx)} times with identical arguments{why}",
+                f"{key} called {len(idx)} times with identical arguments"
+                f"{f' under {keys[agent]}' if agent >= 0 else ''}{why}",
                 _ids(spans, idx),
                 {"calls": len(idx), "errors": errors, "arguments_chars": len(args)},
             )
@@ -421,6 +442,16 @@ def _quality(notes: list[QualityNote]) -> list[Finding]:
     return out
 
 
+def _resolved(g: GenAI) -> bool:
+    """Did the provider say which model version really answered? A response
+    model that only repeats the alias asked for ("gpt-4o", a gateway group)
+    does not count unless the name itself pins a version."""
+    response = g.response_model
+    if not response:
+        return False
+    return response != g.request_model or bool(_PINNED.search(response))
+
+
 def _flight_recorder(spans: list[Span], models: list[int], tools: list[int]) -> list[Finding]:
     """Which of the facts a postmortem needs this trace lacks."""
     if not models and not tools:
@@ -430,7 +461,7 @@ def _flight_recorder(spans: list[Span], models: list[int], tools: list[int]) -> 
         g = spans[i].gen_ai
         if g is None:
             continue
-        if not g.response_model:
+        if not _resolved(g):
             missing.setdefault("resolved model version", []).append(i)
         if g.system_prompt_hash is None and "gen_ai.prompt.version" not in spans[i].attributes:
             missing.setdefault("system prompt hash or version", []).append(i)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,7 +116,7 @@ def _int(value: Any) -> int | None:
         return value
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "INF", "NaN", junk: not a count
         return None
 
 
@@ -123,9 +124,11 @@ def _float(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    # inf/NaN in a latency or a temperature is junk, not a measurement.
+    return number if math.isfinite(number) else None
 
 
 def _finish_reasons(value: Any) -> tuple[str, ...]:
@@ -192,44 +195,85 @@ _FIELDS: tuple[tuple[str, tuple[str, ...], Any], ...] = (
 _BY_NAME: dict[str, tuple[str, int]] = {
     name: (field, rank) for field, names, _ in _FIELDS for rank, name in enumerate(names)
 }
-_CONVERT: dict[str, Any] = {field: conv or _str for field, _, conv in _FIELDS}
 _PARAM_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
+# An empty string is "not recorded" for most fields, but a tool that returned
+# "" did answer: the empty-result finding needs to see it.
+_EMPTY_IS_AN_ANSWER = frozenset({"tool_call_result"})
+
+
+_FIELD_AT = {field: index for index, (field, _, _) in enumerate(_FIELDS)}
+_OP_AT = _FIELD_AT["operation"]
+_FINISH_AT = _FIELD_AT["finish_reasons"]
+_HASH_AT = _FIELD_AT["system_prompt_hash"]
+_PARAM_AT = tuple((name, _FIELD_AT[name]) for name in _PARAM_FIELDS)
+_EMPTY_OK_AT = frozenset(_FIELD_AT[f] for f in _EMPTY_IS_AN_ANSWER)
+if tuple(f for f, _, _ in _FIELDS) != GenAI.__struct_fields__:  # pragma: no cover
+    raise AssertionError("keep _FIELDS in the order of GenAI's fields")
+
+# (field index, converter, attribute names present in rank order), per field.
+_Plan = tuple[tuple[int, Any, tuple[str, ...]], ...]
+# Spans of one kind carry the same attribute names, so "which names feed which
+# field" is worked out once per distinct key tuple. Bounded: hostile input
+# with ever-new key sets only costs a cleared cache.
+_PLANS: dict[tuple[str, ...], _Plan | None] = {}
+_MAX_PLANS = 4096
+
+
+def _plan(keys: tuple[str, ...]) -> _Plan | None:
+    ranked: dict[int, list[tuple[int, str]]] = {}
+    marked = False
+    for key in keys:
+        hit = _BY_NAME.get(key)
+        if hit is None:
+            marked = marked or key.startswith(_GENAI_MARKERS)
+            continue
+        marked = True
+        field, rank = hit
+        ranked.setdefault(_FIELD_AT[field], []).append((rank, key))
+    if not marked:
+        return None
+    return tuple(
+        (index, _CONVERTERS[index], tuple(name for _, name in sorted(names)))
+        for index, names in sorted(ranked.items())
+    )
+
+
+_CONVERTERS: tuple[Any, ...] = tuple(conv or _str for _, _, conv in _FIELDS)
 
 
 def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
     """The normalised GenAI view, or ``None`` for a span with no GenAI data."""
-    found: dict[str, tuple[int, Any]] = {}
-    marked = False
-    for key, value in attrs.items():
-        hit = _BY_NAME.get(key)
-        if hit is None:
-            if not marked and key.startswith(_GENAI_MARKERS):
-                marked = True
-            continue
-        marked = True
-        if value is None or value == "":
-            continue
-        field, rank = hit
-        prev = found.get(field)
-        if prev is None or rank < prev[0]:
-            found[field] = (rank, value)
-    if not marked:
+    keys = tuple(attrs)
+    try:
+        plan = _PLANS[keys]
+    except KeyError:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[keys] = _plan(keys)
+    if plan is None:
         return None
-    fields = {f: _CONVERT[f](v) for f, (_, v) in found.items()}
-    if fields.get("operation") is None:
+    values: list[Any] = [None] * len(_FIELDS)
+    for index, convert, names in plan:
+        for name in names:
+            value = attrs[name]
+            if value is None or (value == "" and index not in _EMPTY_OK_AT):
+                continue
+            values[index] = convert(value)
+            break
+    if values[_OP_AT] is None:
         kind = attrs.get("openinference.span.kind")
         if isinstance(kind, str):
-            fields["operation"] = _OPENINFERENCE_OPERATION.get(kind.upper())
+            values[_OP_AT] = _OPENINFERENCE_OPERATION.get(kind.upper())
     if "llm.invocation_parameters" in attrs:
         params = _invocation_params(attrs)
-        for name in _PARAM_FIELDS:
-            if fields.get(name) is None and params.get(name) is not None:
-                fields[name] = _CONVERT[name](params[name])
-    if fields.get("system_prompt_hash") is None:
+        for name, index in _PARAM_AT:
+            if values[index] is None and params.get(name) is not None:
+                values[index] = _CONVERTERS[index](params[name])
+    if values[_HASH_AT] is None:
         instructions = _first(attrs, _SYSTEM_INSTRUCTIONS)
         if instructions is not None:
             text = _str(instructions) or ""
-            fields["system_prompt_hash"] = (
-                "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-            )
-    return GenAI(**fields)
+            values[_HASH_AT] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    if values[_FINISH_AT] is None:
+        values[_FINISH_AT] = ()
+    return GenAI(*values)

@@ -71,11 +71,13 @@ def node_key(span: Span) -> str | None:
     if g is not None:
         op = g.operation
         if op in _TOOL_OPS or (op is None and g.tool_name and oi_kind != "LLM"):
-            return f"tool:{g.tool_name or span.name}"
+            return f"tool:{g.tool_name or _subject(span.name, op)}"
         if op in _AGENT_OPS or oi_kind == "AGENT":
-            return f"agent:{g.agent_name or span.name}"
+            return f"agent:{g.agent_name or _subject(span.name, op)}"
         # The model asked for, not the resolved version: one node per deployment.
         model = g.request_model or g.response_model
+        if model is None and op and span.name.startswith(op + " "):
+            model = _subject(span.name, op)  # "chat gpt-x" by the span-name convention
         if op in _MODEL_OPS or oi_kind == "LLM" or (op is None and model):
             return f"model:{g.provider or 'unknown'}/{model or 'unknown'}"
         if g.agent_name and op is None:
@@ -85,6 +87,15 @@ def node_key(span: Span) -> str | None:
     if oi_kind == "AGENT":
         return f"agent:{span.name}"
     return None
+
+
+def _subject(name: str, op: str | None) -> str:
+    """What a span named by the GenAI convention ("{operation} {subject}", e.g.
+    "execute_tool search") is about, so a tool span lacking gen_ai.tool.name
+    still lands on the same node as its siblings that have it."""
+    if op and name.startswith(op + " ") and len(name) > len(op) + 1:
+        return name[len(op) + 1 :]
+    return name
 
 
 def _kind_of(key: str) -> str:
@@ -151,12 +162,17 @@ class Collapsed:
                 if container < 0 or keys[i] is None or tree.is_descendant(i, container):
                     continue
                 lost_root = parent[i] < 0 and tree.roots[0] != i
+                container_key = keys[container]
                 lost_sibling = (
                     parent[i] >= 0
                     and parent[i] == parent[container]
                     and not children[container]
-                    and keys[container] is not None
+                    and container_key is not None
                     and s.start_ns > spans[container].start_ns
+                    # Same kind inside same kind (tool in tool, model in model)
+                    # is parallel fan-out (asyncio.gather, parallel tool calls),
+                    # far likelier than a lost context: never a call.
+                    and container_key[0] != (keys[i] or " ")[0]
                 )
                 if lost_root or lost_sibling:
                     target = container if keys[container] is not None else self.eparent[container]

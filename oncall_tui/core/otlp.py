@@ -23,6 +23,7 @@ import msgspec
 
 from oncall_tui.core.genai import genai_view
 from oncall_tui.core.models import QualityNote, Span, SpanEvent, SpanKind, StatusCode
+from oncall_tui.errors import TraceFormatError
 
 # ----------------------------------------------------------------- wire types
 
@@ -300,7 +301,21 @@ def convert_span(
 
 
 def decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
-    """Spans and notes from an OTLP TracesData document (``raw`` is its JSON)."""
+    """Spans and notes from an OTLP TracesData document (``raw`` is its JSON).
+
+    Raises only TraceFormatError: callers outside ``read_traces`` (the
+    simulator's ``/v1/traces``, store adapters) get the project's error too.
+    """
+    try:
+        return _decode(raw, parsed, where)
+    except RecursionError:
+        # The decoder's depth limit (~1,000 levels): hostile or broken nesting.
+        raise TraceFormatError(f"{where}: JSON nested too deeply to read") from None
+    except msgspec.DecodeError as exc:
+        raise TraceFormatError(f"{where}: not JSON ({exc})") from None
+
+
+def _decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
     if isinstance(parsed, dict) and "resource_spans" in parsed:
         parsed = _camelise(msgspec.json.decode(raw))
         raw = msgspec.json.encode(parsed)

@@ -1,11 +1,18 @@
-"""What the engine needs to act, and a direct implementation over the capability
-Protocols until the action lifecycle (``oncall_tui.actions``) takes over.
+"""What the engine needs to act, and the two ways it can.
 
 ``ActionRunner`` is the seam: ``plan`` says in words what would change,
-``execute`` applies it once (the idempotency key is derived from the incident
-and the step, so a resumed session repeating an interrupted action gets the
-first result back instead of a second change) and verifies it by reading the
-gateway's status back until it holds or a deadline passes.
+``execute`` applies it once (the request id is derived from the incident and
+the step, so a resumed session repeating an interrupted action gets the
+first result back instead of a second change) and verifies it.
+
+``LifecycleActions`` is the real one: the action lifecycle of
+``oncall_tui.actions`` (capture, plan, execute once, read-back verify, undo,
+every stage in the hash-chained audit log). The engine's ``confirm(yes=True)``
+is the person's confirmation (the CLI's ``--yes``; the console asks for the
+typed route name on dangerous steps before it calls it), so the executor is
+told ``assume_yes``. ``DirectActions`` calls the capability Protocols and
+reads ``/v1/status`` back without an audit log; it is kept for adapters that
+cannot read back (no ``Verifiable``) and for tests of the engine alone.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from oncall_tui.actions import ActionSpec as LifecycleSpec
+from oncall_tui.actions import Confirmation, Executor
+from oncall_tui.actions.model import describe_spec
 from oncall_tui.core.gateway import ActionRecord, RouteStatus
 from oncall_tui.errors import ActionError, OncallError, UnsupportedError
 from oncall_tui.runbook.queries import Sources
@@ -42,6 +52,7 @@ class ActionResult(msgspec.Struct, frozen=True, omit_defaults=True):
     record: ActionRecord | None = None
     verify_attempts: int = 0
     undo: str | None = None  # how to take it back, in words
+    action_id: str | None = None  # the audit log's id for it (oncall-tui audit show)
 
 
 class ActionRunner(Protocol):
@@ -75,6 +86,20 @@ def verified(spec: ActionSpec, status: RouteStatus) -> bool:
     return True  # failover to "next": applied is all the gateway can say
 
 
+async def next_tier(gateway: GatewayStatus, route_name: str) -> str:
+    """The first fallback of a route: what "fail over to the next tier" means.
+
+    Resolved here, explicitly, because the protocol reads a failover with no
+    tier as "clear the forced tier", the opposite of what the runbook asked."""
+    routes = await gateway.routes()
+    route = next((r for r in routes.routes if r.name == route_name), None)
+    if route is None:
+        raise ActionError(f"gateway has no route {route_name!r}")
+    if not route.fallbacks:
+        raise ActionError(f"route {route_name!r} has no fallback tier to fail over to")
+    return route.fallbacks[0].key
+
+
 class DirectActions:
     """Calls the gateway adapter's action Protocols and verifies through status."""
 
@@ -85,8 +110,10 @@ class DirectActions:
         verify_every_s: float = 1.0,
         verify_deadline_s: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self.sources = sources
+        self.monotonic = monotonic
         self.verify_every_s = verify_every_s
         self.verify_deadline_s = verify_deadline_s
         self.sleep = sleep
@@ -123,7 +150,11 @@ class DirectActions:
                 )
                 undo = f"roll forward to {record.before.get('version') or 'the prior version'}"
             else:
+                failover = self._adapter(Failover)
                 to_tier = spec.to_tier
+                if spec.kind == "failover" and to_tier is None:
+                    to_tier = await next_tier(self._adapter(GatewayStatus), spec.route)
+                    spec = msgspec.structs.replace(spec, to_tier=to_tier)
                 if spec.kind == "restore":
                     # Restore is a failover to the configured primary, named explicitly.
                     routes = await self._adapter(GatewayStatus).routes()
@@ -132,9 +163,7 @@ class DirectActions:
                         raise ActionError(f"gateway has no route {spec.route!r} to restore")
                     to_tier = route.primary.key
                     spec = msgspec.structs.replace(spec, to_tier=to_tier)
-                record = await self._adapter(Failover).failover(
-                    spec.route, to_tier=to_tier, **common
-                )
+                record = await failover.failover(spec.route, to_tier=to_tier, **common)
                 undo = (
                     "fail over again if the primary misbehaves"
                     if spec.kind == "restore"
@@ -154,7 +183,7 @@ class DirectActions:
 
     async def _verify(self, spec: ActionSpec, record: ActionRecord, undo: str) -> ActionResult:
         gateway = self._adapter(GatewayStatus)
-        deadline = time.monotonic() + self.verify_deadline_s
+        deadline = self.monotonic() + self.verify_deadline_s
         attempts = 0
         last = "no status read yet"
         while True:
@@ -175,7 +204,7 @@ class DirectActions:
                 )
             except OncallError as exc:
                 last = str(exc)
-            if time.monotonic() >= deadline:
+            if self.monotonic() >= deadline:
                 return ActionResult(
                     "not_verified",
                     f"applied, but {attempts} status reads later it does not show: {last}",
@@ -184,3 +213,64 @@ class DirectActions:
                     undo,
                 )
             await self.sleep(self.verify_every_s)
+
+
+class LifecycleActions:
+    """``ActionRunner`` over the audited action lifecycle."""
+
+    def __init__(self, executor: Executor):
+        self.executor = executor
+
+    def _spec(self, spec: ActionSpec) -> LifecycleSpec:
+        # The lifecycle has no "restore": clearing a forced tier is its restore.
+        restore = spec.kind == "restore"
+        kind: Literal["kill_switch", "rollback", "failover"] = (
+            "failover" if spec.kind == "restore" else spec.kind
+        )
+        return LifecycleSpec(
+            kind=kind,
+            route=spec.route,
+            reason=spec.reason,
+            env=self.executor.env,
+            enabled=spec.enabled,
+            to_version=spec.to_version,
+            to_tier=None if restore else spec.to_tier,
+            request_id=spec.idempotency_key,
+        )
+
+    async def _resolved(self, spec: ActionSpec) -> ActionSpec:
+        if spec.kind != "failover" or spec.to_tier is not None:
+            return spec
+        gateway = next(
+            (a for a in self.executor.adapters.values() if isinstance(a, GatewayStatus)), None
+        )
+        if gateway is None:
+            raise UnsupportedError("no gateway here can say which tier comes next")
+        return msgspec.structs.replace(spec, to_tier=await next_tier(gateway, spec.route))
+
+    async def plan(self, spec: ActionSpec) -> str:
+        plan = await self.executor.plan(self._spec(await self._resolved(spec)))
+        return "\n".join(plan.describe())
+
+    async def execute(self, spec: ActionSpec) -> ActionResult:
+        try:
+            plan = await self.executor.plan(self._spec(await self._resolved(spec)))
+            result = await self.executor.execute(plan, confirm=Confirmation(assume_yes=True))
+        except ActionError as exc:
+            return ActionResult("refused", str(exc))
+        except OncallError as exc:
+            return ActionResult("failed", str(exc))
+        if result.verified:
+            outcome: Outcome = "verified"
+        elif result.applied:
+            outcome = "not_verified"
+        else:
+            outcome = "failed"
+        return ActionResult(
+            outcome,
+            result.detail,
+            result.record,
+            result.verify_polls,
+            describe_spec(result.undo) if result.undo is not None else None,
+            result.action_id,
+        )

@@ -164,6 +164,15 @@ class Engine:
             elif event.type == "closed":
                 self.current_id = None
 
+    def interrupted_action(self) -> str | None:
+        """The action step that started and never recorded a result (a crash
+        mid-action). Confirming it again reuses its idempotency key, so the
+        gateway returns the first result instead of applying it twice."""
+        started = {e.step for e in self.session.of_type("action_started")}
+        finished = {e.step for e in self.session.of_type("action")}
+        pending = started - finished
+        return self.current_id if self.current_id in pending else None
+
     @property
     def current(self) -> Step | None:
         return None if self.current_id is None else self.runbook.step(self.current_id)
@@ -222,7 +231,9 @@ class Engine:
             if isinstance(step, CheckStep):
                 await self._check(step)
             elif isinstance(step, NoteStep):
-                self.session.append("note", step.id, text=self.text(step.text or step.title))
+                self.session.append(
+                    "note", step.id, text=self.text(step.text or step.title).strip()
+                )
                 self._advance(step)
             elif isinstance(step, DecisionStep):
                 self._decide(step)
@@ -308,14 +319,27 @@ class Engine:
         }[spec.kind]
         return f"{target} on route {spec.route} ({'dangerous' if step.dangerous else 'safe'})"
 
-    def record_plan(self) -> str:
-        """Headless without --yes: write the plan to the timeline, change nothing."""
+    async def record_plan(self) -> tuple[str, str | None]:
+        """Headless without --yes: write the plan to the timeline, change nothing.
+
+        Returns the one-line plan and, when an action runner is configured, its
+        dry-run diff (prior state captured from the target, what would change)."""
         step = self._require(ActionStep)
         plan = self.describe(step)
+        diff: str | None = None
+        if self.actions is not None and not self.read_only:
+            try:
+                diff = await self.actions.plan(self.spec(step))
+            except OncallError as exc:
+                diff = f"cannot plan: {exc}"
         self.session.append(
-            "action_planned", step.id, plan=plan, spec=msgspec.to_builtins(self.spec(step))
+            "action_planned",
+            step.id,
+            plan=plan,
+            diff=diff,
+            spec=msgspec.to_builtins(self.spec(step)),
         )
-        return plan
+        return plan, diff
 
     async def confirm(self, yes: bool) -> ActionResult | None:
         step = self._require(ActionStep)
@@ -350,7 +374,8 @@ class Engine:
     # ------------------------------------------------------------ automatic steps
 
     async def _check(self, step: CheckStep) -> None:
-        route = self.text(step.query.route) if step.query.route else self.inputs.get("route")
+        # No route named: the whole gateway (or every trace), never an implicit input.
+        route = self.text(step.query.route) if step.query.route else None
         repeat = step.repeat
         deadline = self.monotonic() + (repeat.deadline_s if repeat else 0)
         attempts = 0

@@ -48,7 +48,8 @@ def report(session: Session) -> dict[str, Any]:
     opened = parse_at(session.opened.at)
     closed_events = session.of_type("closed")
     mitigated = session.of_type("mitigated")
-    titles = {s.id: fill(s.title, inputs) for s in rb.steps}
+    values = {e.step or "": e.data.get("values", {}) for e in session.of_type("check")}
+    titles = {s.id: fill(s.title, inputs, values) for s in rb.steps}
     checks = [
         {
             "step": e.step,
@@ -108,7 +109,7 @@ def report(session: Session) -> dict[str, Any]:
     ttm = (parse_at(mitigated[0].at) - opened).total_seconds() if mitigated else None
     return {
         "incident": session.id,
-        "runbook": {"id": rb.id, "title": fill(rb.title, inputs), "summary": rb.summary},
+        "runbook": {"id": rb.id, "title": fill(rb.title, inputs, values), "summary": rb.summary},
         "environment": session.environment,
         "inputs": inputs,
         "opened_at": session.opened.at,

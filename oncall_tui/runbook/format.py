@@ -169,10 +169,19 @@ def fill(
 
     def check_value(m: re.Match[str]) -> str:
         value = (checks or {}).get(m.group(1), {}).get(m.group(2))
-        return m.group(0) if value is None else str(value)
+        return m.group(0) if value is None else show_value(value)
 
     text = CHECK_PLACEHOLDER.sub(check_value, template)
-    return PLACEHOLDER.sub(lambda m: str(inputs.get(m.group(1), m.group(0))), text)
+    return PLACEHOLDER.sub(
+        lambda m: show_value(inputs[m.group(1)]) if m.group(1) in inputs else m.group(0), text
+    )
+
+
+def show_value(value: Any) -> str:
+    """A value as a person reads it: 0.0761, not 0.07611798287345385."""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return str(value)
 
 
 # ---------------------------------------------------------------- lint

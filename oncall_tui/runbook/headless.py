@@ -38,6 +38,7 @@ class RunResult(msgspec.Struct, omit_defaults=True):
     current_step: str | None = None
     waiting: dict[str, Any] | None = None
     plan: str | None = None
+    diff: str | None = None  # the action lifecycle's dry-run plan, when planned
     mitigated: bool = False
 
     @property
@@ -73,6 +74,7 @@ async def drive(
 
     status: RunStatus = "finished"
     plan: str | None = None
+    diff: str | None = None
     waiting: dict[str, Any] | None = None
     while True:
         wait = await engine.run()
@@ -100,12 +102,14 @@ async def drive(
             elif yes or engine.read_only:
                 await engine.confirm(yes=True)
             else:
-                plan = engine.record_plan()
+                plan, diff = await engine.record_plan()
                 status, waiting = "planned", msgspec.to_builtins(wait)
                 flush()
                 break
         flush()
-    return summarize(engine, status, waiting=waiting, plan=plan)
+    result = summarize(engine, status, waiting=waiting, plan=plan)
+    result.diff = diff
+    return result
 
 
 def summarize(

@@ -15,16 +15,18 @@ says which step comes next (``None``: the runbook is finished).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from oncall_tui.errors import DataError, NotFoundError
+from oncall_tui.errors import DataError, NotFoundError, UsageError
 from oncall_tui.runbook.format import Runbook
 
 
@@ -167,6 +169,27 @@ class Session:
 
     def of_type(self, *types: str) -> list[Event]:
         return [e for e in self.events if e.type in types]
+
+
+@contextlib.contextmanager
+def hold(path: Path) -> Iterator[None]:
+    """Hold an incident for one driver, before it is even read. Two responders
+    resuming the same incident at once would interleave their steps (and one
+    could take the other's half-written line for a torn one); the second is
+    told instead. The lock is advisory (flock) and dies with the process."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"incident {path.stem} is being driven by another process right now",
+                hint="wait for it to stop, or stop it first",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def incidents_dir(state: Path) -> Path:

@@ -1,7 +1,7 @@
 """Alert kinds a gateway status implies, for ``runbook suggest --live``.
 
-Gateways that push ``Alert`` events say so themselves; for one that only
-answers ``/v1/status`` these thresholds name the same kinds from the figures,
+Gateways with ``GatewayAlerts`` say so themselves; for one that only answers
+``/v1/status`` these thresholds name the same kinds (the simulator's) from the figures,
 so the console can still point at a runbook. Pure: status in, kinds out.
 """
 
@@ -35,7 +35,7 @@ def implied_alerts(status: RouteStatus, route: Route | None) -> list[str]:
         kinds.append("retry_amplification")
     ttft, ttfv = status.ttft.p95_ms, status.ttfv.p95_ms
     if ttft is not None and ttfv is not None and ttfv - ttft > 2000:
-        kinds.append("latency_ttfv_high")
+        kinds.append("hidden_reasoning_latency")
     if status.cache_hit_rate is not None and status.cache_hit_rate < 0.5:
-        kinds.append("cache_hit_drop")
+        kinds.append("cache_hit_low")
     return sorted(set(kinds))

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
+from oncall_tui.core.analysis import analyze
+from oncall_tui.core.assemble import assemble
 from oncall_tui.core.gateway import (
     ActionKind,
     ActionRecord,
@@ -30,6 +32,8 @@ EVENT_BUFFER = 2000  # events kept for resume; older ones answer with ``reset``
 STATUS_EVERY_S = 5.0  # a status event every this many simulated seconds
 TRACE_SAMPLE = 0.05  # share of ordinary requests kept as traces
 NOTABLE_TRACES_PER_STEP = 20
+ANALYSED_TRACES_PER_STEP = 1  # ~0.5 ms each; enough to notice a cycle within seconds
+CYCLE_ALERT_S = 60.0  # a "cycle" alert stays up this long after the last cycle seen
 
 
 class ProtocolError(Exception):
@@ -62,6 +66,7 @@ class SimEngine:
         self.faults = Faults()
         self._since_status = 0.0
         self._alerts: dict[str, Alert] = {}
+        self._cycle_seen: dict[str, tuple[float, str]] = {}  # route -> (sim t, trace id)
         self._listeners: list[object] = []
         for name in scenarios:
             self.enable(name)
@@ -117,6 +122,7 @@ class SimEngine:
         rng = fleet.rng
         fleet.t += dt
         notable_left = NOTABLE_TRACES_PER_STEP
+        analyse_left = ANALYSED_TRACES_PER_STEP
         for route in fleet.routes.values():
             expected = route.rps * dt
             n = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
@@ -133,6 +139,14 @@ class SimEngine:
                         notable_left -= 1
                     spans = build_trace(fleet, route, rec)
                     self.store.add(spans)
+                    if analyse_left > 0 and (route.agentic or route.structured):
+                        # What only a trace shows (a call cycle) is found the way
+                        # a responder's tools find it: by the trace engine.
+                        analyse_left -= 1
+                        if analyze(assemble(spans, source="sim")[0]).cycles:
+                            rec.notable = True
+                            interesting = True
+                            self._cycle_seen[route.name] = (fleet.t, rec.trace_id or "")
                     if interesting:
                         self.emit("trace", trace_id=rec.trace_id, route=route.name)
                 fleet.records.append(rec)
@@ -207,7 +221,12 @@ class SimEngine:
                     f"{rs.route}: first visible token {rs.ttfv.p50_ms / 1000:.1f}s after "
                     f"request, first token {rs.ttft.p50_ms / 1000:.1f}s",
                 )
-            if rs.retry_amplification and rs.retry_amplification > 2:
+            if (
+                rs.retry_amplification
+                and rs.retry_amplification > 1.8
+                # Failover costs a second attempt too; only unexplained retries alarm.
+                and rs.retry_amplification - 1 > 2 * (rs.fallback_rate or 0) + 0.1
+            ):
                 firing["retry_amplification"] = (
                     "high",
                     f"{rs.route}: {rs.retry_amplification:.1f} upstream attempts per request",
@@ -216,6 +235,13 @@ class SimEngine:
                 firing["cache_hit_low"] = (
                     "medium",
                     f"{rs.route}: prompt cache hit rate {rs.cache_hit_rate:.0%}",
+                )
+            seen = self._cycle_seen.get(rs.route)
+            if seen is not None and self.fleet.t - seen[0] <= CYCLE_ALERT_S:
+                firing["cycle"] = (
+                    "high",
+                    f"{rs.route}: tool calls nested inside themselves (a call-graph cycle) "
+                    f"in recent traces, e.g. {seen[1]}",
                 )
             for kind, (severity, summary) in firing.items():
                 alert_id = f"{rs.route}:{kind}"
@@ -281,6 +307,11 @@ class SimEngine:
         now = self.fleet.now()
         if kind == "kill_switch":
             enabled = True if req.enabled is None else req.enabled
+            if route.kill_switch == enabled:
+                state = "on" if enabled else "off"
+                raise ProtocolError(
+                    409, "conflict", f"{route_name}: the kill switch is already {state}"
+                )
             route.kill_switch = enabled
             detail = "AI path off; static fallback serves" if enabled else "AI path restored"
         elif kind == "rollback":
@@ -303,6 +334,13 @@ class SimEngine:
                     "invalid",
                     f"{req.to_tier!r} is not in the chain ({', '.join(keys)})",
                     "to_tier",
+                )
+            if req.to_tier == route.failover_to:
+                raise ProtocolError(
+                    409,
+                    "conflict",
+                    f"{route_name}: traffic is already "
+                    + (f"forced to {req.to_tier}" if req.to_tier else "on its normal chain"),
                 )
             route.failover_to = req.to_tier
             detail = f"traffic forced to {req.to_tier}" if req.to_tier else "failover cleared"

@@ -96,6 +96,10 @@ class Record:
     cost_usd: float
     tokens: int
     trace_id: str | None = None
+    session: str = ""  # the conversation the request belongs to (gen_ai.conversation.id)
+    tenant: str = ""
+    reasoning_tokens: int = 0
+    notable: bool = False  # its trace shows something the numbers do not (a cycle)
 
 
 @dataclass
@@ -247,15 +251,21 @@ class Fleet:
             refusal += e.refusal_drift_per_min.get(p, 0.0) * age / 60.0
         refused = rng.random() < min(refusal, 0.95)
         ttft = rng.lognormvariate(5.9, 0.35)  # ~365 ms median
-        hidden = sum(e.hidden_reasoning_s for e, _ in effects) * 1000.0
+        reasoning = [e for e, _ in effects if e.only_model in (None, served.model)]
+        hidden = sum(e.hidden_reasoning_s for e in reasoning) * 1000.0
         ttfv = ttft + (hidden * rng.uniform(0.85, 1.25) if hidden else rng.uniform(5, 40))
         cache_rate = route.cache_hit
         for e, _ in effects:
             if e.cache_hit is not None:
                 cache_rate = e.cache_hit
         cache_hit = rng.random() < cache_rate
+        tenant = f"tenant-{rng.randrange(40):02d}"
+        for e, _ in effects:
+            if e.tenant is not None and rng.random() < 0.6:
+                tenant = e.tenant  # the launch: one tenant suddenly sends most traffic
         tokens_in = rng.randint(800, 3000)
-        tokens_out = rng.randint(80, 500) + sum(e.reasoning_tokens for e, _ in effects)
+        reasoning_tokens = sum(e.reasoning_tokens for e in reasoning)
+        tokens_out = rng.randint(80, 500) + reasoning_tokens
         repairs = max((e.structured_repairs for e, _ in effects), default=0)
         calls = attempts + repairs
         price = PRICE_PER_1K.get(p, 0.005)
@@ -267,7 +277,7 @@ class Fleet:
         for e, _ in effects:
             if e.chunk_chars is not None:
                 chunk = e.chunk_chars
-        return Record(
+        rec = Record(
             self.t,
             route.name,
             served.key,
@@ -286,6 +296,8 @@ class Fleet:
             cost,
             tokens_in + tokens_out,
         )
+        rec.session, rec.tenant, rec.reasoning_tokens = session, tenant, reasoning_tokens
+        return rec
 
     def reset_quotas(self) -> None:
         """Quotas reset at midnight on each provider's own clock."""
@@ -311,7 +323,15 @@ class Fleet:
 
     def status(self, route: RouteState, window_s: int) -> RouteStatus:
         since = self.t - window_s
-        recs = [r for r in self.records if r.route == route.name and r.t >= since]
+        # Records are appended in time order: walk back from the newest and
+        # stop at the window's start instead of scanning the whole hour.
+        recs = []
+        for r in reversed(self.records):
+            if r.t < since:
+                break
+            if r.route == route.name:
+                recs.append(r)
+        recs.reverse()
         n = len(recs)
         tiers: dict[str, int] = {}
         for r in recs:
@@ -394,7 +414,7 @@ class Fleet:
 
 
 def _notable(r: Record) -> bool:
-    return (not r.ok) or r.refused or r.fell_back or r.attempts > 1
+    return r.notable or (not r.ok) or r.refused or r.fell_back or r.attempts > 1
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -451,7 +471,10 @@ def default_routes() -> dict[str, RouteState]:
         "agent-assist": RouteState(
             "agent-assist",
             "Agentic assistant with tools",
-            versions(("v2", ModelRef("openai", "o3", "2025-04-16"), 20, "reasoning model")),
+            versions(
+                ("v1", ModelRef("anthropic", "claude-sonnet", "2025-05-14"), 90, "launch"),
+                ("v2", ModelRef("openai", "o3", "2025-04-16"), 20, "reasoning model"),
+            ),
             "v2",
             (ModelRef("anthropic", "claude-sonnet", "2025-05-14"),),
             rps=3.0,

@@ -35,6 +35,9 @@ class Effects:
     tenant: str | None = None
     only_version: str | None = None  # effects apply only while this version serves
     chunk_chars: float | None = None  # stream chunk size
+    # latency/reasoning effects apply only when this model serves (a failover
+    # or a rollback to a non-reasoning model leaves them behind)
+    only_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ SCENARIOS: dict[str, Scenario] = {
             "hidden-reasoning",
             "agent-assist",
             "First token is fast, first visible token is 6-9 s later: hidden reasoning",
-            Effects(hidden_reasoning_s=7.0, reasoning_tokens=2400),
+            Effects(hidden_reasoning_s=7.0, reasoning_tokens=2400, only_model="o3"),
             "hidden-reasoning-latency",
         ),
         Scenario(
@@ -108,8 +111,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "retry-storm",
             "search-summary",
-            "Clients and gateway both retry; every request costs four upstream attempts",
-            Effects(provider_errors={"openai": 0.3}, retries=3),
+            "Clients and gateway both retry the same provider: two upstream attempts per "
+            "request on average, up to four, while fallbacks stay rare",
+            Effects(provider_errors={"openai": 0.55}, retries=3),
             "retry-storm",
         ),
         Scenario(

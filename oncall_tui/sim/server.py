@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ipaddress
 import random
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -80,6 +81,11 @@ def _json(obj: Any, status: int = 200) -> HttpResponse:
 
 def _error(status: int, code: str, message: str, field_: str | None = None) -> HttpResponse:
     return _json(ErrorResponse(ErrorBody(code=code, message=message, field=field_)), status)
+
+
+def _jaeger_error(status: int, message: str) -> HttpResponse:
+    """Jaeger's own error shape (api_v3 http_gateway.go), not ErrorResponse."""
+    return _json({"error": {"httpCode": status, "message": message}}, status)
 
 
 def require_loopback(host: str) -> None:
@@ -283,7 +289,7 @@ class SimServer:
         except ProtocolError as exc:
             return _error(exc.status, exc.code, exc.message, exc.field)
         except msgspec.ValidationError as exc:
-            return _error(422, "invalid", f"request body: {exc}")
+            return _error(422, "invalid", f"request body: {exc}", _field_of(exc))
         except msgspec.DecodeError as exc:
             return _error(422, "invalid", f"request body is not JSON: {exc}")
 
@@ -335,8 +341,15 @@ class SimServer:
 
     def _action(self, kind: str, route: str, r: HttpRequest) -> HttpResponse:
         req = msgspec.json.decode(r.body or b"{}", type=ActionRequest)
-        record = self.engine.act(kind, route, req, r.header("idempotency-key") or "")  # type: ignore[arg-type]
-        return _json(record)
+        key = r.header("idempotency-key") or ""
+        replay = key in self.engine.by_key
+        record = self.engine.act(kind, route, req, key)  # type: ignore[arg-type]
+        if replay:
+            # The first answer again; nothing was applied this time.
+            return HttpResponse(
+                200, _encoder.encode(record), headers={"Idempotent-Replayed": "true"}
+            )
+        return _json(record, 201)
 
     def _ingest(self, r: HttpRequest) -> Callable[[], Awaitable[HttpResponse]]:
         async def run() -> HttpResponse:
@@ -364,7 +377,7 @@ class SimServer:
             if len(parts) == 4:
                 spans = self.engine.store.get(parts[3])
                 if spans is None:
-                    return _json({"error": {"httpCode": 404, "message": "trace not found"}}, 404)
+                    return _jaeger_error(404, "trace not found")
                 return _json({"result": traces_data(spans)})
             q = r.query
 
@@ -380,7 +393,7 @@ class SimServer:
                 try:
                     attrs = {str(k): str(v) for k, v in msgspec.json.decode(raw_attrs).items()}
                 except (msgspec.DecodeError, AttributeError):
-                    return _error(400, "invalid", "query.attributes must be a JSON object")
+                    return _jaeger_error(400, "malformed parameter query.attributes")
             try:
                 limit = int(
                     first("query.num_traces", "query.search_depth", "query.searchDepth") or 20
@@ -388,7 +401,7 @@ class SimServer:
                 start_min = _rfc3339_ns(first("query.start_time_min", "query.startTimeMin"))
                 start_max = _rfc3339_ns(first("query.start_time_max", "query.startTimeMax"))
             except ValueError as exc:
-                return _error(400, "invalid", str(exc))
+                return _jaeger_error(400, f"malformed parameter: {exc}")
             found = self.engine.store.find(
                 service=first("query.service_name", "query.serviceName"),
                 start_min=start_min,
@@ -397,8 +410,8 @@ class SimServer:
                 attributes=attrs or None,
             )
             if not found:
-                # Jaeger answers a search with no match with 404.
-                return _json({"error": {"httpCode": 404, "message": "trace not found"}}, 404)
+                # Jaeger answers a search with no match with 404 (http_gateway.go).
+                return _jaeger_error(404, "No traces found")
             return _json({"result": traces_data([s for spans in found for s in spans])})
 
         return run
@@ -461,7 +474,9 @@ class SimServer:
             await self._write(writer, denied, keep_alive=False)
             return
         try:
-            since = int(request.query.get("since", ["0"])[0])
+            # No ``since``: everything still held, with no reset for what is not.
+            oldest = self.engine.events[0].seq - 1 if self.engine.events else self.engine.seq
+            since = int(request.query["since"][0]) if "since" in request.query else oldest
         except ValueError:
             await self._write(
                 writer,
@@ -554,6 +569,17 @@ class _Faults(msgspec.Struct, forbid_unknown_fields=True):
     error_rate: float = 0.0
     drop_ws_after: int = 0
     flap_period_s: float = 0.0
+
+
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+_AT = re.compile(r"at `\$\.([A-Za-z_][\w-]*)")
+
+
+def _field_of(exc: msgspec.ValidationError) -> str | None:
+    """The body field a msgspec error names, for ErrorBody.field."""
+    text = str(exc)
+    m = _MISSING.search(text) or _AT.search(text)
+    return m.group(1) if m else None
 
 
 def _window(r: HttpRequest) -> int:

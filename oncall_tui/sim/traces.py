@@ -123,7 +123,12 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
         None,
         t0,
         t0 + total,
-        {"http.route": f"/v1/routes/{route.name}", "gen_ai.route": route.name},
+        {
+            "http.route": f"/v1/routes/{route.name}",
+            "gen_ai.route": route.name,
+            "gen_ai.conversation.id": f"{route.name}:{rec.session}",
+            "tenant.id": rec.tenant,
+        },
         service="ai-gateway",
         host="gw-1",
         kind="server",
@@ -291,10 +296,15 @@ def _model_attrs(
             "gen_ai.response.time_to_first_visible_chunk": round(rec.ttfv_ms / 1000, 4),
             "gen_ai.response.finish_reasons": ["content_filter" if rec.refused else "stop"],
             "gen_ai.usage.cache_read.input_tokens": int(rec.tokens * 0.6) if rec.cache_hit else 0,
+            # a miss writes the prefix again: what cache thrash pays for
+            "gen_ai.usage.cache_creation.input_tokens": 0
+            if rec.cache_hit
+            else int(rec.tokens * 0.6),
+            "gen_ai.conversation.id": f"{rec.route}:{rec.session}",
         }
     )
-    if rec.ttfv_ms - rec.ttft_ms > 1000:
-        attrs["gen_ai.usage.reasoning.output_tokens"] = int((rec.ttfv_ms - rec.ttft_ms) / 3)
+    if rec.reasoning_tokens:
+        attrs["gen_ai.usage.reasoning.output_tokens"] = rec.reasoning_tokens
     return attrs
 
 

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from oncall_tui.core.gateway import ActionRecord, Event, RoutesResponse, StatusResponse
+from oncall_tui.core.gateway import ActionRecord, Alert, Event, RoutesResponse, StatusResponse
 from oncall_tui.core.models import Trace, TraceSummary
 
 
@@ -70,6 +70,13 @@ class GatewayStream(Protocol):
     def events(self, since: int | None = None) -> AsyncIterator[Event]: ...
 
 
+@runtime_checkable
+class GatewayAlerts(Protocol):
+    """Alerts the gateway currently has firing (``GET /v1/alerts``)."""
+
+    async def alerts(self) -> list[Alert]: ...
+
+
 # (gateway capability Protocols: end of section)
 
 
@@ -99,6 +106,45 @@ class Failover(Protocol):
     async def failover(
         self, route: str, *, to_tier: str | None, reason: str, actor: str, idempotency_key: str
     ) -> ActionRecord: ...
+
+
+class ActionIntent(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What an action wants to be true afterwards, for capture and read-back."""
+
+    kind: str  # "kill_switch" | "rollback" | "failover"
+    route: str
+    enabled: bool | None = None  # kill_switch: True = switch on (AI off)
+    to_version: str | None = None
+    to_tier: str | None = None
+
+
+class Observation(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One read-back through the path real traffic uses."""
+
+    holds: bool  # does the intended state hold, as traffic sees it?
+    detail: str  # one line a person reads: what was seen
+    state: dict[str, str | bool | float | None] = {}
+
+
+@runtime_checkable
+class Verifiable(Protocol):
+    """What the action lifecycle needs besides the action call itself.
+
+    ``capture`` reads the state an action would replace (for the plan and the
+    undo); ``observe`` reads back through the path real traffic uses (an SDK's
+    client API, a gateway's live status), never the admin write path alone.
+    ``repeat_safe`` says a resend of the same call cannot double-apply: the
+    call sets a state (Unleash on/off) or the target honours the idempotency
+    key (the native protocol). Only then does the executor retry.
+    """
+
+    target: str  # where, for the plan: "unleash at http://..."
+
+    def repeat_safe(self, kind: str) -> bool: ...
+
+    async def capture(self, intent: ActionIntent) -> dict[str, str | bool | None]: ...
+
+    async def observe(self, intent: ActionIntent) -> Observation: ...
 
 
 # (action capability Protocols: end of section)

@@ -166,6 +166,13 @@ def read_traces(data: bytes, *, source: str = "<input>") -> list[Trace]:
         raise TraceFormatError(f"{source}: not UTF-8 text ({exc.reason})") from None
     except msgspec.DecodeError as exc:
         raise TraceFormatError(f"{source}: not JSON ({exc})") from None
+    except RecursionError:
+        # msgspec's decoder (and any value walk) has a depth limit; a hostile
+        # or broken export can nest AnyValues deeper than that.
+        raise TraceFormatError(
+            f"{source}: JSON nested too deeply to read (about 1,000 levels is the "
+            f"limit; an attribute value nests arrays or key/value lists deeper)"
+        ) from None
     finally:
         if enabled:
             gc.enable()

@@ -26,6 +26,7 @@ from oncall_tui.core.gateway import (
     ActionRequest,
     Alert,
     Event,
+    Route,
     RoutesResponse,
     StatusResponse,
 )
@@ -35,7 +36,7 @@ from oncall_tui.core.summary import summarize
 from oncall_tui.errors import AuthError, ConfigError, NotFoundError, UnreachableError
 from oncall_tui.plugins import Plugin, PluginContext
 from oncall_tui.sources import http
-from oncall_tui.sources.capabilities import TraceQuery
+from oncall_tui.sources.capabilities import ActionIntent, Observation, TraceQuery
 
 SYSTEM = "native gateway"
 
@@ -45,6 +46,9 @@ class Options(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     token_env: str | None = None  # name of the env var holding the bearer token
     timeout_s: float = 10.0
     reconnect_max_s: float = 30.0  # ceiling of the event-stream backoff
+    #: Status window (gateway seconds) that action read-back looks at: short,
+    #: so "the route's AI traffic stopped" shows soon after the change.
+    verify_window_s: int = 10
 
 
 class _Alerts(msgspec.Struct, frozen=True):
@@ -109,10 +113,22 @@ class NativeGateway:
                     additional_headers=self._headers,
                     open_timeout=self.options.timeout_s,
                     max_size=8 * 1024 * 1024,
+                    # Keep reading frames even when the consumer lags, so a
+                    # close is seen at once instead of after close_timeout
+                    # behind a backlog; the server bounds what it sends.
+                    max_queue=None,
+                    close_timeout=2.0,
                 ) as ws:
                     delay = 0.25
                     async for message in ws:
-                        event = decoder.decode(message)
+                        try:
+                            event = decoder.decode(message)
+                        except msgspec.ValidationError:
+                            # A newer gateway's event type: skip it, keep its place.
+                            seq = _seq_of(message)
+                            if seq is not None:
+                                last = seq
+                            continue
                         if event.type not in ("hello", "reset"):
                             last = event.seq
                         yield event
@@ -120,14 +136,20 @@ class NativeGateway:
                 status = exc.response.status_code
                 if status in (401, 403):
                     raise AuthError(f"{SYSTEM}: event stream answered {status}") from exc
-            except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError):
-                pass
-            # A dropped stream: say so in-band, then back off and resume.
+                reason = f"answered {status}"
+            except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError) as exc:
+                reason = type(exc).__name__
+            else:
+                reason = "closed by the gateway"
+            # A dropped stream: say so in-band (what, where, why), then back off and resume.
             yield Event(
                 seq=last or 0,
                 type="reset",
                 gateway_time=datetime.now(UTC),
-                detail=f"event stream lost; reconnecting in {delay:.1f}s",
+                detail=(
+                    f"event stream {ws_url} lost ({reason}); "
+                    f"reconnecting in {delay:.1f}s, resuming after #{last or 0}"
+                ),
             )
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
             delay = min(delay * 2, self.options.reconnect_max_s)
@@ -169,6 +191,69 @@ class NativeGateway:
         result: ActionRecord = await self._get(f"/v1/actions/{action_id}", ActionRecord)
         return result
 
+    # ------------------------------------------- read-back (Verifiable)
+
+    @property
+    def target(self) -> str:
+        return f"native gateway at {self.base_url}"
+
+    def repeat_safe(self, kind: str) -> bool:
+        return True  # the protocol honours Idempotency-Key: a resend returns the first record
+
+    async def _route(self, name: str) -> Route:
+        for route in (await self.routes()).routes:
+            if route.name == name:
+                return route
+        raise NotFoundError(f"{SYSTEM} at {self.base_url} has no route {name!r}")
+
+    async def capture(self, intent: ActionIntent) -> dict[str, str | bool | None]:
+        route = await self._route(intent.route)
+        # The wire Route does not carry a forced tier; None reads as "not forced".
+        return {
+            "kill_switch": route.kill_switch,
+            "version": route.version,
+            "failover_to": None,
+            "primary": route.primary.key,
+        }
+
+    async def observe(self, intent: ActionIntent) -> Observation:
+        """Read back through live status, the figures real traffic produces."""
+        route = await self._route(intent.route)
+        status = await self.status(self.options.verify_window_s)
+        rs = next((r for r in status.routes if r.route == intent.route), None)
+        if rs is None:
+            return Observation(holds=False, detail=f"route {intent.route!r} absent from status")
+        mix = {t.tier: t.share for t in rs.tier_mix}
+        ai_share = sum(share for tier, share in mix.items() if tier != "none")
+        top = max(mix, key=lambda k: mix[k]) if mix else None
+        state: dict[str, str | bool | float | None] = {
+            "kill_switch": rs.kill_switch,
+            "serving_version": rs.serving_version,
+            "ai_share": round(ai_share, 4),
+            "top_tier": top,
+        }
+        window = f"last {rs.window_s}s"
+        if intent.kind == "kill_switch":
+            if intent.enabled:
+                holds = rs.kill_switch and ai_share <= 0.01
+            else:
+                holds = not rs.kill_switch and (ai_share > 0 or not mix)
+            switch = "on" if rs.kill_switch else "off"
+            detail = f"kill switch {switch}; AI share {ai_share:.0%} ({window})"
+        elif intent.kind == "rollback":
+            wanted = next(
+                (h.primary.key for h in route.history if h.version == intent.to_version), None
+            )
+            share = mix.get(wanted, 0.0) if wanted else 0.0
+            holds = rs.serving_version == intent.to_version and (share >= 0.5 or not mix)
+            state["version_tier_share"] = round(share, 4)
+            detail = f"serving {rs.serving_version}; {wanted or '?'} serves {share:.0%} ({window})"
+        else:
+            wanted_tier = intent.to_tier or route.primary.key
+            holds = top == wanted_tier or not mix
+            detail = f"top tier {top or 'none'} ({mix.get(top, 0.0) if top else 0.0:.0%}, {window})"
+        return Observation(holds=holds, detail=detail, state=state)
+
     # ------------------------------------------------------------ traces
 
     async def get_trace(self, trace_id: str) -> Trace:
@@ -205,6 +290,17 @@ class NativeGateway:
             rows = [r for r in rows if r.error_count]
         rows.sort(key=lambda r: r.start_ns or 0, reverse=True)
         return rows[: query.limit]
+
+
+class _SeqOnly(msgspec.Struct):
+    seq: int
+
+
+def _seq_of(message: str | bytes) -> int | None:
+    try:
+        return msgspec.json.decode(message, type=_SeqOnly).seq
+    except msgspec.DecodeError:
+        return None
 
 
 def _factory(options: Options, ctx: PluginContext) -> NativeGateway:

@@ -47,7 +47,10 @@ class FixedGateway:
         ref = ModelRef("openai", "gpt-x")
         return RoutesResponse(
             gateway_time=CLOCK,
-            routes=tuple(Route(name=n, primary=ref, version="v3") for n in self.kill),
+            routes=tuple(
+                Route(name=n, primary=ref, version="v3", fallbacks=(ModelRef("anthropic", "c"),))
+                for n in self.kill
+            ),
         )
 
     def _route(self, name: str, share: float, refusal: float) -> RouteStatus:

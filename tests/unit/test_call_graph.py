@@ -189,3 +189,47 @@ def test_scc_equals_brute_force_reachability(n: int, edges: set[tuple[int, int]]
     got = {frozenset(int(x) for x in comp) for comp in strongly_connected(nodes, succ)}
     assert got == _brute_sccs(list(range(n)), edges)
     assert sorted(itertools.chain.from_iterable(got)) == list(range(n))
+
+
+def test_parallel_calls_of_one_tool_are_fan_out_not_reentrancy() -> None:
+    """asyncio.gather of two searches: the second starts a little later and ends
+    earlier, inside the first, same process. Not a lost context, not a loop."""
+    b = TraceBuilder()
+    agent = b.agent("fanout", end=1000)
+    b.tool("search", agent, 10, 200)
+    b.tool("search", agent, 20, 100)
+    b.tool("fetch", agent, 30, 90)
+    a = analyze(b.trace())
+    assert [e for e in a.graph.edges if e.kind == "inferred"] == []
+    assert a.cycles == []
+
+
+def test_a_tool_span_without_its_name_attribute_lands_on_the_same_node() -> None:
+    """search (named) -> model -> "execute_tool search" (no gen_ai.tool.name):
+    by the span-name convention it is the same tool, so the loop is not hidden."""
+    b = TraceBuilder()
+    agent = b.agent("planner", end=1000)
+    outer = b.tool("search", agent, 0, 900)
+    m = b.model(outer, 10, 800)
+    inner = b.span(
+        "execute_tool search", m, 20, 700, attrs={"gen_ai.operation.name": "execute_tool"}
+    )
+    a = analyze(b.trace())
+    assert "tool:search" in a.graph.nodes and "tool:execute_tool search" not in a.graph.nodes
+    [cycle] = a.cycles
+    assert cycle.witness[0] == outer and cycle.witness[-1] == inner
+
+
+def test_a_model_span_without_model_attributes_is_named_by_its_span_name() -> None:
+    b = TraceBuilder()
+    agent = b.agent("planner", end=1000)
+    b.span(
+        "chat gpt-x",
+        agent,
+        0,
+        10,
+        attrs={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"},
+    )
+    b.model(agent, 20, 30, model="gpt-x")
+    nodes = analyze(b.trace()).graph.nodes
+    assert nodes["model:openai/gpt-x"].calls == 2 and not any("unknown" in k for k in nodes)

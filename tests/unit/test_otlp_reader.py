@@ -267,3 +267,66 @@ def test_mutated_input_raises_only_our_errors(data) -> None:
 def test_structurally_odd_documents_raise_only_our_errors(doc) -> None:
     with contextlib.suppress(OncallError):
         read_traces(msgspec.json.encode(doc), source="odd")
+
+
+def test_absurdly_deep_attribute_nesting_is_our_error_not_a_crash() -> None:
+    depth = 3000
+    value = '{"arrayValue":{"values":[' * depth + '{"stringValue":"x"}' + "]}}" * depth
+    data = (
+        '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"' + "ab" * 16 + '",'
+        '"spanId":"' + "cd" * 8 + '","name":"n","startTimeUnixNano":"1",'
+        '"endTimeUnixNano":"2","attributes":[{"key":"deep","value":' + value + "}]}]}]}]}"
+    ).encode()
+    with pytest.raises(TraceFormatError, match="nested too deeply"):
+        read_traces(data, source="deep.json")
+
+
+def test_decoding_outside_read_traces_raises_only_our_error() -> None:
+    from oncall_tui.core import otlp
+
+    depth = 2000
+    value = '{"arrayValue":{"values":[' * depth + '{"stringValue":"x"}' + "]}}" * depth
+    raw = (
+        '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"' + "ab" * 16 + '",'
+        '"spanId":"' + "cd" * 8 + '","attributes":[{"key":"k","value":' + value + "}]}]}]}]}"
+    ).encode()
+    with pytest.raises(TraceFormatError, match="POST /v1/traces: JSON nested too deeply"):
+        otlp.decode(raw, {"resourceSpans": []}, "POST /v1/traces")
+
+
+def test_phoenix_sdk_export_tree_times_and_genai_view(shared_fixtures) -> None:
+    """The OTLP/JSON the OpenTelemetry Python SDK really sent (README: 15 spans,
+    every span but GET a child of the root, GET under the first search)."""
+    from oncall_tui.core.analysis import analyze
+
+    [trace] = _read(shared_fixtures / "phoenix" / "sent-as-otlp.json")
+    assert trace.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    ids = [s.span_id for s in trace.spans]
+    assert sorted(ids) == [f"00f067aa0ba902{n:02x}" for n in range(1, 16)]
+    by_id = {s.span_id: s for s in trace.spans}
+    root = by_id["00f067aa0ba90201"]
+    assert root.parent_id is None and root.start_ns == 1795420800123456789  # sub-µs kept
+    get = next(s for s in trace.spans if s.name == "GET")
+    assert get.parent_id == "00f067aa0ba90203" and get.kind == "client"
+    assert {s.parent_id for s in trace.spans if s not in (root, get)} == {root.span_id}
+    assert {s.service for s in trace.spans} == {"research-agent-svc"}
+    chats = [s for s in trace.spans if s.name.startswith("chat")]
+    assert len(chats) == 7 and {s.kind for s in chats} == {"client"}
+    g = chats[0].gen_ai
+    assert g is not None
+    assert (g.provider, g.request_model, g.response_model) == (
+        "openai",
+        "gpt-x-2026-09",
+        "gpt-x-2026-09-0917",
+    )
+    assert g.temperature is not None and g.input_tokens is not None
+    last = max(chats, key=lambda s: s.start_ns)
+    assert last.gen_ai is not None and last.gen_ai.finish_reasons == ("stop",)
+    failed = by_id["00f067aa0ba9020c"]
+    assert failed.status == "error" and failed.gen_ai is not None
+    assert (failed.gen_ai.tool_call_id, failed.gen_ai.error_type) == ("call_0005", "TimeoutError")
+    assert failed.events and failed.events[0].name == "exception"
+    # A plain agent loop with one failed tool call: no cycle, nothing at/above medium.
+    a = analyze(trace)
+    assert a.cycles == [] and trace.quality == []
+    assert all(f.severity in ("info", "low") for f in a.findings)

@@ -216,3 +216,51 @@ def test_steady_context_is_not_a_blowup() -> None:
     for k in range(5):
         b.model(agent, 10 * k, 10 * k + 5, attrs={"gen_ai.usage.input_tokens": 30_000 + k})
     assert not [f for f in analyze(b.trace()).findings if f.kind == "token_blowup"]
+
+
+def test_repeated_tool_call_is_counted_per_agent_invocation() -> None:
+    b = TraceBuilder()
+    root = b.agent("orchestrator", end=10_000)
+    first = b.agent("researcher", root, 0, 1000)
+    second = b.agent("researcher", root, 2000, 3000)
+    for k in range(2):
+        b.tool("search", first, 10 + 10 * k, 15 + 10 * k)
+        b.tool("search", second, 2010 + 10 * k, 2015 + 10 * k)
+    # 4 identical calls in the trace, but no agent asked more than twice.
+    assert "repeated_tool_call" not in kinds(b)
+    third = b.tool("search", second, 2100, 2110)
+    f = kinds(b)["repeated_tool_call"]
+    assert f.numbers["calls"] == 3 and third in f.span_ids  # type: ignore[attr-defined]
+    assert "under agent:researcher" in f.summary  # type: ignore[attr-defined]
+
+
+def test_a_tool_that_returned_an_empty_string_did_answer() -> None:
+    b = TraceBuilder()
+    agent = b.agent("support", end=1000)
+    empty = b.tool("search", agent, 0, 10, result="")
+    found = analyze(b.trace()).findings
+    assert [f.span_ids for f in found if f.kind == "empty_tool_result"] == [(empty,)]
+    assert not [f for f in found if f.kind == "flight_recorder_gaps"]
+
+
+def test_a_response_model_that_repeats_the_alias_is_not_a_resolved_version() -> None:
+    b = TraceBuilder()
+    agent = b.agent("support", end=1000)
+    alias = b.model(
+        agent,
+        0,
+        10,
+        model="summarizer-latest",
+        attrs={"gen_ai.response.model": "summarizer-latest"},
+    )
+    b.model(agent, 20, 30, model="gpt-x", attrs={"gen_ai.response.model": "gpt-x-2026-09-17"})
+    b.model(
+        agent,
+        40,
+        50,
+        model="claude-x-20260101",
+        attrs={"gen_ai.response.model": "claude-x-20260101"},
+    )
+    [gap] = [f for f in analyze(b.trace()).findings if f.kind == "flight_recorder_gaps"]
+    assert gap.numbers == {"resolved model version": 1}
+    assert gap.span_ids == (alias,)

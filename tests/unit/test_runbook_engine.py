@@ -28,8 +28,9 @@ from oncall_tui.runbook import format as fmt
 from oncall_tui.runbook.acting import DirectActions
 from oncall_tui.runbook.engine import Engine, resolve_inputs
 from oncall_tui.runbook.export import to_json, to_markdown
+from oncall_tui.runbook.headless import drive
 from oncall_tui.runbook.queries import Sources
-from oncall_tui.runbook.session import Session
+from oncall_tui.runbook.session import Session, hold
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 PRIMARY = ModelRef("openai", "gpt-x")
@@ -151,10 +152,26 @@ async def _nosleep(_: float) -> None:
     return None
 
 
+class Clock:
+    """Virtual time: sleeping advances it, so deadlines pass without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 def _engine(session: Session, gw: FakeGateway) -> Engine:
+    clock = Clock()
     sources = Sources(gateways={"main": gw})
-    actions = DirectActions(sources, verify_every_s=0, verify_deadline_s=1, sleep=_nosleep)
-    return Engine(session, sources=sources, actions=actions, sleep=_nosleep)
+    actions = DirectActions(sources, verify_every_s=1, verify_deadline_s=5, sleep=clock.sleep,
+                            monotonic=clock.monotonic)  # fmt: skip
+    return Engine(session, sources=sources, actions=actions, sleep=clock.sleep,
+                  monotonic=clock.monotonic)  # fmt: skip
 
 
 async def test_drift_is_diagnosed_rolled_back_and_verified(runbook: fmt.Runbook, tmp_path: Path):
@@ -210,8 +227,6 @@ async def test_repeat_polls_until_deadline_and_keeps_each_attempt(runbook, tmp_p
     gw = FakeGateway(primary_share=0.4)
     session = Session.create(tmp_path, runbook, {"route": "chat", "target": "v1"}, environment=None)
     engine = _engine(session, gw)
-    clock = iter(range(1000))
-    engine.monotonic = lambda: float(next(clock))
     await engine.run()
     engine.mark_done()
     await engine.run()
@@ -248,6 +263,7 @@ async def test_killed_session_resumes_where_it_was(runbook: fmt.Runbook, tmp_pat
     assert session.path.read_bytes() == before
     engine2 = _engine(resumed, gw)
     assert engine2.current_id == "rollback"
+    assert engine2.interrupted_action() == "rollback"
     assert engine2.checks["tier"].status == "fail" and engine2.answers == {"confirm": "yes"}
     wait = await engine2.run()
     assert wait is not None and wait.kind == "confirm"
@@ -294,3 +310,77 @@ def test_inputs_are_typed_and_every_missing_one_named(runbook: fmt.Runbook) -> N
     with pytest.raises(UsageError, match="has no input rout"):
         resolve_inputs(runbook, {"rout": "x"})
     assert resolve_inputs(runbook, {"route": "chat"}) == {"route": "chat", "target": "v1"}
+
+
+async def test_read_only_environment_never_acts(runbook: fmt.Runbook, tmp_path: Path) -> None:
+    gw = FakeGateway(primary_share=0.4)
+    session = Session.create(tmp_path, runbook, {"route": "chat", "target": "v1"}, environment=None)
+    sources = Sources(gateways={"main": gw})
+    clock = Clock()
+    engine = Engine(session, sources=sources, actions=None, read_only=True, sleep=clock.sleep,
+                    monotonic=clock.monotonic)  # fmt: skip
+    result = await drive(engine, {"ack": "done", "confirm": "yes"}, yes=True)
+    assert gw.calls == []
+    skipped = [e for e in session.events if e.step == "rollback" and e.type == "manual"]
+    assert skipped[0].data["reason"] == "read-only environment: no actions"
+    assert result.status == "finished" and not result.mitigated
+
+
+async def test_headless_stops_for_a_missing_answer_and_resumes(runbook, tmp_path: Path):
+    gw = FakeGateway(primary_share=0.4)
+    session = Session.create(tmp_path, runbook, {"route": "chat", "target": "v1"}, environment=None)
+    result = await drive(_engine(session, gw), {}, yes=False)
+    assert result.status == "needs_answer" and result.waiting is not None
+    assert result.waiting["step"] == "confirm"
+    skipped = next(e for e in session.events if e.step == "ack" and e.type == "manual")
+    assert skipped.data == {"outcome": "skipped", "reason": "headless run: nobody did this step"}
+    again = await drive(_engine(Session.open(session.path), gw), {"confirm": "yes"}, yes=False)
+    assert again.status == "planned" and again.plan == "rollback to v1 on route chat (dangerous)"
+    assert gw.calls == []
+    final = await drive(_engine(Session.open(session.path), gw), {}, yes=True)
+    assert final.status == "finished" and final.mitigated
+    assert len(gw.calls) == 1
+
+
+def test_one_driver_per_incident(runbook: fmt.Runbook, tmp_path: Path) -> None:
+    session = Session.create(tmp_path, runbook, {"route": "chat", "target": "v1"}, environment=None)
+    busy = pytest.raises(UsageError, match="being driven by another process")
+    with hold(session.path), busy, hold(session.path):
+        pass
+    with hold(session.path):  # released when the first driver is done
+        pass
+
+
+class FailoverGateway(FakeGateway):
+    async def failover(
+        self, route: str, *, to_tier: str | None, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        self.calls.append(("failover", str(to_tier)))
+        return ActionRecord("a3", "failover", route, "applied", actor, reason, idempotency_key, NOW)
+
+
+async def test_failover_to_next_tier_names_the_first_fallback() -> None:
+    from oncall_tui.runbook.acting import ActionSpec
+
+    gw = FailoverGateway(primary_share=0.2)
+    actions = DirectActions(Sources(gateways={"main": gw}), verify_deadline_s=0)
+    spec = ActionSpec("failover", "chat", "r", "a", "k")
+    result = await actions.execute(spec)
+    # Never sent as "no tier" (the protocol would read that as "clear the failover").
+    assert gw.calls == [("failover", SECOND.key)]
+    assert result.outcome == "verified"  # the fallback is the top tier in this status
+
+
+async def test_failover_without_any_fallback_fails_and_sends_nothing() -> None:
+    from oncall_tui.runbook.acting import ActionSpec
+
+    class Lonely(FailoverGateway):
+        async def routes(self) -> RoutesResponse:
+            return RoutesResponse(NOW, (Route("chat", PRIMARY, "v2"),))
+
+    gw = Lonely(primary_share=0.2)
+    result = await DirectActions(Sources(gateways={"g": gw})).execute(
+        ActionSpec("failover", "chat", "r", "a", "k")
+    )
+    assert result.outcome == "refused" and "no fallback tier" in result.detail
+    assert gw.calls == []

@@ -6,6 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oncall_tui.errors import DataError
 from oncall_tui.runbook import format as fmt
@@ -117,3 +120,34 @@ def test_decision_reading_answer_without_question_is_rejected() -> None:
     text = GOOD.replace("    question: Roll back {route}?\n", "")
     checked = fmt.check_text(text, "x.yaml")
     assert any("asks no question" in p.message for p in checked.problems)
+
+
+# ------------------------------------------------------------------ hostile files
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
+_KEYS = st.sampled_from(
+    ["id", "title", "summary", "steps", "kind", "query", "pass", "branches", "when", "goto",
+     "inputs", "type", "match", "repeat", "let", "action", "route", "x"]
+)  # fmt: skip
+_DOCS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=6)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_is_problems_never_a_crash(text: str) -> None:
+    checked = fmt.check_text(text, "fuzz.yaml")
+    assert (checked.runbook is None) == bool(checked.problems)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DOCS)
+def test_any_yaml_shape_is_problems_never_a_crash(doc: object) -> None:
+    checked = fmt.check_text(yaml.safe_dump(doc), "fuzz.yaml")
+    assert (checked.runbook is None) == bool(checked.problems)
+    for problem in checked.problems:
+        assert str(problem).startswith("fuzz.yaml")

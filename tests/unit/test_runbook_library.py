@@ -68,3 +68,17 @@ def test_suggest_ranks_the_matching_runbook_first(alerts, findings, first) -> No
 
 def test_suggest_nothing_for_nothing() -> None:
     assert suggest(RUNBOOKS.values(), alerts=[], findings=["clock_skew"]) == []
+
+
+def test_every_simulator_scenario_names_a_shipped_runbook() -> None:
+    from oncall_tui.sim.scenarios import SCENARIOS
+
+    for scenario in SCENARIOS.values():
+        assert scenario.runbook in RUNBOOKS, f"{scenario.name} -> {scenario.runbook}"
+
+
+def test_the_consoles_alert_to_runbook_map_names_shipped_runbooks() -> None:
+    presenters = pytest.importorskip("oncall_tui.tui.presenters")
+    for kind, runbook_id in presenters.RUNBOOK_FOR_ALERT.items():
+        assert runbook_id in RUNBOOKS, f"alert {kind} -> {runbook_id}"
+        assert kind in RUNBOOKS[runbook_id].match.alerts, f"{runbook_id} does not match {kind}"

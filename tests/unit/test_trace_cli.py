@@ -100,3 +100,11 @@ def test_graph_formats(tmp_path, cli_env) -> None:
     assert {e["kind"] for e in doc["graph"]["edges"]} == {"call"}
     text = run(["trace", "graph", path], cli_env).stdout.decode()
     assert "⟲" in text
+
+
+def test_unknown_trace_id_is_an_input_error_naming_what_the_file_has(tmp_path, cli_env) -> None:
+    path, b = _reentrant_file(tmp_path)
+    proc = run(["trace", "analyze", path, "--trace-id", "ff" * 16], cli_env)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.count("\n") == 1 and b.trace_id in err

@@ -94,8 +94,12 @@ def test_repeated_identical_failing_tool_call() -> None:
     [f] = [f for f in a.findings if f.kind == "repeated_tool_call"]
     assert f.numbers["calls"] == 4 and f.numbers["errors"] == 3
     assert f.span_ids == (_sid(3), _sid(5), _sid(7), _sid(9))
-    assert "get_weather" in f.summary
+    assert "get_weather" in f.summary and "under agent:weather" in f.summary
     assert a.cycles == []
+    # The tool answered "" each time: an empty answer, not a missing record.
+    [empty] = [f for f in a.findings if f.kind == "empty_tool_result"]
+    assert empty.numbers["calls"] == 4
+    assert not [f for f in a.findings if f.kind == "flight_recorder_gaps"]
 
 
 def test_parent_loops_are_cut_and_reported_without_hanging() -> None:

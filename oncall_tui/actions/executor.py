@@ -1,0 +1,566 @@
+"""The action lifecycle: capture -> plan -> confirm -> execute once -> verify -> undo.
+
+Called by the CLI, the runbook engine and the TUI::
+
+    executor = Executor(audit=AuditLog(path), adapters=adapters, actor="me@host", env="prod")
+    plan = await executor.plan(ActionSpec(kind="kill_switch", route="summarizer",
+                                          enabled=True, reason="INC-7 bad answers"))
+    result = await executor.execute(plan, confirm=Confirmation(typed="summarizer"))
+
+Every stage is written to the audit log (fsynced) before the next starts. A
+re-run with the same idempotency key reads the log first: a finished action
+is reported, never applied again; an interrupted one resumes where it stopped,
+reading the target's state back before deciding whether a call is still owed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from oncall_tui.actions.audit import AuditLog, AuditRecord
+from oncall_tui.actions.model import ActionResult, ActionSpec, Change, Plan, Stage
+from oncall_tui.actions.redact import Redactor
+from oncall_tui.core.gateway import ActionRecord
+from oncall_tui.errors import (
+    ActionError,
+    NotFoundError,
+    OncallError,
+    RemoteError,
+    SourceError,
+    UnreachableError,
+    UnsupportedError,
+)
+from oncall_tui.sources.capabilities import (
+    Failover,
+    KillSwitch,
+    Observation,
+    Rollback,
+    Verifiable,
+)
+
+_CAPABILITY: dict[str, type[Any]] = {
+    "kill_switch": KillSwitch,
+    "rollback": Rollback,
+    "failover": Failover,
+}
+
+#: Stages after which a call may have reached the target.
+_SENT = ("attempt", "attempt_failed", "executed", "failed")
+
+
+class Confirmation(msgspec.Struct, frozen=True):
+    """How the person said yes: the typed phrase, or ``--yes`` in a script."""
+
+    typed: str | None = None
+    assume_yes: bool = False
+
+    @property
+    def how(self) -> str:
+        return "--yes (headless)" if self.assume_yes else "typed confirmation"
+
+
+class RetryPolicy(msgspec.Struct, frozen=True):
+    attempts: int = 3  # total calls, first included
+    backoff_s: float = 0.5
+    factor: float = 2.0
+
+
+def _retryable(exc: OncallError) -> bool:
+    """Only failures that say nothing about the request itself: never a 4xx."""
+    if isinstance(exc, UnreachableError):
+        return True
+    return isinstance(exc, RemoteError) and exc.status is not None and exc.status >= 500
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        audit: AuditLog,
+        adapters: Mapping[str, object],
+        actor: str,
+        env: str,
+        redactor: Redactor | None = None,
+        retry: RetryPolicy | None = None,
+        verify_deadline_s: float = 60.0,
+        verify_every_s: float = 1.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.audit = audit
+        self.adapters = dict(adapters)
+        self.actor = actor
+        self.env = env
+        self.redactor = redactor or Redactor()
+        self.retry = retry or RetryPolicy()
+        self.verify_deadline_s = verify_deadline_s
+        self.verify_every_s = verify_every_s
+        self.sleep = sleep
+        self.clock = clock
+
+    async def aclose(self) -> None:
+        """Close every adapter's connections (adapters that hold any)."""
+        for adapter in self.adapters.values():
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def __aenter__(self) -> Executor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------ choosing
+
+    def capable(self, kind: str) -> dict[str, object]:
+        """Adapters that can do ``kind`` and read it back: what a UI may offer."""
+        cap = _CAPABILITY[kind]
+        return {
+            name: a
+            for name, a in self.adapters.items()
+            if isinstance(a, cap) and isinstance(a, Verifiable)
+        }
+
+    def _choose(self, spec: ActionSpec) -> tuple[str, Any]:
+        found = self.capable(spec.kind)
+        if spec.via is not None:
+            if spec.via not in self.adapters:
+                raise UnsupportedError(
+                    f"no adapter named {spec.via!r} in environment {self.env!r}",
+                    hint=f"have: {', '.join(self.adapters) or 'none'}",
+                )
+            if spec.via not in found:
+                raise UnsupportedError(f"adapter {spec.via!r} cannot {spec.kind} with read-back")
+            return spec.via, found[spec.via]
+        if not found:
+            raise UnsupportedError(
+                f"no adapter in environment {self.env!r} can {spec.kind} with read-back",
+                hint=f"have: {', '.join(self.adapters) or 'none configured'}",
+            )
+        name = next(iter(found))
+        return name, found[name]
+
+    # ------------------------------------------------------------ audit
+
+    def _log(self, plan: Plan, stage: str, data: dict[str, Any] | None = None) -> AuditRecord:
+        return self.audit.append(
+            action_id=plan.action_id,
+            key=plan.idempotency_key,
+            stage=stage,
+            actor=plan.actor,
+            env=plan.spec.env,
+            kind=plan.spec.kind,
+            route=plan.spec.route,
+            data=self.redactor.scrub(data or {}),
+        )
+
+    async def _guard(self, call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except OncallError as exc:
+            raise self.redactor.error(exc) from exc.__cause__
+
+    # ------------------------------------------------------------ plan
+
+    async def plan(self, spec: ActionSpec) -> Plan:
+        if not spec.reason.strip():
+            raise ActionError("an action needs a reason (it goes to the audit log and the target)")
+        spec = msgspec.structs.replace(spec, env=spec.env or self.env)
+        key = spec.idempotency_key()
+        history = self.audit.for_key(key)
+        stages = [r.stage for r in history]
+        if any(s in _SENT for s in stages):
+            stored = next(r for r in reversed(history) if r.stage == "planned")
+            plan = msgspec.convert(stored.data["plan"], Plan)
+            done = stages[-1] == "undo_ready" or (stages[-1] == "verified" and plan.undo is None)
+            previous = _result_from(history) if done else None
+            if previous is not None:
+                undone_by = self._undone_by(plan.action_id)
+                if undone_by is not None:
+                    # Reporting "done" here would tell a script the state holds; it does not.
+                    previous = msgspec.structs.replace(
+                        previous,
+                        verified=False,
+                        detail=f"applied earlier as {plan.action_id}, then undone by "
+                        f"{undone_by}; nothing sent. Pass a new --id to apply it again",
+                    )
+            return msgspec.structs.replace(plan, resume_from=stages[-1], previous=previous)
+        name, adapter = self._choose(spec)
+        prior = await self._guard(adapter.capture(spec.intent))
+        plan = Plan(
+            action_id=spec.action_id(),
+            idempotency_key=key,
+            spec=spec,
+            actor=self.actor,
+            adapter=name,
+            target=self.redactor.text(adapter.target),
+            prior=prior,
+            changes=_changes(spec, prior, adapter.target),
+            undo=_inverse(spec, prior),
+            confirm_phrase=spec.route,
+            resume_from=stages[-1] if stages else None,
+        )
+        return plan
+
+    def _undone_by(self, action_id: str) -> str | None:
+        """The id of a finished undo of ``action_id``, if the log holds one."""
+        undo_keys: dict[str, str] = {}
+        finished: set[str] = set()
+        for r in self.audit.records():
+            if r.stage == "planned":
+                spec = (r.data.get("plan") or {}).get("spec") or {}
+                if spec.get("undoes") == action_id:
+                    undo_keys[r.key] = r.action_id
+            elif r.stage in ("verified", "undo_ready"):
+                finished.add(r.key)
+        done = [aid for key, aid in undo_keys.items() if key in finished]
+        return done[-1] if done else None
+
+    # ------------------------------------------------------------ execute
+
+    async def execute(self, plan: Plan, *, confirm: Confirmation) -> ActionResult:
+        """Run the plan once; a second console running the same key waits its turn."""
+        with self.audit.key_lock(plan.idempotency_key):
+            if plan.previous is None and plan.resume_from not in _SENT:
+                stages = [r.stage for r in self.audit.for_key(plan.idempotency_key)]
+                if any(s in _SENT for s in stages):
+                    # Another console acted between our plan and now: go by its log.
+                    plan = await self.plan(plan.spec)
+            return await self._execute(plan, confirm)
+
+    async def _execute(self, plan: Plan, confirm: Confirmation) -> ActionResult:
+        if plan.previous is not None:
+            return msgspec.structs.replace(plan.previous, outcome="already_done", resumed=True)
+        resuming = plan.resume_from in _SENT
+        self._check_confirmation(plan, confirm)
+        if not resuming:
+            self._log(plan, "captured", {"prior": plan.prior, "adapter": plan.adapter})
+            self._log(
+                plan, "planned", {"plan": msgspec.to_builtins(plan), "detail": plan.describe()[0]}
+            )
+        self._log(plan, "confirmed", {"how": confirm.how, "resume": resuming})
+        adapter = self.adapters.get(plan.adapter)
+        if adapter is None:
+            raise UnsupportedError(
+                f"{plan.action_id} was planned with adapter {plan.adapter!r}, "
+                "which this environment no longer has"
+            )
+        stages = [r.stage for r in self.audit.for_key(plan.idempotency_key)]
+        record: ActionRecord | None = None
+        attempts = stages.count("attempt")
+        if "executed" not in stages:
+            outcome = await self._apply(plan, adapter, attempts, resuming)
+            if isinstance(outcome, ActionResult):
+                return outcome
+            record, attempts = outcome
+        else:
+            record = _record_from(self.audit.for_key(plan.idempotency_key))
+        observation, polls = await self._verify(plan, adapter)
+        if observation.holds:
+            self._log(
+                plan,
+                "verified",
+                {
+                    "observation": msgspec.to_builtins(observation),
+                    "polls": polls,
+                    "detail": observation.detail,
+                },
+            )
+            if plan.undo is not None:
+                self._log(
+                    plan,
+                    "undo_ready",
+                    {"undo": msgspec.to_builtins(plan.undo), "detail": "inverse call ready"},
+                )
+        else:
+            self._log(
+                plan,
+                "not_verified",
+                {
+                    "observation": msgspec.to_builtins(observation),
+                    "polls": polls,
+                    "detail": observation.detail,
+                },
+            )
+        return self._result(
+            plan,
+            outcome="verified" if observation.holds else "not_verified",
+            applied=True,
+            verified=observation.holds,
+            detail=observation.detail,
+            record=record,
+            observation=observation,
+            polls=polls,
+            attempts=attempts,
+            resumed=resuming,
+        )
+
+    def _check_confirmation(self, plan: Plan, confirm: Confirmation) -> None:
+        if confirm.assume_yes:
+            return
+        if plan.confirm_phrase is not None and confirm.typed != plan.confirm_phrase:
+            raise ActionError(
+                f"not confirmed: type the route name {plan.confirm_phrase!r} to confirm "
+                f"{plan.action_id}"
+            )
+
+    async def _apply(
+        self, plan: Plan, adapter: Any, attempts: int, resuming: bool
+    ) -> tuple[ActionRecord, int] | ActionResult:
+        spec = plan.spec
+        if resuming or _already(plan):
+            # A call may have landed before the crash (or the target already
+            # is as asked): look before sending anything.
+            seen = await self._observe(adapter, spec)
+            if seen.holds:
+                record = _synth(plan, "found in the intended state; nothing sent")
+                self._log(
+                    plan,
+                    "executed",
+                    {
+                        "record": msgspec.to_builtins(record),
+                        "recovered": True,
+                        "detail": seen.detail,
+                    },
+                )
+                return record, attempts
+            if resuming and not adapter.repeat_safe(spec.kind):
+                return self._fail(
+                    plan,
+                    "an earlier call may have landed and a repeat is not safe on this target; "
+                    "check it by hand",
+                    attempts,
+                    applied_unknown=True,
+                )
+        delay = self.retry.backoff_s
+        budget = self.retry.attempts
+        for n in range(1, budget + 1):
+            attempts += 1
+            self._log(plan, "attempt", {"n": attempts, "idempotency_key": plan.idempotency_key})
+            try:
+                record = await self._guard(self._call(adapter, plan))
+            except OncallError as exc:
+                retry = _retryable(exc) and adapter.repeat_safe(spec.kind) and n < budget
+                self._log(
+                    plan, "attempt_failed", {"n": attempts, "error": str(exc), "retry": retry}
+                )
+                if not _retryable(exc):
+                    return self._fail(plan, str(exc), attempts, applied_unknown=False)
+                if not retry:
+                    return self._fail(plan, str(exc), attempts, applied_unknown=True)
+                await self.sleep(delay)
+                delay *= self.retry.factor
+                # The failed call may have landed (a timeout after the change):
+                # read back before resending, so a repeat is only ever a no-op.
+                seen = await self._observe(adapter, spec)
+                if seen.holds:
+                    record = _synth(plan, "the failed call had landed; not sent again")
+                    self._log(
+                        plan,
+                        "executed",
+                        {
+                            "record": msgspec.to_builtins(record),
+                            "recovered": True,
+                            "detail": seen.detail,
+                        },
+                    )
+                    return record, attempts
+                continue
+            self._log(
+                plan,
+                "executed",
+                {"record": msgspec.to_builtins(record), "detail": record.detail or record.state},
+            )
+            return record, attempts
+        raise AssertionError(
+            "unreachable: the loop returns on its last attempt"
+        )  # pragma: no cover
+
+    def _fail(
+        self, plan: Plan, error: str, attempts: int, *, applied_unknown: bool
+    ) -> ActionResult:
+        self._log(
+            plan,
+            "failed",
+            {"error": error, "applied": "unknown" if applied_unknown else False, "detail": error},
+        )
+        return self._result(
+            plan,
+            outcome="failed",
+            applied=False,
+            verified=False,
+            detail=("outcome unknown: " if applied_unknown else "not applied: ") + error,
+            attempts=attempts,
+        )
+
+    async def _call(self, adapter: Any, plan: Plan) -> ActionRecord:
+        spec = plan.spec
+        common = {
+            "reason": spec.reason,
+            "actor": plan.actor,
+            "idempotency_key": plan.idempotency_key,
+        }
+        if spec.kind == "kill_switch":
+            result: ActionRecord = await adapter.set_kill_switch(
+                spec.route, enabled=bool(spec.enabled), **common
+            )
+        elif spec.kind == "rollback":
+            assert spec.to_version is not None
+            result = await adapter.rollback(spec.route, to_version=spec.to_version, **common)
+        else:
+            result = await adapter.failover(spec.route, to_tier=spec.to_tier, **common)
+        return result
+
+    async def _observe(self, adapter: Any, spec: ActionSpec) -> Observation:
+        try:
+            seen: Observation = await self._guard(adapter.observe(spec.intent))
+        except SourceError as exc:
+            return Observation(holds=False, detail=f"read-back failed: {exc}")
+        return seen
+
+    async def _verify(self, plan: Plan, adapter: Any) -> tuple[Observation, int]:
+        deadline = self.clock() + self.verify_deadline_s
+        polls = 0
+        while True:
+            polls += 1
+            seen = await self._observe(adapter, plan.spec)
+            if seen.holds or self.clock() >= deadline:
+                return seen, polls
+            await self.sleep(self.verify_every_s)
+
+    def _result(self, plan: Plan, **kw: Any) -> ActionResult:
+        records = self.audit.for_key(plan.idempotency_key)
+        return ActionResult(
+            action_id=plan.action_id,
+            idempotency_key=plan.idempotency_key,
+            outcome=kw["outcome"],
+            applied=kw["applied"],
+            verified=kw["verified"],
+            detail=self.redactor.text(kw["detail"]),
+            stages=[Stage(r.stage, r.ts, str(r.data.get("detail", ""))) for r in records],
+            record=kw.get("record"),
+            observation=kw.get("observation"),
+            verify_polls=kw.get("polls", 0),
+            attempts=kw.get("attempts", 0),
+            undo=plan.undo if kw["verified"] else None,
+            resumed=kw.get("resumed", False),
+        )
+
+    # ------------------------------------------------------------ undo
+
+    def undo_spec(self, action_id: str, reason: str | None = None) -> ActionSpec:
+        """The inverse of a finished action, as recorded when it verified."""
+        records = self.audit.for_action(action_id)
+        if not records:
+            raise NotFoundError(f"no action {action_id!r} in the audit log {self.audit.path}")
+        ready = [r for r in records if r.stage == "undo_ready"]
+        if not ready:
+            last = records[-1].stage
+            raise ActionError(
+                f"{action_id} has no undo ready (it got as far as {last!r}); "
+                "only an applied and verified action keeps its inverse"
+            )
+        spec = msgspec.convert(ready[-1].data["undo"], ActionSpec)
+        if reason:
+            spec = msgspec.structs.replace(spec, reason=reason)
+        return spec
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _already(plan: Plan) -> bool:
+    return bool(plan.changes) and all(c.before == c.after for c in plan.changes)
+
+
+def _changes(spec: ActionSpec, prior: Mapping[str, Any], target: str) -> list[Change]:
+    who = f"all traffic of route {spec.route!r}"
+    if spec.kind == "kill_switch":
+        return [Change("kill switch", prior.get("kill_switch"), bool(spec.enabled), target, who)]
+    if spec.kind == "rollback":
+        return [Change("serving version", prior.get("version"), spec.to_version, target, who)]
+    return [Change("forced tier", prior.get("failover_to"), spec.to_tier, target, who)]
+
+
+def _inverse(spec: ActionSpec, prior: Mapping[str, Any]) -> ActionSpec | None:
+    """The call that puts back what the action replaces; None when nothing would change."""
+    base = ActionSpec(
+        kind=spec.kind,
+        route=spec.route,
+        env=spec.env,
+        via=spec.via,
+        reason=f"undo: {spec.reason}",
+        undoes=spec.action_id(),
+    )
+    replace = msgspec.structs.replace
+    if spec.kind == "kill_switch":
+        before = prior.get("kill_switch")
+        if before is None or bool(before) == bool(spec.enabled):
+            return None
+        return replace(base, enabled=bool(before))
+    if spec.kind == "rollback":
+        before = prior.get("version")
+        if not isinstance(before, str) or before == spec.to_version:
+            return None
+        return replace(base, to_version=before)
+    before_tier = prior.get("failover_to")
+    if before_tier == spec.to_tier:
+        return None
+    return replace(base, to_tier=before_tier if isinstance(before_tier, str) else None)
+
+
+def _synth(plan: Plan, detail: str) -> ActionRecord:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    return ActionRecord(
+        id=plan.action_id,
+        kind=plan.spec.kind,
+        route=plan.spec.route,
+        state="applied",
+        actor=plan.actor,
+        reason=plan.spec.reason,
+        idempotency_key=plan.idempotency_key,
+        requested_at=now,
+        applied_at=now,
+        before=dict(plan.prior),
+        detail=detail,
+    )
+
+
+def _record_from(records: list[AuditRecord]) -> ActionRecord | None:
+    for r in reversed(records):
+        if r.stage == "executed" and "record" in r.data:
+            return msgspec.convert(r.data["record"], ActionRecord)
+    return None
+
+
+def _result_from(records: list[AuditRecord]) -> ActionResult:
+    """What a finished action's log says, for a re-run that must not re-apply."""
+    first = records[0]
+    observation = None
+    undo = None
+    for r in records:
+        if r.stage == "verified":
+            observation = msgspec.convert(r.data.get("observation"), Observation)
+        if r.stage == "undo_ready":
+            undo = msgspec.convert(r.data["undo"], ActionSpec)
+    return ActionResult(
+        action_id=first.action_id,
+        idempotency_key=first.key,
+        outcome="verified",
+        applied=True,
+        verified=True,
+        detail=f"already applied and verified as {first.action_id}; nothing sent again",
+        stages=[Stage(r.stage, r.ts, str(r.data.get("detail", ""))) for r in records],
+        record=_record_from(records),
+        observation=observation,
+        attempts=sum(1 for r in records if r.stage == "attempt"),
+        undo=undo,
+    )
