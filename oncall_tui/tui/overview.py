@@ -24,12 +24,13 @@ from textual.widgets import DataTable, Footer, Static
 
 from oncall_tui.core.gateway import Alert, StatusResponse
 from oncall_tui.errors import OncallError
+from oncall_tui.runbook.format import Runbook
+from oncall_tui.runbook.library import load_all, suggest
 from oncall_tui.runbook.signals import implied_alerts
 from oncall_tui.sources.capabilities import GatewayStream, KillSwitch
 from oncall_tui.tui.action_screen import ActionScreen, direct_runner, kill_switch_spec
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
-    RUNBOOK_FOR_ALERT,
     SEVERITY_STYLE,
     age_text,
     quota_lines,
@@ -106,6 +107,8 @@ class OverviewScreen(Screen[None]):
         for col in ROUTE_COLUMNS:
             table.add_column(Text(f" {col}"), key=col)
         self._dirty = False
+        self.runbooks: list[Runbook] = []
+        self.load_library()
         if isinstance(self.gateway, GatewayStream):
             self.listen()
             # A quiet stream is not a dead gateway: read status directly when
@@ -115,6 +118,20 @@ class OverviewScreen(Screen[None]):
             self.poll()
         self.set_interval(1.0, self._render_age)
         self.set_interval(REPAINT_S, self._repaint)
+
+    @work(exclusive=True, exit_on_error=False, group="library", thread=True)
+    def load_library(self) -> None:
+        runbooks, _ = load_all(getattr(self.app, "runbook_paths", ()))
+        self.app.call_from_thread(self._library_loaded, list(runbooks.values()))
+
+    def _library_loaded(self, runbooks: list[Runbook]) -> None:
+        self.runbooks = runbooks
+        self._dirty = True
+
+    def _runbook_for(self, alert_kind: str) -> str | None:
+        """The runbook `b` would start for this alert (the library's own match)."""
+        found = suggest(self.runbooks, alerts=[alert_kind])
+        return found[0].runbook.id if found else None
 
     async def _fetch(self) -> None:
         try:
@@ -210,7 +227,7 @@ class OverviewScreen(Screen[None]):
         for a in self.alerts:
             out.append(f"[{a.severity}] ", style=SEVERITY_STYLE.get(a.severity, ""))
             out.append(safe(a.summary, 100))
-            runbook = RUNBOOK_FOR_ALERT.get(a.kind)
+            runbook = self._runbook_for(a.kind)
             if runbook:
                 out.append(f"  → runbook {runbook}", style="bold cyan")
             out.append("\n")
@@ -253,16 +270,17 @@ class OverviewScreen(Screen[None]):
         if route is None:
             self.notify("no route selected", severity="warning")
             return
+        # The gateway's own alerts decide (the same runbook the alert line names);
+        # only a gateway that raises none gets a runbook from its figures.
         kinds = [a.kind for a in self.alerts if a.route == route]
-        current = (
-            next((r for r in self.status.routes if r.route == route), None) if self.status else None
-        )
-        if current is not None:
-            kinds += implied_alerts(current, None)
+        routes = self.status.routes if self.status else ()
+        current = next((r for r in routes if r.route == route), None)
+        if not kinds and current is not None:
+            kinds = implied_alerts(current, None)
         self.app.open_runbook(route, kinds)  # type: ignore[attr-defined]
 
     def _after_action(self, result: object) -> None:
-        self.poll()  # show the gateway's answer now, not at the next tick
+        self.fetch_once()  # show the gateway's answer now, not at the next tick
 
     def action_open_route(self) -> None:
         table = self.query_one("#routes", DataTable)

@@ -20,16 +20,6 @@ from oncall_tui.core.text import inert, truncate
 PREVIEW = 200  # characters of an attribute value shown before "enter for all"
 STALE_AFTER_S = 15.0
 
-# What to open when an alert of this kind fires (runbooks/ ids).
-RUNBOOK_FOR_ALERT = {
-    "tier_mix_below_slo": "fallback-became-default",
-    "refusal_drift": "safety-drift",
-    "quota_low": "quota-exhaustion",
-    "hidden_reasoning_latency": "hidden-reasoning-latency",
-    "retry_amplification": "retry-storm",
-    "cache_hit_low": "prompt-cache-thrash",
-    "cycle": "tool-reentrancy-loop",
-}
 SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",

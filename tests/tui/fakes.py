@@ -21,13 +21,23 @@ from oncall_tui.core.gateway import (
     StatusResponse,
     TierShare,
 )
+from oncall_tui.tui.overview import REPAINT_S
 
 CLOCK = datetime(2026, 11, 24, 8, 0, 0, tzinfo=UTC)
 EVIL = "\x1b]0;pwned\x07\x1b[31m[bold]boom[/bold]"
 
 
 class FixedGateway:
-    def __init__(self, *, hostile: bool = False, stamp: datetime | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        hostile: bool = False,
+        stamp: datetime | None = None,
+        alerting: bool = True,
+        primary_share: float = 0.41,
+    ) -> None:
+        self.primary_share = primary_share
+        self.alerting = alerting
         self.stamp = stamp  # received_at to report; None: now
         self.kill = {"support-chat": False, "search-summary": False}
         self.hostile = hostile
@@ -78,13 +88,15 @@ class FixedGateway:
             gateway_time=CLOCK,
             window_s=window_s,
             routes=(
-                self._route("support-chat", 0.41, 0.02),
+                self._route("support-chat", self.primary_share, 0.02),
                 self._route("search-summary", 0.97, 0.08),
             ),
             received_at=self.stamp or datetime.now(UTC),
         )
 
     async def alerts(self) -> list[Alert]:
+        if not self.alerting:
+            return []
         summary = "support-chat: primary tier 41% < SLO 90%"
         if self.hostile:
             summary += EVIL
@@ -130,6 +142,8 @@ async def overview_painted(pilot, tries: int = 60) -> None:
     for _ in range(tries):
         await pilot.pause(0.05)
         tables = pilot.app.screen.query("#routes")
-        if tables and tables.first().row_count:
+        # Painted, and the runbook library loaded (the alert line names a runbook).
+        if tables and tables.first().row_count and getattr(pilot.app.screen, "runbooks", None):
+            await pilot.pause(REPAINT_S + 0.1)
             return
     raise AssertionError("the overview never painted its routes")

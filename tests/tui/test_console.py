@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from oncall_tui.tui.overview import OverviewScreen
 from oncall_tui.tui.trace_screen import TextModal, TraceScreen
 from tests.builders import TraceBuilder
 
+TMUX_SOCKET = f"oncall-tui-test-{os.getpid()}"  # private server: nobody else ends it
 EVIL = "\x1b]0;pwned\x07\x1b[31m[bold]boom[/bold]"
 
 
@@ -145,36 +147,60 @@ def test_real_binary_in_tmux_80x24(tmp_path) -> None:
     session = f"oncall-test-{time.monotonic_ns()}"
     cmd = f"{sys.executable} -m oncall_tui trace view {path}"
     subprocess.run(
-        ["tmux", "new-session", "-d", "-x", "80", "-y", "24", "-s", session, cmd], check=True
+        [
+            "tmux",
+            "-L",
+            TMUX_SOCKET,
+            "new-session",
+            "-d",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "-s",
+            session,
+            cmd,
+        ],
+        check=True,
     )
     try:
         screen = ""
         for _ in range(100):
             time.sleep(0.2)
             screen = subprocess.run(
-                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+                ["tmux", "-L", TMUX_SOCKET, "capture-pane", "-p", "-t", session],
+                capture_output=True,
+                text=True,
             ).stdout
             if "⟲" in screen:
                 break
         assert "1 ⟲" in screen, screen
         assert "\\x1b" in screen  # the hostile name is shown escaped
         assert "pwned" in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "g"], check=True)
+        subprocess.run(["tmux", "-L", TMUX_SOCKET, "send-keys", "-t", session, "g"], check=True)
         time.sleep(1.0)
         graph = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ["tmux", "-L", TMUX_SOCKET, "capture-pane", "-p", "-t", session],
+            capture_output=True,
+            text=True,
         ).stdout
         assert "call graph" in graph and "tool:" in graph
-        subprocess.run(["tmux", "send-keys", "-t", session, "Escape"], check=True)
+        subprocess.run(
+            ["tmux", "-L", TMUX_SOCKET, "send-keys", "-t", session, "Escape"], check=True
+        )
         time.sleep(0.5)  # else ESC q arrives as alt+q
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        subprocess.run(["tmux", "-L", TMUX_SOCKET, "send-keys", "-t", session, "q"], check=True)
         for _ in range(50):
             time.sleep(0.1)
-            alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True)
+            alive = subprocess.run(
+                ["tmux", "-L", TMUX_SOCKET, "has-session", "-t", session], capture_output=True
+            )
             if alive.returncode != 0:
                 break
         else:
             pytest.fail("the console did not quit on q")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(
+            ["tmux", "-L", TMUX_SOCKET, "kill-session", "-t", session], capture_output=True
+        )
         asyncio.set_event_loop(None)

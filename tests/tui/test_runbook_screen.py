@@ -20,11 +20,16 @@ async def _open_runbook(pilot, app) -> RunbookScreen:
 
 async def test_runbook_steps_checks_decisions_action_and_postmortem(tmp_path) -> None:
     app = OncallApp(
-        gateway=FixedGateway(), gateway_name="fixed", env_name="prod", state_dir=tmp_path
+        gateway=FixedGateway(alerting=False, primary_share=0.95),
+        gateway_name="fixed",
+        env_name="prod",
+        state_dir=tmp_path,
     )
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open_runbook(pilot, app)
-        # The suggested runbook ran its checks by itself, with evidence on the timeline.
+        # No alert, tiers fine: the runbook comes from what the figures imply (429s,
+        # low quota);
+        # it ran its checks by itself, with evidence on the timeline.
         assert screen.engine.runbook.id == "quota-exhaustion"
         timeline = str(screen.query_one("#timeline").render())
         assert "check FAIL" in timeline and "rate_429=0.05" in timeline
@@ -59,7 +64,7 @@ async def test_runbook_steps_checks_decisions_action_and_postmortem(tmp_path) ->
 
 async def test_read_only_runbook_offers_no_action(tmp_path) -> None:
     app = OncallApp(
-        gateway=FixedGateway(),
+        gateway=FixedGateway(alerting=False, primary_share=0.95),
         gateway_name="f",
         env_name="prod",
         state_dir=tmp_path,
@@ -75,3 +80,12 @@ async def test_read_only_runbook_offers_no_action(tmp_path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, RunbookScreen)  # no action screen
         assert "not offered, read-only" in screen_text(app)
+
+
+async def test_b_starts_the_runbook_the_alert_line_names(tmp_path) -> None:
+    app = OncallApp(gateway=FixedGateway(), gateway_name="f", env_name="prod", state_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await overview_painted(pilot)
+        assert "→ runbook fallback-became-default" in " ".join(screen_text(app).split())
+        screen = await _open_runbook(pilot, app)
+        assert screen.engine.runbook.id == "fallback-became-default"
