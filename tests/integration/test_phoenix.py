@@ -26,10 +26,14 @@ from oncall_tui.errors import NotFoundError
 from oncall_tui.plugins import PluginContext, build
 from oncall_tui.sources.capabilities import TraceQuery
 from oncall_tui.sources.detect import read_traces
+from tests.unit.test_store_formats import SHARED
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not SHARED.is_dir(), reason="shared fixtures not present"),
+]
 
-SENT = Path("/work/shared/fixtures/phoenix/sent-as-otlp.json")
+SENT = SHARED / "phoenix" / "sent-as-otlp.json"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INSIDE = os.environ.get("ONCALL_TUI_IN_NETNS") == "1"
 POLL_S = 60.0
@@ -184,7 +188,7 @@ def test_search_lists_the_trace(phoenix: object) -> None:
 
 # ------------------------------------------- LiteLLM -> Phoenix -> route status
 
-LITELLM_CONFIG = Path("/work/shared/fixtures/litellm/proxy-config.yaml")
+LITELLM_CONFIG = SHARED / "litellm" / "proxy-config.yaml"
 ASKS = ["summarizer"] * 5 + ["summarizer-primary"] * 4 + ["summarizer-ratelimited"] * 2
 
 

@@ -14,10 +14,13 @@ import httpx
 import pytest
 
 from oncall_tui.sim.thread import SimThread
+from tests.unit.test_store_formats import SHARED
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not SHARED.is_dir(), reason="shared fixtures not present"),
+]
 
-SHARED = Path("/work/shared/fixtures")
 HERE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 
 

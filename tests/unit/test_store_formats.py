@@ -14,7 +14,8 @@ from oncall_tui.errors import TraceFormatError
 from oncall_tui.sources.detect import known_formats, read_traces
 from oncall_tui.sources.formats.timefmt import iso_ns
 
-SHARED = Path(__file__).resolve().parents[2].parent.parent / "shared" / "fixtures"
+# ../shared/fixtures beside the repo (the main checkout); worktrees fall back.
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 if not SHARED.is_dir():
     SHARED = Path("/work/shared/fixtures")
 
