@@ -59,7 +59,7 @@ def _tui_available() -> bool:
 
 def _demo(args: argparse.Namespace) -> int:
     from oncall_tui.cli import gateway_cmd
-    from oncall_tui.cli.sim_cmd import config_snippet
+    from oncall_tui.cli.sim_cmd import config_snippet, wall_clock_start
     from oncall_tui.sim.thread import SimThread
 
     if args.print_config:
@@ -77,7 +77,9 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown scenario {unknown[0]!r}; see 'oncall-tui sim --list-scenarios'")
     with (
         tempfile.TemporaryDirectory(prefix="oncall-tui-demo-") as tmp,
-        SimThread(scenarios=scenarios, seed=args.seed, speed=args.speed) as sim,
+        SimThread(
+            scenarios=scenarios, seed=args.seed, speed=args.speed, start=wall_clock_start()
+        ) as sim,
     ):
         cfg = Path(tmp) / "config.yaml"
         text = config_snippet(sim.url, TOKEN_ENV)

@@ -7,6 +7,7 @@ import asyncio
 import errno
 import os
 import signal
+from datetime import UTC, datetime, timedelta
 
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json
@@ -58,6 +59,13 @@ def config_snippet(url: str, token_env: str) -> str:
         f"        url: {url}\n"
         f"        token_env: {token_env}\n"
     )
+
+
+def wall_clock_start(warmup_s: float = 120.0) -> datetime:
+    """Simulated time zero for a person's simulator: now, minus the warm-up, so
+    its clock reads about the wall clock when it opens (and stores searched
+    with a look-back from "now" find its traces). Tests use the fixed default."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=warmup_s)
 
 
 def schema_text() -> str:
@@ -142,6 +150,7 @@ async def _serve_on(args: argparse.Namespace) -> int:
         port=args.port,
         token=token,
         read_token=os.environ.get(READ_TOKEN_ENV) or None,
+        start=wall_clock_start(),
     ) as sim:
         if args.json:
             emit_json(

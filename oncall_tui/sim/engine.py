@@ -56,8 +56,10 @@ class Faults:
 
 
 class SimEngine:
-    def __init__(self, *, seed: int = 42, scenarios: tuple[str, ...] = ()) -> None:
-        self.fleet = Fleet(seed=seed)
+    def __init__(
+        self, *, seed: int = 42, scenarios: tuple[str, ...] = (), start: datetime | None = None
+    ) -> None:
+        self.fleet = Fleet(seed=seed) if start is None else Fleet(seed=seed, start=start)
         self.store = TraceStore()
         self.events: deque[Event] = deque(maxlen=EVENT_BUFFER)
         self.seq = 0

@@ -79,7 +79,7 @@ class RouteState:
 class Record:
     """One client request as the gateway saw it."""
 
-    t: float  # sim seconds since BASE_TIME
+    t: float  # sim seconds since Fleet.start
     route: str
     tier: str  # ModelRef.key that served, "none" when no AI tier did
     provider: str | None
@@ -106,8 +106,11 @@ class Record:
 @dataclass
 class Fleet:
     seed: int = 42
+    #: Simulated time zero: fixed for tests (reproducible), the wall clock for
+    #: ``oncall-tui sim``/``demo`` (so look-backs from "now" find its traces).
+    start: datetime = BASE_TIME
     rng: random.Random = field(init=False)
-    t: float = 0.0  # sim seconds since BASE_TIME
+    t: float = 0.0  # sim seconds since Fleet.start
     routes: dict[str, RouteState] = field(default_factory=dict)
     active: dict[str, float] = field(default_factory=dict)  # scenario -> started at (sim s)
     records: deque[Record] = field(default_factory=deque)
@@ -119,12 +122,12 @@ class Fleet:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.routes = default_routes()
+        self.routes = default_routes(self.start)
 
     # ----------------------------------------------------------------- time
 
     def now(self) -> datetime:
-        return BASE_TIME + timedelta(seconds=self.t)
+        return self.start + timedelta(seconds=self.t)
 
     # ------------------------------------------------------------ scenarios
 
@@ -346,7 +349,7 @@ class Fleet:
                     tier=key,
                     share=(tiers.get(key, 0) / n) if n else 0.0,
                     requests=tiers.get(key, 0),
-                    last_served_at=BASE_TIME + timedelta(seconds=last)
+                    last_served_at=self.start + timedelta(seconds=last)
                     if last is not None
                     else None,
                 )
@@ -438,10 +441,10 @@ def _pct(sorted_ms: list[float]) -> Percentiles:
     )
 
 
-def default_routes() -> dict[str, RouteState]:
+def default_routes(start: datetime = BASE_TIME) -> dict[str, RouteState]:
     def versions(*items: tuple[str, ModelRef, int, str]) -> dict[str, RouteVersion]:
         return {
-            v: RouteVersion(v, ref, BASE_TIME - timedelta(days=days), note)
+            v: RouteVersion(v, ref, start - timedelta(days=days), note)
             for v, ref, days, note in items
         }
 

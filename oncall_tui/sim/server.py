@@ -18,6 +18,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -653,7 +654,6 @@ def _rfc3339_ns(value: str | None) -> int | None:
         return None
     if value.isdigit():
         return int(value)
-    from datetime import datetime
 
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -673,13 +673,15 @@ async def running_sim(
     port: int = 0,
     token: str | None = None,
     read_token: str | None = None,
+    start: datetime | None = None,
 ) -> AsyncIterator[SimServer]:
     """Start the simulator on loopback for the duration of the block.
 
     ``warmup_s`` of simulated traffic is generated first so the first status
-    read already has numbers.
+    read already has numbers. ``start`` is simulated time zero (default: a
+    fixed instant, so runs are reproducible).
     """
-    engine = SimEngine(seed=seed, scenarios=scenarios)
+    engine = SimEngine(seed=seed, scenarios=scenarios, start=start)
     if warmup_s:
         engine.step(warmup_s)
     server = SimServer(

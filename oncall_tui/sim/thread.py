@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import datetime
 from types import TracebackType
 
 from oncall_tui.sim.server import SimServer, running_sim
@@ -23,8 +24,10 @@ class SimThread:
         speed: float = 10.0,
         port: int = 0,
         warmup_s: float = 120.0,
+        start: datetime | None = None,
     ) -> None:
         self._kwargs = {
+            "start": start,
             "scenarios": scenarios,
             "seed": seed,
             "speed": speed,

@@ -14,10 +14,9 @@ from typing import Any
 
 from oncall_tui.core.genai import genai_view
 from oncall_tui.core.models import Span
-from oncall_tui.sim.fleet import BASE_TIME, Fleet, Record, RouteState
+from oncall_tui.sim.fleet import Fleet, Record, RouteState
 
 MS = 1_000_000
-EPOCH_NS = int(BASE_TIME.timestamp()) * 1_000_000_000
 MAX_TRACES = 5000
 
 
@@ -116,7 +115,7 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
     rec.trace_id = trace_id
     b = _Builder(rng, trace_id)
     effects = [e for e, _ in fleet.effects_for(route)]
-    t0 = EPOCH_NS + int(rec.t * 1e9)
+    t0 = int(fleet.start.timestamp()) * 1_000_000_000 + int(rec.t * 1e9)
     total = int((rec.ttfv_ms + 400 + rec.attempts * 150) * MS) + 50 * MS
     root = b.add(
         f"POST /v1/routes/{route.name}",

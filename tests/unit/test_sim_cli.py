@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -213,6 +214,9 @@ def test_demo_json_is_one_document(cli_env: dict[str, str], tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["scenarios"] == ["tool-reentrancy"]
+    # A person's simulator reads about the wall clock, so "the last hour" finds its traces.
+    gateway_time = datetime.fromisoformat(doc["status"]["gateway_time"])
+    assert abs((gateway_time - datetime.now(UTC)).total_seconds()) < 300
     assert {r["route"] for r in doc["status"]["routes"]} >= {"agent-assist"}
 
 
