@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,8 +80,8 @@ class OncallApp(App[int]):
         self.trace_file = trace_file
         self.trace = trace
         self.problem = problem
-        if os.environ.get("NO_COLOR"):
-            self.theme = "textual-ansi"
+        # NO_COLOR: Textual itself renders monochrome (its own filter); an ANSI
+        # theme on top of that crashed the renderer in Textual 8, so none here.
         if keys:
             self.set_keymap(keys)
 
