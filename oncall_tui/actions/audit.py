@@ -103,7 +103,8 @@ class AuditLog:
                 if last is None:
                     raise ActionError(
                         f"audit log {self.path} ends in a torn record (a crash mid-write)",
-                        hint="run 'oncall-tui audit verify'; move the file aside to go on",
+                        hint="'oncall-tui audit verify' shows it; 'oncall-tui audit repair' "
+                        "moves the torn bytes aside",
                     )
                 try:
                     tail = msgspec.json.decode(last, type=AuditRecord)
@@ -182,11 +183,41 @@ class AuditLog:
                     hint="run 'oncall-tui audit verify'",
                 ) from exc
 
+    def last_stages(self) -> dict[str, str]:
+        """action id -> the last stage it reached, oldest action first: how far
+        each one got (an interrupted action ends at ``attempt`` or ``executed``)."""
+        last: dict[str, str] = {}
+        for r in self._iter():
+            last[r.action_id] = r.stage
+        return last
+
     def for_key(self, key: str) -> list[AuditRecord]:
         return [r for r in self._iter() if r.key == key]
 
     def for_action(self, action_id: str) -> list[AuditRecord]:
         return [r for r in self._iter() if r.action_id == action_id]
+
+    def repair_torn_tail(self) -> Path | None:
+        """Move a torn last record (a write cut off by a crash) into a sidecar
+        file and cut the log back to its last whole line. Nothing else is ever
+        changed; returns the sidecar, or None when there was nothing torn.
+        A torn record was never durable, so the stage it began never started."""
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            raw = os.pread(fd, size, 0)
+            cut = raw.rfind(b"\n") + 1
+            if cut == size:
+                return None
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            sidecar = self.path.with_name(f"{self.path.name}.torn-{stamp}")
+            sidecar.write_bytes(raw[cut:])
+            os.ftruncate(fd, cut)
+            os.fsync(fd)
+            return sidecar
+        finally:
+            os.close(fd)
 
     # ------------------------------------------------------------ checking
 

@@ -31,9 +31,9 @@ from oncall_tui.errors import (
     NotFoundError,
     OncallError,
     RemoteError,
-    SourceError,
     UnreachableError,
     UnsupportedError,
+    UsageError,
 )
 from oncall_tui.sources.capabilities import (
     Failover,
@@ -171,6 +171,10 @@ class Executor:
     async def plan(self, spec: ActionSpec) -> Plan:
         if not spec.reason.strip():
             raise ActionError("an action needs a reason (it goes to the audit log and the target)")
+        if spec.kind == "kill_switch" and spec.enabled is None:
+            raise UsageError("a kill switch action needs enabled=True (on) or False (off)")
+        if spec.kind == "rollback" and not spec.to_version:
+            raise UsageError("a rollback needs the version to roll back to")
         spec = msgspec.structs.replace(spec, env=spec.env or self.env)
         key = spec.idempotency_key()
         history = self.audit.for_key(key)
@@ -372,6 +376,11 @@ class Executor:
                     )
                     return record, attempts
                 continue
+            except Exception as exc:  # an adapter bug, or an answer we cannot read
+                # The call may have landed: say so, and never resend blindly.
+                error = f"{type(exc).__name__} while calling the target: {exc}"
+                self._log(plan, "attempt_failed", {"n": attempts, "error": error, "retry": False})
+                return self._fail(plan, self.redactor.text(error), attempts, applied_unknown=True)
             self._log(
                 plan,
                 "executed",
@@ -420,8 +429,10 @@ class Executor:
     async def _observe(self, adapter: Any, spec: ActionSpec) -> Observation:
         try:
             seen: Observation = await self._guard(adapter.observe(spec.intent))
-        except SourceError as exc:
+        except OncallError as exc:
             return Observation(holds=False, detail=f"read-back failed: {exc}")
+        except Exception as exc:  # an answer the adapter could not read
+            return Observation(holds=False, detail=f"read-back failed: {type(exc).__name__}")
         return seen
 
     async def _verify(self, plan: Plan, adapter: Any) -> tuple[Observation, int]:

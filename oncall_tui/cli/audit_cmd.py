@@ -25,6 +25,12 @@ def register(sub: Any) -> None:
     verify.add_argument("--file", metavar="PATH", help="audit log file (default: from the config)")
     add_json(verify)
     verify.set_defaults(func=_verify)
+    repair = cmds.add_parser(
+        "repair", help="move a torn last record (cut off by a crash) into a sidecar file"
+    )
+    repair.add_argument("--file", metavar="PATH", help="audit log file (default: from the config)")
+    add_json(repair)
+    repair.set_defaults(func=_repair)
 
 
 def _path(args: argparse.Namespace) -> Path:
@@ -65,6 +71,13 @@ def _show(args: argparse.Namespace) -> int:
         for r in records
     ]
     table(rows, ["seq", "time (UTC)", "action", "stage", "kind", "route", "env", "actor", "detail"])
+    say("")
+    finished = {"undo_ready": "done", "verified": "done", "failed": "failed"}
+    for action_id, stage in log.last_stages().items():
+        if args.action and action_id != args.action:
+            continue
+        state = finished.get(stage, "INTERRUPTED or unverified: re-run the same command")
+        say(f"{action_id}: got as far as {stage!r} ({state})")
     return exit_codes.OK
 
 
@@ -80,4 +93,28 @@ def _verify(args: argparse.Namespace) -> int:
         say(f"{report.path}: {len(report.problems)} problem(s) in {report.records} records")
         for problem in report.problems:
             say(f"  {problem.kind}: {problem.message}")
+    return exit_codes.OK if report.ok else exit_codes.PROBLEM
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from oncall_tui.actions import AuditLog
+
+    log = AuditLog(_path(args))
+    sidecar = log.repair_torn_tail() if log.path.exists() else None
+    report = log.verify()
+    if args.json:
+        emit_json(
+            {
+                "path": str(log.path),
+                "moved_to": str(sidecar) if sidecar else None,
+                "ok": report.ok,
+                "problems": [msgspec.to_builtins(p) for p in report.problems],
+            }
+        )
+    elif sidecar is None:
+        say(f"{log.path}: no torn record; nothing changed")
+    else:
+        say(f"{log.path}: torn last record moved to {sidecar}")
+    if not report.ok:
+        say(f"{log.path}: other problems remain; see 'oncall-tui audit verify'")
     return exit_codes.OK if report.ok else exit_codes.PROBLEM

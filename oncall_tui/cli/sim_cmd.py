@@ -13,6 +13,7 @@ from oncall_tui.cli.common import add_json
 from oncall_tui.cli.output import emit_json, say, table
 
 TOKEN_ENV = "ONCALL_TUI_SIM_TOKEN"  # noqa: S105 (a variable name, not a secret)
+READ_TOKEN_ENV = "ONCALL_TUI_SIM_READ_TOKEN"  # noqa: S105 (optional read-only token)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,6 +141,7 @@ async def _serve_on(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         token=token,
+        read_token=os.environ.get(READ_TOKEN_ENV) or None,
     ) as sim:
         if args.json:
             emit_json(
@@ -155,6 +157,8 @@ async def _serve_on(args: argparse.Namespace) -> int:
             say(f"simulator listening on {sim.url} (speed x{args.speed:g})")
             if token_file is None:
                 say(f"admin token: the value of ${TOKEN_ENV} (set before starting)")
+            if os.environ.get(READ_TOKEN_ENV):
+                say(f"read-only token: the value of ${READ_TOKEN_ENV}")
             else:
                 say(f"admin token written to {token_file} (mode 600); in another shell:")
                 say(f"  export {TOKEN_ENV}=$(cat {token_file})")

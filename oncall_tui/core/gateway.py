@@ -55,6 +55,7 @@ class Route(msgspec.Struct, frozen=True, omit_defaults=True):
     kill_switch: bool = False  # True: the AI path is off, the route serves its non-AI fallback
     history: tuple[RouteVersion, ...] = ()
     description: str | None = None
+    failover_to: str | None = None  # a tier (ModelRef.key) a failover action forced first
 
 
 class RoutesResponse(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -71,6 +71,7 @@ class RouteState:
             kill_switch=self.kill_switch,
             history=tuple(sorted(self.versions.values(), key=lambda v: v.deployed_at)),
             description=self.description,
+            failover_to=self.failover_to,
         )
 
 

@@ -15,6 +15,7 @@ import random
 import re
 import secrets
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,47 @@ def _json(obj: Any, status: int = 200) -> HttpResponse:
 
 def _error(status: int, code: str, message: str, field_: str | None = None) -> HttpResponse:
     return _json(ErrorResponse(ErrorBody(code=code, message=message, field=field_)), status)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+    """The request body: Content-Length or chunked, gzip undone (OTLP exporters
+    and the OTel Collector compress by default). ValueError: unreadable."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip(), 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass  # trailers
+                break
+            total += size
+            if total > MAX_BODY:
+                raise _TooLarge
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+        body = b"".join(parts)
+    else:
+        length = int(headers.get("content-length", "0") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if length > MAX_BODY:
+            raise _TooLarge
+        body = await reader.readexactly(length) if length else b""
+    if headers.get("content-encoding", "").lower() == "gzip" and body:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, MAX_BODY + 1)
+        except zlib.error as exc:
+            raise ValueError(f"bad gzip body: {exc}") from None
+        if len(body) > MAX_BODY or inflater.unconsumed_tail:
+            raise _TooLarge
+    return body
 
 
 def _jaeger_error(status: int, message: str) -> HttpResponse:
@@ -191,8 +233,10 @@ class SimServer:
                     await self._websocket(request, reader, writer)
                     break
                 response = await self._respond(request)
-                await self._write(writer, response, keep_alive=True)
-                if (request.header("connection") or "").lower() == "close":
+                # After an unread body the stream is out of step: answer, then close.
+                broken = request.path in ("/__too_large__", "/__bad_request__")
+                await self._write(writer, response, keep_alive=not broken)
+                if broken or (request.header("connection") or "").lower() == "close":
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
@@ -220,10 +264,12 @@ class SimServer:
             if ":" in line:
                 k, v = line.split(":", 1)
                 headers[k.strip().lower()] = v.strip()
-        length = int(headers.get("content-length", "0") or 0)
-        if length > MAX_BODY:
+        try:
+            body = await _read_body(reader, headers)
+        except _TooLarge:
             return HttpRequest(method, "/__too_large__", {}, headers, b"", head)
-        body = await reader.readexactly(length) if length else b""
+        except ValueError:
+            return HttpRequest(method, "/__bad_request__", {}, headers, b"", head)
         parts = urlsplit(target)
         return HttpRequest(
             method.upper(), unquote(parts.path), parse_qs(parts.query), headers, body, head
@@ -272,6 +318,8 @@ class SimServer:
     async def _respond(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/__too_large__":
             return _error(413, "too_large", f"body over {MAX_BODY} bytes")
+        if request.path == "/__bad_request__":
+            return _error(400, "invalid", "unreadable body (Content-Length, chunks or gzip)")
         if request.path == "/healthz":
             return _json({"ok": True, "gateway_time": self.engine.gateway_time()})
         faults = self.engine.faults
@@ -624,6 +672,7 @@ async def running_sim(
     host: str = "127.0.0.1",
     port: int = 0,
     token: str | None = None,
+    read_token: str | None = None,
 ) -> AsyncIterator[SimServer]:
     """Start the simulator on loopback for the duration of the block.
 
@@ -633,7 +682,9 @@ async def running_sim(
     engine = SimEngine(seed=seed, scenarios=scenarios)
     if warmup_s:
         engine.step(warmup_s)
-    server = SimServer(engine, host=host, port=port, speed=speed, token=token)
+    server = SimServer(
+        engine, host=host, port=port, speed=speed, token=token, read_token=read_token
+    )
     await server.start()
     try:
         yield server

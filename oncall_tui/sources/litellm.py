@@ -38,7 +38,13 @@ from oncall_tui.core.gateway import (
     RouteStatus,
     StatusResponse,
 )
-from oncall_tui.errors import ConfigError, NotFoundError, RemoteError, UnsupportedError
+from oncall_tui.errors import (
+    ConfigError,
+    NotFoundError,
+    RemoteError,
+    UnsupportedError,
+    UsageError,
+)
 from oncall_tui.plugins import Plugin, PluginContext
 from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import ActionIntent, Observation
@@ -76,6 +82,19 @@ class Probe(msgspec.Struct, frozen=True, omit_defaults=True):
     model_group: str | None = None
     attempted_retries: int | None = None
     attempted_fallbacks: int | None = None
+
+
+def _per_deployment(version: str, group: list[Deployment]) -> list[str]:
+    """``model`` for every deployment, or ``m1,m2`` naming each one's model in order."""
+    parts = [p.strip() for p in version.split(",")]
+    if len(parts) == 1:
+        return parts * len(group)
+    if len(parts) != len(group) or not all(parts):
+        raise UsageError(
+            f"version {version!r}: name one model, or one per deployment "
+            f"({len(group)}: {', '.join(d.id for d in group)})"
+        )
+    return parts
 
 
 def _ref(model: str) -> ModelRef:
@@ -211,9 +230,11 @@ class LiteLLMProxy:
 
     async def capture(self, intent: ActionIntent) -> dict[str, str | bool | None]:
         group = self._group(await self.deployments(), intent.route)
-        models = sorted({d.model for d in group})
+        if intent.kind == "rollback":
+            _per_deployment(intent.to_version or "", group)  # a usage error shows in the plan
         return {
-            "version": ",".join(models),
+            # One model per deployment, in order: the undo puts each one back.
+            "version": ",".join(d.model for d in group),
             "deployments": ",".join(d.id for d in group),
             "kill_switch": False,  # a listed group serves; /model/info shows no block state
         }
@@ -239,11 +260,11 @@ class LiteLLMProxy:
         self, route: str, *, to_version: str, reason: str, actor: str, idempotency_key: str
     ) -> ActionRecord:
         group = self._group(await self.deployments(), route)
-        for dep in group:
+        for dep, model in zip(group, _per_deployment(to_version, group), strict=True):
             # PATCH is a partial update: only the underlying model changes.
             await self._write(
                 f"/model/{dep.id}/update",
-                {"litellm_params": {"model": to_version}},
+                {"litellm_params": {"model": model}},
                 actor,
                 method="PATCH",
             )
@@ -278,8 +299,8 @@ class LiteLLMProxy:
         deployments = await self.deployments()
         group = [d for d in deployments if d.group == intent.route]
         if intent.kind == "rollback":
-            models = sorted({d.model for d in group})
-            holds = models == [intent.to_version]
+            models = [d.model for d in group]
+            holds = bool(group) and models == _per_deployment(intent.to_version or "", group)
             return Observation(
                 holds=holds,
                 detail=f"/model/info: {intent.route} routes to {', '.join(models) or 'nothing'}",

@@ -208,11 +208,10 @@ class NativeGateway:
 
     async def capture(self, intent: ActionIntent) -> dict[str, str | bool | None]:
         route = await self._route(intent.route)
-        # The wire Route does not carry a forced tier; None reads as "not forced".
         return {
             "kill_switch": route.kill_switch,
             "version": route.version,
-            "failover_to": None,
+            "failover_to": route.failover_to,  # None: not forced (or a gateway that cannot say)
             "primary": route.primary.key,
         }
 

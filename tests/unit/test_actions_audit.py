@@ -110,6 +110,12 @@ def test_a_torn_last_line_is_reported_and_blocks_further_appends(tmp_path: Path)
     assert [r.stage for r in log.records()] == ["s0", "s1", "s2", "s3"]
     with pytest.raises(ActionError, match="torn"):
         log.append(action_id="a", key="k", stage="x", actor="me", env="e", kind="k", route="r")
+    # 'audit repair' moves only the torn bytes aside; the chain goes on intact.
+    sidecar = log.repair_torn_tail()
+    assert sidecar is not None and sidecar.read_bytes() == b'{"v":1,"seq":4,"ts":"2026-'
+    assert log.verify().ok and log.repair_torn_tail() is None
+    record = log.append(action_id="a", key="k", stage="x", actor="me", env="e", kind="k", route="r")
+    assert record.seq == 4 and log.verify().ok
 
 
 def test_cli_audit_verify_exit_codes_and_json(tmp_path: Path, cli_env: dict[str, str]) -> None:
@@ -216,3 +222,36 @@ def test_each_stage_is_on_disk_before_the_next_stage_starts(tmp_path: Path) -> N
     asyncio.run(go())
     assert seen["call"] == ["captured", "planned", "confirmed", "attempt"]
     assert seen["observe"] == ["captured", "planned", "confirmed", "attempt", "executed"]
+
+
+def test_audit_show_says_how_far_each_action_got(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path)
+    for action, stages in (
+        ("act-done", ["captured", "attempt", "executed", "verified", "undo_ready"]),
+        ("act-cut", ["captured", "attempt"]),
+    ):
+        for stage in stages:
+            log.append(
+                action_id=action,
+                key=action,
+                stage=stage,
+                actor="me",
+                env="prod",
+                kind="kill_switch",
+                route="chat",
+            )
+    assert log.last_stages() == {"act-done": "undo_ready", "act-cut": "attempt"}
+    out = subprocess.run(
+        [sys.executable, "-m", "oncall_tui", "audit", "show", "--file", str(path)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "act-cut: got as far as 'attempt' (INTERRUPTED" in out.stdout
+    assert "act-done: got as far as 'undo_ready' (done)" in out.stdout

@@ -186,7 +186,7 @@ async def test_litellm_routes_from_recorded_model_info_skip_alias_duplicates(
     status = {r.route: r.error_rate for r in (await gw.status()).routes}  # type: ignore[attr-defined]
     assert status["summarizer-ratelimited"] == 1.0 and status["summarizer"] == 0.0
     prior = await gw.capture(ActionIntent(kind="rollback", route="summarizer", to_version="x"))  # type: ignore[attr-defined]
-    assert prior["version"] == "openai/gpt-x-2026-09,openai/gpt-x-2026-11"
+    assert prior["version"] == "openai/gpt-x-2026-09,openai/gpt-x-2026-11"  # per deployment
     await gw.aclose()  # type: ignore[attr-defined]
 
 
@@ -208,4 +208,42 @@ async def test_litellm_recorded_no_db_500_becomes_unsupported(shared_fixtures: P
             actor="a",
             idempotency_key="k",
         )  # type: ignore[attr-defined]
+    await gw.aclose()  # type: ignore[attr-defined]
+
+
+async def test_litellm_rollback_patches_each_deployment_and_its_undo_restores_each(
+    shared_fixtures: Path,
+) -> None:
+    from oncall_tui.errors import UsageError
+
+    patches: list[tuple[str, dict[str, object]]] = []
+    info = json.loads((shared_fixtures / "litellm" / "model-info.json").read_text())
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/model/info":
+            return httpx.Response(200, json=info)
+        if request.method == "PATCH":
+            patches.append((request.url.path, json.loads(request.content)))
+            assert request.headers["litellm-changed-by"] == "me@host"
+            return httpx.Response(200, json={})
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    gw = build(
+        "litellm",
+        {"url": "http://127.0.0.1:4000", "master_key_env": "LK"},
+        PluginContext(environ={"LK": "k"}, transport=httpx.MockTransport(handler)),
+    )
+    common = {"reason": "r", "actor": "me@host", "idempotency_key": "k"}
+    await gw.rollback("summarizer", to_version="openai/old", **common)  # type: ignore[attr-defined]
+    await gw.rollback(
+        "summarizer", to_version="openai/gpt-x-2026-09,openai/gpt-x-2026-11", **common
+    )  # type: ignore[attr-defined]
+    assert patches == [
+        ("/model/summarizer-dep-a/update", {"litellm_params": {"model": "openai/old"}}),
+        ("/model/summarizer-dep-b/update", {"litellm_params": {"model": "openai/old"}}),
+        ("/model/summarizer-dep-a/update", {"litellm_params": {"model": "openai/gpt-x-2026-09"}}),
+        ("/model/summarizer-dep-b/update", {"litellm_params": {"model": "openai/gpt-x-2026-11"}}),
+    ]
+    with pytest.raises(UsageError, match="one per deployment"):
+        await gw.rollback("summarizer", to_version="a,b,c", **common)  # type: ignore[attr-defined]
     await gw.aclose()  # type: ignore[attr-defined]

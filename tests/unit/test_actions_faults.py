@@ -299,3 +299,56 @@ async def test_rerun_after_undo_says_so_and_does_not_claim_the_state_holds(tmp_p
         spec = msgspec.structs.replace(SPEC, request_id="INC-42 second time")
         result = await ex.execute(await ex.plan(spec), confirm=Confirmation(assume_yes=True))
     assert result.outcome == "verified" and fake.enabled is False and fake.writes == 3
+
+
+async def test_an_unreadable_answer_is_a_failure_of_unknown_outcome_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    from oncall_tui.sources.native import NativeGateway, Options
+
+    posts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal posts
+        if request.url.path == "/v1/routes":
+            return httpx.Response(
+                200,
+                json={
+                    "gateway_time": "2026-11-24T08:00:00Z",
+                    "routes": [
+                        {
+                            "name": "chat",
+                            "version": "v2",
+                            "primary": {"provider": "p", "model": "m"},
+                        }
+                    ],
+                },
+            )
+        if request.method == "POST":
+            posts += 1
+            return httpx.Response(200, content=b"<html>proxy error page</html>")
+        return httpx.Response(500, json={"error": {"code": "internal", "message": "down"}})
+
+    gw = NativeGateway(
+        Options(url="http://127.0.0.1:1"),
+        PluginContext(environ={}, transport=httpx.MockTransport(handler)),
+    )
+    async with Executor(
+        audit=AuditLog(tmp_path / "a.jsonl"), adapters={"gw": gw}, actor="me", env="prod"
+    ) as ex:
+        plan = await ex.plan(ActionSpec(kind="kill_switch", route="chat", enabled=True, reason="r"))
+        result = await ex.execute(plan, confirm=Confirmation(assume_yes=True))
+    assert result.outcome == "failed" and "outcome unknown" in result.detail
+    assert posts == 1  # never resent blindly
+    records = AuditLog(tmp_path / "a.jsonl").records()
+    assert records[-1].stage == "failed" and records[-1].data["applied"] == "unknown"
+
+
+async def test_specs_missing_their_target_are_usage_errors(tmp_path: Path) -> None:
+    from oncall_tui.errors import UsageError
+
+    async with make_executor(FakeUnleash(), tmp_path) as ex:
+        with pytest.raises(UsageError):
+            await ex.plan(ActionSpec(kind="kill_switch", route="summarizer", reason="r"))
+        with pytest.raises(UsageError):
+            await ex.plan(ActionSpec(kind="rollback", route="summarizer", reason="r"))

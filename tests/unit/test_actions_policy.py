@@ -91,3 +91,24 @@ def test_without_yes_the_cli_only_plans(tmp_path: Path, cli_env: dict[str, str])
         )
         assert ro.returncode == 2 and "read-only" in ro.stderr
         assert sim.engine.fleet.routes["support-chat"].kill_switch is False
+
+
+def test_cli_arguments_become_the_specs_a_user_means() -> None:
+    from oncall_tui.cli.actions_cmd import _spec
+    from oncall_tui.cli.main import build_parser
+
+    def spec(*argv: str):  # type: ignore[no-untyped-def]
+        return _spec(build_parser().parse_args(list(argv)), "prod")
+
+    on = spec("kill-switch", "chat", "--reason", "INC-1")
+    off = spec("kill-switch", "chat", "--reason", "INC-1", "--off")
+    assert (on.enabled, off.enabled) == (True, False)
+    assert on.idempotency_key() != off.idempotency_key()
+    assert spec("rollback", "chat", "--to", "v1", "--reason", "r").to_version == "v1"
+    assert spec("failover", "chat", "--to", "openai/gpt-4o-mini", "--reason", "r").to_tier == (
+        "openai/gpt-4o-mini"
+    )
+    cleared = spec("failover", "chat", "--clear", "--reason", "r", "--id", "INC-2", "--via", "gw")
+    assert cleared.to_tier is None and cleared.request_id == "INC-2" and cleared.via == "gw"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["kill-switch", "chat"])  # --reason is required

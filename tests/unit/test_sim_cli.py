@@ -91,6 +91,7 @@ def test_sim_rejects_an_unknown_scenario(cli_env: dict[str, str]) -> None:
 
 def test_sim_runs_in_the_foreground_and_stops_cleanly(cli_env: dict[str, str]) -> None:
     cli_env["ONCALL_TUI_SIM_TOKEN"] = "fg-token-for-test"
+    cli_env["ONCALL_TUI_SIM_READ_TOKEN"] = "fg-read-token"
     with subprocess.Popen(
         [sys.executable, "-m", "oncall_tui", "sim", "--port", "0", "--speed", "20",
          "--scenario", "retry-storm"],
@@ -117,6 +118,13 @@ def _foreground(proc: subprocess.Popen[str]) -> None:
             f"{url}/v1/routes", headers={"Authorization": "Bearer fg-token-for-test"}, timeout=5
         )
         assert resp.status_code == 200
+        denied = httpx.post(
+            f"{url}/v1/routes/support-chat/kill-switch",
+            json={"reason": "r", "actor": "a", "enabled": True},
+            headers={"Authorization": "Bearer fg-read-token", "Idempotency-Key": "k"},
+            timeout=5,
+        )
+        assert denied.status_code == 403, "the read-only token from the environment reads only"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)

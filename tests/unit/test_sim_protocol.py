@@ -299,8 +299,9 @@ async def test_native_adapter_acts_and_reads_back(sim: SimServer) -> None:
             "support-chat", to_version=older, reason="r", actor="a", idempotency_key="rb-1"
         )
         assert rb.before["version"] == chat.version and rb.after["version"] == older
-        after = await gw.routes()
-        assert next(r for r in after.routes if r.name == "support-chat").version == older
+        after = next(r for r in (await gw.routes()).routes if r.name == "support-chat")
+        assert after.version == older
+        assert after.failover_to == fallback, "the forced tier is visible, so it can be undone"
         with pytest.raises(NotFoundError):
             await gw.get_action("act_nope")
         with pytest.raises(RemoteError) as info:
@@ -608,3 +609,30 @@ async def test_stream_without_since_replays_what_is_held_without_a_reset(sim: Si
         hello, first = await _read_events(ws, 2)
     assert hello.type == "hello"
     assert first.type != "reset" and first.seq == oldest
+
+
+async def test_otlp_ingest_takes_gzip_and_chunked_bodies_like_collectors_send(
+    sim: SimServer, shared_fixtures: Path
+) -> None:
+    import gzip
+
+    body = sorted((shared_fixtures / "otlp").glob("*.json"))[0].read_bytes()
+    wanted = msgspec.json.decode(body)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        packed = gzip.compress(body)
+        for i in range(0, len(packed), 100):
+            yield packed[i : i + 100]
+
+    async with _client(sim) as http:
+        posted = await http.post(
+            "/v1/traces",
+            content=chunks(),  # no length known: httpx sends Transfer-Encoding: chunked
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+        assert posted.status_code == 200, posted.text
+        assert (await http.get(f"/api/v3/traces/{wanted.lower()}")).status_code == 200
+        bad = await http.post(
+            "/v1/traces", content=b"not gzip", headers={"Content-Encoding": "gzip"}
+        )
+        assert bad.status_code == 400

@@ -3,6 +3,6 @@
 Import order is sniff order: more specific formats first.
 """
 
-from oncall_tui.sources.formats import jaeger_v1, otlp
+from oncall_tui.sources.formats import jaeger_v1, langfuse, otlp, phoenix
 
-__all__ = ["jaeger_v1", "otlp"]
+__all__ = ["jaeger_v1", "langfuse", "otlp", "phoenix"]

@@ -1,0 +1,168 @@
+"""``oncall-tui trace get|search|listen``: traces from the environment's
+trace stores, and an OTLP/JSON receiver (registered into the ``trace`` group
+by cli/trace_cmd.py's EXTRA_REGISTRARS).
+
+Exit codes: 0 found (``search``: at least one row) or listened; 1 ``search``
+found nothing (so a script can gate on it); 2 bad input or config; 3 the store
+could not be reached, refused us, or has no such trace (docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from oncall_tui.cli import exit_codes
+from oncall_tui.cli.common import add_json, environment, first_capable
+from oncall_tui.cli.output import emit_json, say, table
+
+
+def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    get = cmds.add_parser("get", help="fetch one trace from a trace store and analyse it")
+    get.add_argument("trace_id", metavar="ID")
+    get.add_argument("--store", help="trace store name from the config (default: first able)")
+    get.add_argument("--save", metavar="FILE", help="also write the trace as OTLP/JSON")
+    add_json(get)
+    get.set_defaults(func=_get)
+
+    search = cmds.add_parser("search", help="list recent traces from a trace store")
+    search.add_argument("--store", help="trace store name from the config (default: first able)")
+    search.add_argument("--service", help="only traces of this service")
+    search.add_argument("--operation", help="only traces with this span name")
+    search.add_argument("--errors", action="store_true", help="only traces with errors")
+    search.add_argument("--limit", type=int, default=20, help="at most N traces (default 20)")
+    search.add_argument("--since", type=float, default=3600, help="look back S seconds")
+    add_json(search)
+    search.set_defaults(func=_search)
+
+    listen = cmds.add_parser(
+        "listen",
+        help="receive OTLP/JSON at http://127.0.0.1:PORT/v1/traces and print each trace",
+    )
+    listen.add_argument("--port", type=int, default=4318, help="port (default 4318; 0: any)")
+    listen.add_argument("--save", metavar="FILE", help="append each request body (JSON lines)")
+    listen.add_argument("--count", type=int, default=0, help="stop after N traces (0: never)")
+    listen.add_argument("--seconds", type=float, default=0, help="stop after S s (0: never)")
+    add_json(listen)
+    listen.set_defaults(func=_listen)
+
+
+def _store(args: argparse.Namespace, capability: Any, what: str) -> tuple[str, Any]:
+    _, _, env = environment(args)
+    return first_capable(env, "trace_stores", capability, what, args.store)
+
+
+async def _closing(adapter: Any, call: Any) -> Any:
+    try:
+        return await call
+    finally:
+        if hasattr(adapter, "aclose"):
+            await adapter.aclose()
+
+
+def _get(args: argparse.Namespace) -> int:
+    from oncall_tui.cli.trace_cmd import _print_analysis
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.sources.capabilities import TraceStore
+
+    name, store = _store(args, TraceStore, "fetch a trace")
+    trace = asyncio.run(_closing(store, store.get_trace(args.trace_id)))
+    if args.save:
+        import msgspec
+
+        from oncall_tui.core.otlp_write import traces_data
+
+        Path(args.save).write_bytes(msgspec.json.encode(traces_data(trace.spans)))
+    analysis = analyze(trace)
+    if args.json:
+        emit_json({"store": name, "trace": trace, "analysis": analysis})
+    else:
+        say(f"from {name} ({trace.source})")
+        _print_analysis(analysis)
+    return exit_codes.OK
+
+
+def _search(args: argparse.Namespace) -> int:
+    from oncall_tui.core.text import inert
+    from oncall_tui.sources.capabilities import TraceQuery, TraceSearch
+
+    name, store = _store(args, TraceSearch, "search traces")
+    now = time.time_ns()
+    query = TraceQuery(
+        service=args.service,
+        operation=args.operation,
+        errors_only=args.errors,
+        limit=max(1, args.limit),
+        start_ns=now - int(args.since * 1e9),
+        end_ns=now,
+    )
+    rows = asyncio.run(_closing(store, store.search(query)))
+    if args.json:
+        emit_json({"store": name, "query": query, "traces": rows})
+    else:
+        table(
+            [
+                [
+                    r.trace_id,
+                    inert(r.service or "-", single_line=True),
+                    inert(r.root_name or "-", single_line=True),
+                    "-" if r.span_count is None else str(r.span_count),
+                    "-" if r.error_count is None else str(r.error_count),
+                    "-" if r.duration_ns is None else f"{r.duration_ns / 1e6:.1f}",
+                ]
+                for r in rows
+            ],
+            ["TRACE", "SERVICE", "ROOT", "SPANS", "ERRORS", "MS"],
+        )
+    return exit_codes.OK if rows else exit_codes.PROBLEM
+
+
+def _listen(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from oncall_tui.core.summary import summarize
+    from oncall_tui.core.text import inert
+    from oncall_tui.sources.otlp_receiver import OtlpReceiver
+
+    lock = threading.Lock()
+    done = threading.Event()
+    seen = [0]
+    save = Path(args.save).open("ab") if args.save else None  # noqa: SIM115 (closed below)
+
+    def on_traces(traces: list[Any], body: bytes) -> None:
+        with lock:
+            if save is not None:
+                save.write(msgspec.json.encode(msgspec.json.decode(body)) + b"\n")
+                save.flush()
+            for trace in traces:
+                s = summarize(trace)
+                seen[0] += 1
+                if args.json:
+                    emit_json(s)
+                else:
+                    say(
+                        f"trace {s.trace_id}  {s.span_count} spans  {s.error_count} errors  "
+                        f"{(s.duration_ns or 0) / 1e6:.1f} ms  "
+                        f"{inert(s.service or '-', single_line=True)}: "
+                        f"{inert(s.root_name or '-', single_line=True)}"
+                    )
+            if args.count and seen[0] >= args.count:
+                done.set()
+
+    receiver = OtlpReceiver(on_traces, port=args.port)
+    receiver.start()
+    if not args.json:
+        say(f"listening on {receiver.url} (OTLP/JSON); Ctrl-C stops")
+    try:
+        done.wait(args.seconds or None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.close()
+        if save is not None:
+            save.close()
+    return exit_codes.OK
