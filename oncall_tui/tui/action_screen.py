@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
@@ -99,7 +99,8 @@ class ActionScreen(ModalScreen[ActionResult | None]):
         return self.spec.route
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="modal-body"):
+        # Scrolls: an audited plan is long, and 80x24 must still show the outcome.
+        with VerticalScroll(id="modal-body"):
             yield Static(
                 Text(f"{self.spec.kind.replace('_', ' ')}: {safe(self.spec.route, 40)}"),
                 classes="modal-title",
@@ -115,6 +116,7 @@ class ActionScreen(ModalScreen[ActionResult | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#action-confirm", Input).focus()
         self.plan()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -144,6 +146,7 @@ class ActionScreen(ModalScreen[ActionResult | None]):
         self.query_one("#action-progress", Static).update(
             Text("executing, then verifying against the gateway's status…", style="bold")
         )
+        self.query_one("#modal-body").scroll_end(animate=False)
         self.execute()
 
     @work(exclusive=True, exit_on_error=False, group="execute")
@@ -160,14 +163,15 @@ class ActionScreen(ModalScreen[ActionResult | None]):
         r = message.result
         out = Text()
         out.append(r.outcome.upper().replace("_", " "), style=OUTCOME_STYLE.get(r.outcome, ""))
-        out.append(f"  {safe(r.detail, 300)}")
         if r.verify_attempts:
             out.append(f"  ({r.verify_attempts} status read(s))", style="dim")
+        # The undo offer comes before the detail: at 80x24 the detail may be cut.
         if r.outcome in ("verified", "not_verified") and inverse(self.spec) is not None:
-            out.append(
-                f"\nu: undo ({safe(r.undo or 'the inverse action', 100)})", style="bold cyan"
-            )
+            how = safe(r.undo or "the inverse action", 100)
+            out.append(f"\nu: undo ({how})", style="bold cyan")
+        out.append(f"\n{safe(r.detail, 300)}")
         self.query_one("#action-progress", Static).update(out)
+        self.call_after_refresh(self.query_one("#modal-body").scroll_end, animate=False)
         self.refresh_bindings()
 
     def action_undo(self) -> None:

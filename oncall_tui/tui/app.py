@@ -8,7 +8,7 @@ can be remapped from the config's ``keys:`` section (binding id -> keys).
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,8 +61,12 @@ class OncallApp(App[int]):
         state_dir: Path | None = None,
         runbook_paths: tuple[Path, ...] = (),
         clock: Callable[[], datetime] | None = None,
+        action_runner: Any = None,
     ) -> None:
         super().__init__()
+        # The audited action lifecycle when a config gave one; else (tests,
+        # bare gateways) direct calls through the gateway's capabilities.
+        self.action_runner = action_runner
         # Ages of figures are measured against this (tests pin it for snapshots).
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.state_dir = state_dir
@@ -76,8 +80,8 @@ class OncallApp(App[int]):
         self.trace_file = trace_file
         self.trace = trace
         self.problem = problem
-        if os.environ.get("NO_COLOR"):
-            self.theme = "textual-ansi"
+        # NO_COLOR: Textual itself renders monochrome (its own filter); an ANSI
+        # theme on top of that crashed the renderer in Textual 8, so none here.
         if keys:
             self.set_keymap(keys)
 
@@ -97,6 +101,19 @@ class OncallApp(App[int]):
             self.open_traces(None)
         else:
             self.push_screen(MessageScreen(self.problem or "nothing to show"))
+
+    async def on_unmount(self) -> None:
+        """Close every adapter the app was given (HTTP clients, sockets)."""
+        seen: set[int] = set()
+        executor = getattr(self.action_runner, "executor", None)
+        adapters = [self.gateway, self.store, *getattr(executor, "adapters", {}).values()]
+        for adapter in adapters:
+            close = getattr(adapter, "aclose", None)
+            if close is None or id(adapter) in seen:
+                continue
+            seen.add(id(adapter))
+            with contextlib.suppress(Exception):  # closing on exit: nothing left to tell
+                await close()
 
     def _open_file(self, path: str) -> None:
         from oncall_tui.core.analysis import analyze
@@ -131,7 +148,6 @@ class OncallApp(App[int]):
         from oncall_tui.runbook.library import load_all, suggest
         from oncall_tui.runbook.queries import Sources
         from oncall_tui.runbook.session import Session, incidents_dir
-        from oncall_tui.tui.action_screen import direct_runner
         from oncall_tui.tui.runbook_screen import RunbookScreen
 
         runbooks, _ = load_all(self.runbook_paths)
@@ -153,11 +169,16 @@ class OncallApp(App[int]):
         engine = Engine(
             session,
             sources=Sources(gateways=gateways, trace_stores=stores),
-            actions=None if self.read_only else direct_runner(self.gateway_name, self.gateway),
+            actions=None if self.read_only else self.runner(),
             read_only=self.read_only,
             actor=self.actor,
         )
         self.push_screen(RunbookScreen(engine))
+
+    def runner(self) -> Any:
+        from oncall_tui.tui.action_screen import direct_runner
+
+        return self.action_runner or direct_runner(self.gateway_name, self.gateway)
 
     def action_traces(self) -> None:
         self.open_traces(None)
@@ -206,6 +227,7 @@ def build_app(args: argparse.Namespace) -> OncallApp:
                 break
     except OncallError as exc:
         return OncallApp(problem=exc.message)
+    read_only = cfg.is_read_only(env, bool(getattr(args, "read_only", False)))
     return OncallApp(
         gateway=gateway,
         gateway_name=gateway_name,
@@ -213,10 +235,23 @@ def build_app(args: argparse.Namespace) -> OncallApp:
         store=store,
         keys=dict(cfg.keys),
         problem=f"environment {env_name} names no gateway or trace store",
-        read_only=cfg.is_read_only(env, bool(getattr(args, "read_only", False))),
+        read_only=read_only,
         actor=cfg.actor or _default_actor(),
+        action_runner=None if read_only else _lifecycle(cfg, env_name),
         runbook_paths=tuple(Path(p) for p in cfg.runbook_paths),
     )
+
+
+def _lifecycle(cfg: Any, env_name: str) -> Any:
+    """Actions through the audited lifecycle (audit log, policy, verify, undo)."""
+    from oncall_tui.actions import open_executor
+    from oncall_tui.errors import OncallError
+    from oncall_tui.runbook.acting import LifecycleActions
+
+    try:
+        return LifecycleActions(open_executor(cfg, env_name))
+    except OncallError:
+        return None  # read-only or no adapter that can act: no actions offered
 
 
 def _default_actor() -> str:

@@ -102,7 +102,8 @@ class CallTree(ScrollView, can_focus=True):
         row = y + scroll_y
         width = self.scrollable_content_region.width
         if row >= len(self.model.rows) or width <= 0:
-            return Strip.blank(width)
+            # A styled blank: a style of None crashes Textual's NO_COLOR filter.
+            return Strip.blank(width, self.rich_style)
         return self._row_cache(row, width, row == self.cursor, self._generation)
 
     # -------------------------------------------------------------- cursor

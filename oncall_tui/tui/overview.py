@@ -28,7 +28,7 @@ from oncall_tui.runbook.format import Runbook
 from oncall_tui.runbook.library import load_all, suggest
 from oncall_tui.runbook.signals import implied_alerts
 from oncall_tui.sources.capabilities import GatewayStream, KillSwitch
-from oncall_tui.tui.action_screen import ActionScreen, direct_runner, kill_switch_spec
+from oncall_tui.tui.action_screen import ActionScreen, kill_switch_spec
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
     SEVERITY_STYLE,
@@ -246,7 +246,10 @@ class OverviewScreen(Screen[None]):
         if action == "kill_switch":
             # Read-only environments and gateways without the capability show
             # no action at all (k9s hides what cannot be done).
-            return not getattr(self.app, "read_only", True) and isinstance(self.gateway, KillSwitch)
+            if getattr(self.app, "read_only", True):
+                return False
+            lifecycle = getattr(self.app, "action_runner", None) is not None
+            return lifecycle or isinstance(self.gateway, KillSwitch)
         return True
 
     def action_kill_switch(self) -> None:
@@ -262,7 +265,7 @@ class OverviewScreen(Screen[None]):
             actor=getattr(self.app, "actor", "oncall-tui"),
             reason="pulled from the console overview" if enabled else "AI serving restored",
         )
-        runner = direct_runner(self.gateway_name, self.gateway)
+        runner = self.app.runner()  # type: ignore[attr-defined]
         self.app.push_screen(ActionScreen(runner, spec), self._after_action)
 
     def action_runbook(self) -> None:

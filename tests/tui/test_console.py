@@ -20,6 +20,7 @@ from oncall_tui.tui.call_tree import CallTree
 from oncall_tui.tui.overview import OverviewScreen
 from oncall_tui.tui.trace_screen import TextModal, TraceScreen
 from tests.builders import TraceBuilder
+from tests.tui.fakes import overview_painted
 
 TMUX_SOCKET = f"oncall-tui-test-{os.getpid()}"  # private server: nobody else ends it
 EVIL = "\x1b]0;pwned\x07\x1b[31m[bold]boom[/bold]"
@@ -116,10 +117,7 @@ async def test_overview_live_then_stale_when_gateway_goes_away() -> None:
             screen = app.screen
             assert isinstance(screen, OverviewScreen)
             table = screen.query_one("#routes")
-            for _ in range(50):
-                await pilot.pause(0.1)
-                if table.row_count:  # painted at the bounded repaint rate
-                    break
+            await overview_painted(pilot, tries=200)  # bounded repaint rate, library loaded
             assert table.row_count == 4
             alerts = str(screen.query_one("#alerts").render())
             assert "support-chat" in alerts and "fallback-became-default" in alerts

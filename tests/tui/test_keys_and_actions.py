@@ -24,7 +24,7 @@ async def _wait(pilot, cond, tries: int = 50) -> None:
 async def test_question_mark_lists_the_keys_of_the_current_screen() -> None:
     app = OncallApp(trace=reentrant_trace())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await _wait(pilot, lambda: isinstance(app.screen, TraceScreen))
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -38,7 +38,7 @@ async def test_question_mark_lists_the_keys_of_the_current_screen() -> None:
 async def test_keys_remapped_from_config_work_and_help_shows_them() -> None:
     app = OncallApp(trace=reentrant_trace(), keys={"trace.graph": "ctrl+g"})
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await _wait(pilot, lambda: isinstance(app.screen, TraceScreen))
         await pilot.press("g")  # the old key does nothing now
         await pilot.pause()
         assert isinstance(app.screen, TraceScreen)
@@ -53,7 +53,7 @@ async def test_keys_remapped_from_config_work_and_help_shows_them() -> None:
 async def test_command_palette_offers_the_help_screen() -> None:
     app = OncallApp(trace=reentrant_trace())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await _wait(pilot, lambda: isinstance(app.screen, TraceScreen))
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Keys")

@@ -67,12 +67,19 @@ def test_demo_overview_cycle_trace_and_kill_switch(term: str) -> None:
     tmux("new-session", "-d", *size, "-s", session, "-e", f"TERM={term}", cmd, check=True)
     pane = Pane(session)
     try:
-        screen = pane.wait_for("agent-assist", 40)
+        routes: list[str] = []
+        for _ in range(50):  # until the routes table (not just an alert line) is painted
+            screen = pane.wait_for("agent-assist", 40)
+            rows = [
+                line.split()[0]
+                for line in screen.splitlines()
+                if line.startswith(" ") and line.split()
+            ]
+            routes = rows[rows.index("route") + 1 :] if "route" in rows else []
+            if "agent-assist" in routes:
+                break
+            time.sleep(0.2)
         assert "STALE" not in screen and "tier/SLO" in screen
-        rows = [
-            line.split()[0] for line in screen.splitlines() if line.startswith(" ") and line.split()
-        ]
-        routes = rows[rows.index("route") + 1 :]
         # Move the cursor to agent-assist (the route the reentrancy scenario hits).
         pane.keys(*["Down"] * routes.index("agent-assist"))
         pane.keys("Enter")
@@ -89,8 +96,8 @@ def test_demo_overview_cycle_trace_and_kill_switch(term: str) -> None:
         pane.wait_for("type the route name (agent-assist)")
         pane.keys("agent-assist", literal=True)
         pane.keys("Enter")
-        screen = pane.wait_for("VERIFIED", 40)
-        assert "u: undo" in screen
+        pane.wait_for("VERIFIED", 40)
+        pane.wait_for("u: undo", 10)  # the undo offer, scrolled into view
         pane.keys("Escape")
         screen = pane.wait_for(" OFF ")
         assert any("agent-assist" in line and " OFF " in line for line in screen.splitlines())

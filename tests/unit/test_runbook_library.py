@@ -75,10 +75,3 @@ def test_every_simulator_scenario_names_a_shipped_runbook() -> None:
 
     for scenario in SCENARIOS.values():
         assert scenario.runbook in RUNBOOKS, f"{scenario.name} -> {scenario.runbook}"
-
-
-def test_the_consoles_alert_to_runbook_map_names_shipped_runbooks() -> None:
-    presenters = pytest.importorskip("oncall_tui.tui.presenters")
-    for kind, runbook_id in presenters.RUNBOOK_FOR_ALERT.items():
-        assert runbook_id in RUNBOOKS, f"alert {kind} -> {runbook_id}"
-        assert kind in RUNBOOKS[runbook_id].match.alerts, f"{runbook_id} does not match {kind}"
