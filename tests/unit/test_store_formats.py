@@ -212,3 +212,17 @@ def test_langfuse_deprecated_trace_shape() -> None:
     body = {"id": "t-1", "name": "agent", "observations": langfuse_page()["data"]}
     [trace] = read_traces(json.dumps(body).encode())
     assert trace.source == "langfuse" and len(trace.spans) == 3
+
+
+def test_phoenix_otlpv1_times_agree_with_the_native_shape(shared_fixtures) -> None:
+    """Phoenix writes otlpv1 nanos through a float; both shapes must agree."""
+    from oncall_tui.sources.detect import read_traces
+
+    native = read_traces((shared_fixtures / "phoenix" / "spans.json").read_bytes())
+    otlpv1 = read_traces((shared_fixtures / "phoenix" / "spans-otlpv1.json").read_bytes())
+    times_native = {s.span_id: (s.start_ns, s.end_ns) for t in native for s in t.spans}
+    times_otlpv1 = {s.span_id: (s.start_ns, s.end_ns) for t in otlpv1 for s in t.spans}
+    shared = set(times_native) & set(times_otlpv1)
+    assert shared
+    for span_id in shared:
+        assert times_otlpv1[span_id] == times_native[span_id], span_id
