@@ -31,6 +31,7 @@ import httpx
 import msgspec
 
 from oncall_tui.core.gateway import (
+    ActionKind,
     ActionRecord,
     ModelRef,
     Route,
@@ -48,6 +49,7 @@ from oncall_tui.errors import (
 from oncall_tui.plugins import Plugin, PluginContext
 from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import ActionIntent, Observation
+from oncall_tui.sources.records import applied_record
 
 SYSTEM = "litellm proxy"
 NO_DB_HINT = (
@@ -240,19 +242,15 @@ class LiteLLMProxy:
         }
 
     def _record(
-        self, kind: str, route: str, key: str, *, reason: str, actor: str, detail: str
+        self, kind: ActionKind, route: str, key: str, *, reason: str, actor: str, detail: str
     ) -> ActionRecord:
-        now = datetime.now(UTC)
-        return ActionRecord(
-            id=f"litellm-{key[-12:]}",
-            kind=kind,  # type: ignore[arg-type]
+        return applied_record(
+            "litellm",
+            kind=kind,
             route=route,
-            state="applied",
-            actor=actor,
+            key=key,
             reason=reason,
-            idempotency_key=key,
-            requested_at=now,
-            applied_at=now,
+            actor=actor,
             detail=detail,
         )
 

@@ -18,16 +18,16 @@ log. Tokens go in ``Authorization`` bare, no ``Bearer``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from oncall_tui.core.gateway import ActionRecord
+from oncall_tui.core.gateway import ActionKind, ActionRecord
 from oncall_tui.errors import ConfigError, NotFoundError, UsageError
 from oncall_tui.plugins import Plugin, PluginContext
 from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import ActionIntent, Observation
+from oncall_tui.sources.records import applied_record
 
 SYSTEM = "unleash"
 FULL = 1000  # Unleash variant weights sum to 1000
@@ -167,7 +167,7 @@ class UnleashFlags:
     def _record(
         self,
         *,
-        kind: str,
+        kind: ActionKind,
         route: str,
         reason: str,
         actor: str,
@@ -175,19 +175,15 @@ class UnleashFlags:
         detail: str,
         after: dict[str, str | bool | None],
     ) -> ActionRecord:
-        now = datetime.now(UTC)
-        return ActionRecord(
-            id=f"unleash-{key[-12:]}",
-            kind=kind,  # type: ignore[arg-type]
+        return applied_record(
+            "unleash",
+            kind=kind,
             route=route,
-            state="applied",
-            actor=actor,
+            key=key,
             reason=reason,
-            idempotency_key=key,
-            requested_at=now,
-            applied_at=now,
-            after=after,
+            actor=actor,
             detail=detail,
+            after=after,
         )
 
     async def set_kill_switch(
