@@ -10,9 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import msgspec
 
 from oncall_tui.core.text import preview
-from oncall_tui.errors import AuthError, NotFoundError, RemoteError, UnreachableError
+from oncall_tui.errors import (
+    AuthError,
+    NotFoundError,
+    RemoteError,
+    TraceFormatError,
+    UnreachableError,
+)
 from oncall_tui.plugins import PluginContext
 
 
@@ -76,3 +83,12 @@ async def request(
             f"{system}: cannot reach {http.base_url} ({type(exc).__name__})"
         ) from exc
     return check(resp, system)
+
+
+def decode_page(content: bytes, type_: Any, system: str, where: str) -> Any:
+    """A store's JSON answer into ``type_``; a malformed one is a one-line
+    TraceFormatError naming the store and the request."""
+    try:
+        return msgspec.json.decode(content, type=type_)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise TraceFormatError(f"{system}: {where} answered a malformed page: {exc}") from None

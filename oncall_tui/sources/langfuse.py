@@ -19,7 +19,7 @@ import msgspec
 
 from oncall_tui.core.assemble import assemble
 from oncall_tui.core.models import QualityNote, Span, Trace, TraceSummary
-from oncall_tui.errors import MissingSecretError, NotFoundError, TraceFormatError
+from oncall_tui.errors import MissingSecretError, NotFoundError
 from oncall_tui.plugins import Plugin, PluginContext
 from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import TraceQuery
@@ -68,10 +68,7 @@ class _TraceList(msgspec.Struct):
 
 
 def _decode(content: bytes, where: str, type_: Any) -> Any:
-    try:
-        return msgspec.json.decode(content, type=type_)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise TraceFormatError(f"{SYSTEM}: {where} answered a malformed page: {exc}") from None
+    return http.decode_page(content, type_, SYSTEM, where)
 
 
 class LangfuseStore:

@@ -19,7 +19,7 @@ import msgspec
 
 from oncall_tui.core.assemble import assemble
 from oncall_tui.core.models import QualityNote, Span, Trace, TraceSummary
-from oncall_tui.errors import NotFoundError, TraceFormatError
+from oncall_tui.errors import NotFoundError
 from oncall_tui.plugins import Plugin, PluginContext
 from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import TraceQuery
@@ -59,10 +59,7 @@ class _TracePage(msgspec.Struct):
 
 
 def _page(content: bytes, where: str, type_: Any) -> Any:
-    try:
-        return msgspec.json.decode(content, type=type_)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise TraceFormatError(f"{SYSTEM}: {where} answered a malformed page: {exc}") from None
+    return http.decode_page(content, type_, SYSTEM, where)
 
 
 class PhoenixStore:
@@ -77,26 +74,20 @@ class PhoenixStore:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def get_trace(self, trace_id: str) -> Trace:
-        path = f"/v1/projects/{self._project}/spans"
-        if self.options.span_format == "otlpv1":
-            path += "/otlpv1"
-        page_size = max(1, min(self.options.page_size, PAGE_MAX))
+    async def _read_spans(
+        self, path: str, params: dict[str, Any], beyond: str
+    ) -> tuple[list[Span], list[QualityNote], str | None]:
+        """Follow Phoenix's cursor page by page; past ``max_spans`` stop and
+        say why (the caller marks the trace partial), never silently short."""
         spans: list[Span] = []
         notes: list[QualityNote] = []
         cursor: str | None = None
         pages = 0
-        reason: str | None = None
         while True:
-            params: dict[str, Any] = {"trace_id": trace_id, "limit": page_size}
-            if cursor:
-                params["cursor"] = cursor
-            try:
-                resp = await http.request(self._http, "GET", path, SYSTEM, params=params)
-            except NotFoundError as exc:
-                raise NotFoundError(f"{exc} (is project {self.options.project!r} right?)") from None
-            page = _page(resp.content, f"{path} page {pages + 1}", _Page)
+            page_params = {**params, "cursor": cursor} if cursor else params
+            resp = await http.request(self._http, "GET", path, SYSTEM, params=page_params)
             pages += 1
+            page = _page(resp.content, f"{path} page {pages}", _Page)
             got, got_notes = decode_items(
                 page.data, f"{SYSTEM} {path} page {pages}", service=self.options.project
             )
@@ -104,13 +95,28 @@ class PhoenixStore:
             notes.extend(got_notes)
             cursor = page.next_cursor
             if not cursor:
-                break
+                return spans, notes, None
             if len(spans) >= self.options.max_spans:
-                reason = (
-                    f"stopped after {len(spans)} spans ({pages} pages): the phoenix "
-                    f"max_spans cap is {self.options.max_spans}; Phoenix has more"
+                return (
+                    spans,
+                    notes,
+                    (
+                        f"stopped after {len(spans)} spans ({pages} pages): the phoenix "
+                        f"max_spans cap is {self.options.max_spans}; {beyond}"
+                    ),
                 )
-                break
+
+    async def get_trace(self, trace_id: str) -> Trace:
+        path = f"/v1/projects/{self._project}/spans"
+        if self.options.span_format == "otlpv1":
+            path += "/otlpv1"
+        page_size = max(1, min(self.options.page_size, PAGE_MAX))
+        try:
+            spans, notes, reason = await self._read_spans(
+                path, {"trace_id": trace_id, "limit": page_size}, "Phoenix has more"
+            )
+        except NotFoundError as exc:
+            raise NotFoundError(f"{exc} (is project {self.options.project!r} right?)") from None
         wanted = trace_id.lower()
         spans = [s for s in spans if s.trace_id == wanted]
         if not spans:
@@ -132,36 +138,12 @@ class PhoenixStore:
         path = f"/v1/projects/{self._project}/spans"
         end = query.end_ns / 1e9 if query.end_ns else time.time()
         start = query.start_ns / 1e9 if query.start_ns else end - LOOKBACK_S
-        spans: list[Span] = []
-        notes: list[QualityNote] = []
-        cursor: str | None = None
-        reason: str | None = None
-        pages = 0
-        while True:
-            params: dict[str, Any] = {
-                "limit": max(1, min(self.options.page_size, PAGE_MAX)),
-                "start_time": datetime.fromtimestamp(start, UTC).isoformat(),
-                "end_time": datetime.fromtimestamp(end, UTC).isoformat(),
-            }
-            if cursor:
-                params["cursor"] = cursor
-            resp = await http.request(self._http, "GET", path, SYSTEM, params=params)
-            pages += 1
-            page = _page(resp.content, f"{path} page {pages}", _Page)
-            got, got_notes = decode_items(
-                page.data, f"{SYSTEM} {path} page {pages}", service=self.options.project
-            )
-            spans.extend(got)
-            notes.extend(got_notes)
-            cursor = page.next_cursor
-            if not cursor:
-                break
-            if len(spans) >= self.options.max_spans:
-                reason = (
-                    f"stopped after {len(spans)} spans ({pages} pages): the phoenix "
-                    f"max_spans cap is {self.options.max_spans}; the window holds more"
-                )
-                break
+        params: dict[str, Any] = {
+            "limit": max(1, min(self.options.page_size, PAGE_MAX)),
+            "start_time": datetime.fromtimestamp(start, UTC).isoformat(),
+            "end_time": datetime.fromtimestamp(end, UTC).isoformat(),
+        }
+        spans, notes, reason = await self._read_spans(path, params, "the window holds more")
         return assemble(
             spans,
             source="phoenix",
