@@ -30,12 +30,15 @@ from websockets.server import ServerProtocol
 from oncall_tui.core.gateway import ActionRequest, ErrorBody, ErrorResponse
 from oncall_tui.core.otlp import decode as decode_otlp
 from oncall_tui.core.otlp_write import traces_data
+from oncall_tui.errors import TraceFormatError
 from oncall_tui.sim.engine import ProtocolError, SimEngine
 from oncall_tui.sim.scenarios import SCENARIOS
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
 TICK_REAL_S = 0.2
+# A search bound this close to the wall clock means "until now" (see _until_now).
+NOW_TOLERANCE_NS = 30 * 1_000_000_000
 
 _encoder = msgspec.json.Encoder()
 
@@ -341,6 +344,8 @@ class SimServer:
             return _error(422, "invalid", f"request body: {exc}", _field_of(exc))
         except msgspec.DecodeError as exc:
             return _error(422, "invalid", f"request body is not JSON: {exc}")
+        except RecursionError:
+            return _error(400, "invalid", f"{request.path}: JSON nested too deeply to read")
 
     def _route(self, r: HttpRequest) -> Callable[[], Awaitable[HttpResponse]] | None:
         parts = [p for p in r.path.split("/") if p]
@@ -406,9 +411,16 @@ class SimServer:
                 parsed = msgspec.json.decode(r.body or b"{}")
             except msgspec.DecodeError as exc:
                 return _error(400, "invalid", f"not OTLP/JSON: {exc}")
+            except RecursionError:
+                # msgspec's depth limit (~1,000 levels): a broken or hostile
+                # body is the client's fault, not a crash of ours.
+                return _error(400, "invalid", "POST /v1/traces: JSON nested too deeply to read")
             if not isinstance(parsed, dict):
                 return _error(400, "invalid", "not an OTLP ExportTraceServiceRequest")
-            spans, notes = decode_otlp(r.body, parsed, "POST /v1/traces")
+            try:
+                spans, notes = decode_otlp(r.body, parsed, "POST /v1/traces")
+            except TraceFormatError as exc:
+                return _error(400, "invalid", str(exc).splitlines()[0])
             self.engine.ingest(spans)
             rejected = len(notes)
             body: dict[str, Any] = {}
@@ -451,6 +463,7 @@ class SimServer:
                 start_max = _rfc3339_ns(first("query.start_time_max", "query.startTimeMax"))
             except ValueError as exc:
                 return _jaeger_error(400, f"malformed parameter: {exc}")
+            start_max = self._until_now(start_max)
             found = self.engine.store.find(
                 service=first("query.service_name", "query.serviceName"),
                 start_min=start_min,
@@ -464,6 +477,21 @@ class SimServer:
             return _json({"result": traces_data([s for spans in found for s in spans])})
 
         return run
+
+    def _until_now(self, start_max: int | None) -> int | None:
+        """A search that ends at the client's "now" ends at the gateway's now.
+
+        At speed > 1 the simulated clock runs ahead of the wall clock, so a
+        client's ``time.time_ns()`` would cut off the newest traces. A bound at
+        (or past) the wall clock, give or take a slow request, means "until
+        now": widen it to the simulated now. It is never narrowed.
+        """
+        if start_max is None:
+            return None
+        if start_max < time.time_ns() - NOW_TOLERANCE_NS:
+            return start_max  # a real past bound: keep it exactly
+        sim_now = int(self.engine.gateway_time().timestamp() * 1_000_000_000)
+        return max(start_max, sim_now)
 
     def _services(self) -> Callable[[], Awaitable[HttpResponse]]:
         async def run() -> HttpResponse:

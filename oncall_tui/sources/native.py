@@ -275,6 +275,10 @@ class NativeGateway:
         params["query.service_name"] = query.service or "ai-gateway"
         if query.start_ns is not None:
             params["query.start_time_min"] = str(query.start_ns)
+        if query.end_ns is not None:
+            # A bound at the local "now" is widened by the gateway to ITS now
+            # (docs/protocol.md), so clocks that disagree lose no new traces.
+            params["query.start_time_max"] = str(query.end_ns)
         if query.route:
             params["query.attributes"] = msgspec.json.encode({"gen_ai.route": query.route}).decode()
         try:

@@ -562,6 +562,59 @@ async def test_bad_otlp_is_400(sim: SimServer) -> None:
     assert resp.status_code == 400
 
 
+async def test_deeply_nested_otlp_is_a_one_line_400_and_the_server_goes_on(
+    sim: SimServer,
+) -> None:
+    deep = b'{"resourceSpans": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    async with _client(sim) as http:
+        resp = await http.post(
+            "/v1/traces", content=deep, headers={"Content-Type": "application/json"}
+        )
+        assert resp.status_code == 400
+        message = _error(resp).error.message
+        assert "nested too deeply" in message and "\n" not in message
+        # The same for a protocol body: an action with a deep unknown field.
+        act = await http.post(
+            "/v1/routes/support-chat/kill-switch",
+            content=b'{"reason": "r", "actor": "a", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+            headers={"Authorization": f"Bearer {sim.token}", "Idempotency-Key": "deep-1"},
+        )
+        assert act.status_code == 400, act.text
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_a_search_ending_now_finds_the_newest_traces_of_a_sim_running_ahead() -> None:
+    """At speed > 1 the simulated clock runs ahead of the wall clock: a search
+    from a look-back to the client's "now" must still find the newest traces,
+    through the native adapter and through a plain Jaeger client."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from oncall_tui.sources.jaeger import JaegerStore
+    from oncall_tui.sources.jaeger import Options as JaegerOptions
+
+    start = datetime.now(UTC) - timedelta(seconds=60)
+    async with running_sim(seed=7, warmup_s=60, start=start) as server:
+        server.step(600)  # ten simulated minutes ahead of the wall clock
+        newest = max(server.engine.store.traces.values(), key=lambda s: min(x.start_ns for x in s))
+        newest_id = newest[0].trace_id
+        newest_start = min(x.start_ns for x in newest)
+        now = time.time_ns()
+        assert newest_start > now + 300 * 10**9, "the sim runs ahead of the wall clock"
+        query = TraceQuery(start_ns=now - 3600 * 10**9, end_ns=now, limit=5)
+        gw = _native(server)
+        jaeger = JaegerStore(JaegerOptions(url=server.url, timeout_s=5), PluginContext(environ={}))
+        try:
+            for rows in (await gw.search(query), await jaeger.search(TraceQuery(limit=5))):
+                assert rows and rows[0].trace_id == newest_id, [r.trace_id for r in rows]
+            # A real bound in the past is kept exactly: nothing newer comes back.
+            past = now - 3600 * 10**9
+            assert await gw.search(TraceQuery(start_ns=past - 10**9, end_ns=past)) == []
+        finally:
+            await gw.aclose()
+            await jaeger.aclose()
+
+
 class _FutureEvent(msgspec.Struct):
     seq: int
     type: str
