@@ -117,6 +117,15 @@ class RouteStatus(msgspec.Struct, frozen=True, omit_defaults=True):
     kill_switch: bool = False
     serving_version: str | None = None
     notable_traces: tuple[str, ...] = ()  # trace ids worth opening
+    # Stale retrieval: how old the data retrieval/tool calls handed the model
+    # was (seconds, over answered requests that retrieved), against the
+    # route's freshness promise; and how answers landed with users.
+    data_age_p50_s: float | None = None
+    data_age_p95_s: float | None = None
+    data_freshness_slo_s: float | None = None  # the oldest data the route's answers may use
+    stale_data_rate: float | None = None  # share of retrievals older than that promise
+    tool_cache_hit_rate: float | None = None  # share of tool results a result cache answered
+    negative_feedback_rate: float | None = None  # share of answers users marked unhelpful
 
 
 class StatusResponse(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -136,6 +145,8 @@ class Alert(msgspec.Struct, frozen=True, omit_defaults=True):
     started_at: datetime
     resolved_at: datetime | None = None
     trace_ids: tuple[str, ...] = ()
+    value: float | None = None  # the figure the summary quotes (a share, seconds, a count)
+    updated_at: datetime | None = None  # set when summary/value moved while firing
 
 
 class ActionRequest(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from oncall_tui.core.analysis import analyze
 from oncall_tui.core.assemble import assemble
 from oncall_tui.core.gateway import (
@@ -34,6 +36,14 @@ TRACE_SAMPLE = 0.05  # share of ordinary requests kept as traces
 NOTABLE_TRACES_PER_STEP = 20
 ANALYSED_TRACES_PER_STEP = 1  # ~0.5 ms each; enough to notice a cycle within seconds
 CYCLE_ALERT_S = 60.0  # a "cycle" alert stays up this long after the last cycle seen
+# A firing alert's summary follows its figure: an update event when the figure
+# moved by this share of itself (or ALERT_UPDATE_ABS for shares near zero),
+# at most once per ALERT_UPDATE_EVERY_S simulated seconds per alert, so the
+# stream stays readable.
+ALERT_UPDATE_REL = 0.1
+ALERT_UPDATE_ABS = 0.02
+ALERT_UPDATE_EVERY_S = 30.0
+STALE_DATA_ALERT = 0.5  # share of retrievals older than the freshness promise
 
 
 class ProtocolError(Exception):
@@ -68,6 +78,7 @@ class SimEngine:
         self.faults = Faults()
         self._since_status = 0.0
         self._alerts: dict[str, Alert] = {}
+        self._alert_emitted: dict[str, float] = {}  # alert id -> sim t of its last event
         self._cycle_seen: dict[str, tuple[float, str]] = {}  # route -> (sim t, trace id)
         self._listeners: list[object] = []
         for name in scenarios:
@@ -187,7 +198,8 @@ class SimEngine:
     def _check_alerts(self, status: StatusResponse) -> None:
         for rs in status.routes:
             primary = rs.tier_mix[0] if rs.tier_mix else None
-            firing: dict[str, tuple[str, str]] = {}
+            # kind -> (severity, summary, the figure the summary quotes)
+            firing: dict[str, tuple[str, str, float | None]] = {}
             if (
                 primary is not None
                 and rs.tier_slo is not None
@@ -198,6 +210,7 @@ class SimEngine:
                 firing["tier_mix_below_slo"] = (
                     "high",
                     f"{rs.route}: primary tier serves {primary.share:.0%} (SLO {rs.tier_slo:.0%})",
+                    primary.share,
                 )
             for p in rs.providers:
                 if (
@@ -210,18 +223,21 @@ class SimEngine:
                         "medium",
                         f"{rs.route}: {p.provider} refuses {p.refusal_rate:.1%} "
                         f"(baseline {p.refusal_baseline:.1%})",
+                        p.refusal_rate,
                     )
             for q in rs.quotas:
                 if q.limit and q.remaining is not None and q.remaining < 0.1 * q.limit:
                     firing[f"quota_low:{q.provider}"] = (
                         "high",
                         f"{q.provider} quota {q.remaining} left of {q.limit}",
+                        float(q.remaining),
                     )
             if rs.ttfv.p50_ms and rs.ttft.p50_ms and rs.ttfv.p50_ms > rs.ttft.p50_ms + 2000:
                 firing["hidden_reasoning_latency"] = (
                     "medium",
                     f"{rs.route}: first visible token {rs.ttfv.p50_ms / 1000:.1f}s after "
                     f"request, first token {rs.ttft.p50_ms / 1000:.1f}s",
+                    rs.ttfv.p50_ms - rs.ttft.p50_ms,
                 )
             if (
                 rs.retry_amplification
@@ -232,11 +248,26 @@ class SimEngine:
                 firing["retry_amplification"] = (
                     "high",
                     f"{rs.route}: {rs.retry_amplification:.1f} upstream attempts per request",
+                    rs.retry_amplification,
                 )
             if rs.cache_hit_rate is not None and rs.cache_hit_rate < 0.15:
                 firing["cache_hit_low"] = (
                     "medium",
                     f"{rs.route}: prompt cache hit rate {rs.cache_hit_rate:.0%}",
+                    rs.cache_hit_rate,
+                )
+            if (
+                rs.stale_data_rate is not None
+                and rs.stale_data_rate > STALE_DATA_ALERT
+                and rs.data_freshness_slo_s
+                and rs.data_age_p50_s is not None
+            ):
+                firing["stale_data"] = (
+                    "medium",
+                    f"{rs.route}: {rs.stale_data_rate:.0%} of retrievals older than the "
+                    f"{rs.data_freshness_slo_s / 60:.0f} min freshness promise "
+                    f"(median data age {rs.data_age_p50_s / 3600:.1f} h)",
+                    rs.stale_data_rate,
                 )
             seen = self._cycle_seen.get(rs.route)
             if seen is not None and self.fleet.t - seen[0] <= CYCLE_ALERT_S:
@@ -244,10 +275,12 @@ class SimEngine:
                     "high",
                     f"{rs.route}: tool calls nested inside themselves (a call-graph cycle) "
                     f"in recent traces, e.g. {seen[1]}",
+                    None,
                 )
-            for kind, (severity, summary) in firing.items():
+            for kind, (severity, summary, value) in firing.items():
                 alert_id = f"{rs.route}:{kind}"
-                if alert_id not in self._alerts:
+                old = self._alerts.get(alert_id)
+                if old is None:
                     alert = Alert(
                         id=alert_id,
                         route=rs.route,
@@ -256,22 +289,46 @@ class SimEngine:
                         summary=summary,
                         started_at=self.fleet.now(),
                         trace_ids=rs.notable_traces,
+                        value=value,
                     )
-                    self._alerts[alert_id] = alert
-                    self.emit("alert", alert=alert, route=rs.route)
+                elif self._moved(old, value) and (
+                    self.fleet.t - self._alert_emitted.get(alert_id, 0.0) >= ALERT_UPDATE_EVERY_S
+                ):
+                    alert = msgspec.structs.replace(
+                        old,
+                        summary=summary,
+                        value=value,
+                        updated_at=self.fleet.now(),
+                        trace_ids=rs.notable_traces or old.trace_ids,
+                    )
+                else:
+                    continue
+                self._alerts[alert_id] = alert
+                self._alert_emitted[alert_id] = self.fleet.t
+                self.emit("alert", alert=alert, route=rs.route)
             for alert_id in [a for a in self._alerts if a.startswith(rs.route + ":")]:
                 if alert_id.split(":", 1)[1] not in firing:
-                    old = self._alerts.pop(alert_id)
+                    gone = self._alerts.pop(alert_id)
+                    self._alert_emitted.pop(alert_id, None)
                     resolved = Alert(
-                        id=old.id,
-                        route=old.route,
-                        kind=old.kind,
-                        severity=old.severity,
-                        summary=old.summary,
-                        started_at=old.started_at,
+                        id=gone.id,
+                        route=gone.route,
+                        kind=gone.kind,
+                        severity=gone.severity,
+                        summary=gone.summary,
+                        started_at=gone.started_at,
                         resolved_at=self.fleet.now(),
+                        value=gone.value,
+                        updated_at=gone.updated_at,
                     )
                     self.emit("alert", alert=resolved, route=rs.route)
+
+    @staticmethod
+    def _moved(old: Alert, value: float | None) -> bool:
+        """Has the alert's figure moved enough to say so again?"""
+        if value is None or old.value is None:
+            return False
+        return abs(value - old.value) >= max(ALERT_UPDATE_REL * abs(old.value), ALERT_UPDATE_ABS)
 
     def alerts(self) -> list[Alert]:
         return list(self._alerts.values())

@@ -8,6 +8,7 @@ traces built from the same decision, so metrics and traces always agree.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,6 +34,15 @@ QUOTA_LIMIT = {"openai": 4_000_000_000, "anthropic": 4_000_000_000, "google": 4_
 BASE_REFUSAL = {"openai": 0.01, "anthropic": 0.012, "google": 0.015}
 PRICE_PER_1K = {"openai": 0.005, "anthropic": 0.006, "google": 0.002}
 RECORD_HORIZON_S = 3600  # records older than this (sim time) are dropped
+# Documents retrieval returns on a healthy route: the indexer runs every few
+# minutes, so the median document is ~8 min old (p95 ~20 min).
+DATA_AGE_MEDIAN_S = 480.0
+DATA_AGE_SIGMA = 0.55
+# Users mark an answer unhelpful: a baseline, more for a refusal, more for an
+# answer built on data older than the route's freshness promise.
+FEEDBACK_NEGATIVE = 0.03
+FEEDBACK_NEGATIVE_REFUSED = 0.45
+FEEDBACK_NEGATIVE_STALE = 0.3
 
 
 @dataclass
@@ -47,8 +57,10 @@ class RouteState:
     kill_switch: bool = False
     failover_to: str | None = None  # tier key forced by a failover action
     tier_slo: float = 0.8
-    agentic: bool = False
+    agentic: bool = False  # tools (and a knowledge-base retrieval) inside each request
     structured: bool = False
+    tool_cache_hit: float = 0.0  # share of tool results a result cache answers
+    freshness_slo_s: float | None = None  # the oldest data its answers may use
 
     @property
     def primary(self) -> ModelRef:
@@ -101,6 +113,9 @@ class Record:
     tenant: str = ""
     reasoning_tokens: int = 0
     notable: bool = False  # its trace shows something the numbers do not (a cycle)
+    data_age_s: float | None = None  # oldest document retrieval handed the model (None: none)
+    tool_cache_hit: bool = False  # its tool results came from the result cache
+    negative_feedback: bool = False  # the user marked the answer unhelpful
 
 
 @dataclass
@@ -110,6 +125,10 @@ class Fleet:
     #: ``oncall-tui sim``/``demo`` (so look-backs from "now" find its traces).
     start: datetime = BASE_TIME
     rng: random.Random = field(init=False)
+    #: A second stream for the figures added after the scenarios were tuned
+    #: (data age, tool cache, feedback): the traffic every other scenario
+    #: draws stays the same, draw for draw.
+    aux_rng: random.Random = field(init=False)
     t: float = 0.0  # sim seconds since Fleet.start
     routes: dict[str, RouteState] = field(default_factory=dict)
     active: dict[str, float] = field(default_factory=dict)  # scenario -> started at (sim s)
@@ -122,6 +141,7 @@ class Fleet:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.aux_rng = random.Random(self.seed + 1_000_003)
         self.routes = default_routes(self.start)
 
     # ----------------------------------------------------------------- time
@@ -301,7 +321,30 @@ class Fleet:
             tokens_in + tokens_out,
         )
         rec.session, rec.tenant, rec.reasoning_tokens = session, tenant, reasoning_tokens
+        self._retrieval_and_feedback(route, rec, effects)
         return rec
+
+    def _retrieval_and_feedback(
+        self, route: RouteState, rec: Record, effects: list[tuple[Effects, float]]
+    ) -> None:
+        """How old the data the answer used was, and what the user thought of it."""
+        aux = self.aux_rng
+        stale = False
+        if route.agentic:
+            age = aux.lognormvariate(math.log(DATA_AGE_MEDIAN_S), DATA_AGE_SIGMA)
+            cache_rate = route.tool_cache_hit
+            for e, since in effects:
+                if e.index_stalled_s:
+                    age += e.index_stalled_s + since  # nothing new since the stall
+                if e.tool_cache_hit is not None:
+                    cache_rate = e.tool_cache_hit
+            rec.data_age_s = round(age, 1)
+            rec.tool_cache_hit = aux.random() < cache_rate
+            stale = route.freshness_slo_s is not None and age > route.freshness_slo_s
+        negative = FEEDBACK_NEGATIVE
+        negative += FEEDBACK_NEGATIVE_REFUSED if rec.refused else 0.0
+        negative += FEEDBACK_NEGATIVE_STALE if stale else 0.0
+        rec.negative_feedback = aux.random() < negative
 
     def reset_quotas(self) -> None:
         """Quotas reset at midnight on each provider's own clock."""
@@ -393,6 +436,8 @@ class Fleet:
             for p in sorted({route.primary.provider, *(f.provider for f in route.fallbacks)})
         )
         notable = tuple(r.trace_id for r in recs[-200:] if r.trace_id and _notable(r))[-5:]
+        ages = sorted(r.data_age_s for r in ok if r.data_age_s is not None)
+        slo = route.freshness_slo_s
         return RouteStatus(
             route=route.name,
             window_s=window_s,
@@ -414,6 +459,16 @@ class Fleet:
             kill_switch=route.kill_switch,
             serving_version=route.version,
             notable_traces=notable,
+            data_age_p50_s=_at(ages, 0.5),
+            data_age_p95_s=_at(ages, 0.95),
+            data_freshness_slo_s=slo,
+            stale_data_rate=_ratio(sum(1 for a in ages if a > slo), len(ages))
+            if slo is not None
+            else None,
+            tool_cache_hit_rate=_ratio(
+                sum(1 for r in ok if r.data_age_s is not None and r.tool_cache_hit), len(ages)
+            ),
+            negative_feedback_rate=_ratio(sum(1 for r in ok if r.negative_feedback), len(ok)),
         )
 
 
@@ -430,6 +485,12 @@ def _median(values: list[float]) -> float | None:
         return None
     values = sorted(values)
     return values[len(values) // 2]
+
+
+def _at(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
 def _pct(sorted_ms: list[float]) -> Percentiles:
@@ -484,6 +545,8 @@ def default_routes(start: datetime = BASE_TIME) -> dict[str, RouteState]:
             rps=3.0,
             cache_hit=0.5,
             agentic=True,
+            tool_cache_hit=0.2,
+            freshness_slo_s=3600.0,
         ),
         "doc-extract": RouteState(
             "doc-extract",

@@ -38,6 +38,11 @@ class Effects:
     # latency/reasoning effects apply only when this model serves (a failover
     # or a rollback to a non-reasoning model leaves them behind)
     only_model: str | None = None
+    # The retrieval index stopped ingesting this long before the scenario
+    # started: every document retrieval returns is at least that old, and
+    # older by the minute (routes with retrieval only).
+    index_stalled_s: float = 0.0
+    tool_cache_hit: float | None = None  # replaces the route's tool-result cache hit rate
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,15 @@ SCENARIOS: dict[str, Scenario] = {
             "A big tenant's launch evicts the prompt cache: hit rate falls, cost rises",
             Effects(cache_hit=0.04, tenant="megacorp"),
             "prompt-cache-thrash",
+        ),
+        Scenario(
+            "stale-retrieval",
+            "agent-assist",
+            "The knowledge-base index stopped ingesting 3 h ago and a tool-result cache "
+            "answers most calls: documents are older than the 1 h freshness promise and "
+            "users mark answers unhelpful, while errors, latency and tier mix stay normal",
+            Effects(index_stalled_s=3 * 3600.0, tool_cache_hit=0.9),
+            "stale-retrieval",
         ),
         Scenario(
             "bad-model-upgrade",

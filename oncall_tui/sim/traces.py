@@ -8,8 +8,10 @@ queries, like the Jaeger a team might already run.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any
 
 from oncall_tui.core.genai import genai_view
@@ -127,6 +129,8 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
             "gen_ai.route": route.name,
             "gen_ai.conversation.id": f"{route.name}:{rec.session}",
             "tenant.id": rec.tenant,
+            # The product attaches the user's thumbs-down to the request's trace.
+            **({"user.feedback": "negative"} if rec.negative_feedback else {}),
         },
         service="ai-gateway",
         host="gw-1",
@@ -226,7 +230,7 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
                 tool_parent,
                 cursor,
                 t_end if not reentrant else cursor + 900 * MS,
-                _tool_attrs(tool, step, rec),
+                _tool_attrs(tool, step, rec, t0),
                 service=service,
                 host=host,
             )
@@ -264,7 +268,7 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
                 tool_parent,
                 cursor + 5 * MS,
                 cursor + 400 * MS,
-                _tool_attrs("search_kb", 0, rec),
+                _tool_attrs("search_kb", 0, rec, t0),
                 service=service,
                 host=host,
             )
@@ -307,11 +311,24 @@ def _model_attrs(
     return attrs
 
 
-def _tool_attrs(tool: str, step: int, rec: Record) -> dict[str, Any]:
-    return {
+def _tool_attrs(tool: str, step: int, rec: Record, t0_ns: int) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": tool,
         "gen_ai.tool.call.id": f"call_{rec.trace_id or ''}_{step}"[:40],
         "gen_ai.tool.call.arguments": '{"query": "refund status"}' if step == 0 else '{"id": 42}',
         "gen_ai.tool.call.result": '{"hits": 3}',
+        # Answered by the tool-result cache, not the tool itself.
+        "tool.result.cache_hit": rec.tool_cache_hit,
     }
+    if tool == "search_kb" and rec.data_age_s is not None:
+        # The knowledge-base search is the retrieval: how old its oldest
+        # document was when the model got it (docs/simulator.md). The
+        # document list follows OpenInference (retrieval.documents.N.document.*).
+        indexed = datetime.fromtimestamp(t0_ns / 1e9 - rec.data_age_s, UTC)
+        stamp = indexed.isoformat(timespec="seconds").replace("+00:00", "Z")
+        attrs["retrieval.document.age_s"] = rec.data_age_s
+        attrs["retrieval.document.indexed_at"] = stamp
+        attrs["retrieval.documents.0.document.id"] = "kb-refund-policy"
+        attrs["retrieval.documents.0.document.metadata"] = json.dumps({"indexed_at": stamp})
+    return attrs

@@ -107,8 +107,8 @@ async def _act(seen: Seen, kind: str, **kw: object) -> None:
 # ------------------------------------------------------------ every scenario
 
 
-def test_eleven_scenarios_each_name_a_route_and_a_runbook() -> None:
-    assert len(SCENARIOS) == 11
+def test_twelve_scenarios_each_name_a_route_and_a_runbook() -> None:
+    assert len(SCENARIOS) == 12
     engine = SimEngine()
     for s in SCENARIOS.values():
         assert s.route in engine.fleet.routes, s.name
@@ -371,6 +371,86 @@ async def test_bad_model_upgrade_is_undone_by_a_rollback() -> None:
         assert after.serving_version == "v3"
         assert (after.refusal_rate or 0) < 2.5 * (base.refusal_rate or 0.01)
         assert (provider(after, "anthropic").error_rate or 0) < 0.03  # type: ignore[attr-defined]
+
+
+def search_spans(traces: list[Trace]) -> list[object]:
+    return [
+        s
+        for t in traces
+        for s in t.spans
+        if s.gen_ai and s.gen_ai.tool_name == "search_kb"  # the retrieval
+    ]
+
+
+async def test_stale_retrieval_serves_old_data_while_nothing_else_moves() -> None:
+    base = baseline("agent-assist")
+    async with staged("stale-retrieval", "agent-assist") as seen:
+        rs = await seen.status()
+        slo = rs.data_freshness_slo_s
+        assert slo == base.data_freshness_slo_s == 3600
+        # Metrics: the data is hours old, the tool cache answers most calls,
+        # users mark more answers unhelpful ...
+        assert base.data_age_p95_s is not None and base.data_age_p95_s < slo
+        assert base.stale_data_rate == 0
+        assert rs.data_age_p50_s is not None and rs.data_age_p50_s > 2 * slo
+        assert rs.stale_data_rate is not None and rs.stale_data_rate > 0.9
+        assert base.tool_cache_hit_rate is not None and base.tool_cache_hit_rate < 0.4
+        assert rs.tool_cache_hit_rate is not None and rs.tool_cache_hit_rate > 0.8
+        assert base.negative_feedback_rate is not None and rs.negative_feedback_rate is not None
+        assert rs.negative_feedback_rate > 3 * base.negative_feedback_rate
+        # ... while no error, latency, tier, refusal, prompt-cache or cost figure moves.
+        assert (rs.error_rate or 0) <= (base.error_rate or 0) + 0.01
+        assert rs.tier_slo is not None and primary_share(rs) >= rs.tier_slo
+        assert rs.ttfv.p50_ms and base.ttfv.p50_ms
+        assert abs(rs.ttfv.p50_ms - base.ttfv.p50_ms) < 0.25 * base.ttfv.p50_ms
+        assert (rs.refusal_rate or 0) < 0.05
+        assert rs.cache_hit_rate and base.cache_hit_rate
+        assert abs(rs.cache_hit_rate - base.cache_hit_rate) < 0.1
+        assert rs.cost_per_success_usd and base.cost_per_success_usd
+        assert rs.cost_per_success_usd < 1.25 * base.cost_per_success_usd
+        alerts = {a.kind for a in await seen.gw.alerts() if a.route == "agent-assist"}
+        assert alerts == {"stale_data"}
+        # Traces: each retrieval says how old its documents were, and the cache answered.
+        traces = await seen.traces(20)
+        spans = search_spans(traces)
+        assert spans, "the retrieval is in the traces"
+        ages = [s.attributes["retrieval.document.age_s"] for s in spans]  # type: ignore[attr-defined]
+        assert all(a > slo for a in ages), ages
+        assert all("indexed_at" in s.attributes["retrieval.documents.0.document.metadata"]  # type: ignore[attr-defined]
+                   for s in spans)  # fmt: skip
+        cached = [s.attributes["tool.result.cache_hit"] for s in spans]  # type: ignore[attr-defined]
+        assert sum(cached) > 0.7 * len(cached)
+        analyses = [analyze(t) for t in traces]
+        assert not kinds(analyses) & {"tier_demotion", "error_swallowed", "retry_amplification",
+                                      "refusal", "hidden_reasoning_latency"}  # fmt: skip
+        # The data keeps ageing: nothing is ingested until someone fixes the indexer.
+        seen.server.step(300)
+        later = await seen.status()
+        assert later.data_age_p50_s is not None and later.data_age_p50_s > rs.data_age_p50_s + 200
+        # A failover changes the model, not the index: still stale.
+        await _act(seen, "failover", to_tier=rs.tier_mix[1].tier)
+        assert ((await seen.status()).stale_data_rate or 0) > 0.9
+        # The kill switch stops the AI path: no retrieval, no data age.
+        await _act(seen, "kill")
+        after = await seen.status()
+        assert after.kill_switch and after.data_age_p50_s is None and after.stale_data_rate is None
+
+
+async def test_a_healthy_retrieval_route_is_fresh_in_metrics_and_traces() -> None:
+    async with staged(None, "agent-assist") as seen:
+        rs = await seen.status()
+        assert rs.stale_data_rate == 0 and rs.data_age_p95_s is not None
+        assert rs.data_freshness_slo_s is not None
+        assert rs.data_age_p95_s < rs.data_freshness_slo_s
+        ages = [
+            s.attributes["retrieval.document.age_s"] for s in search_spans(await seen.traces(40))
+        ]  # type: ignore[attr-defined]
+        assert ages and max(ages) < rs.data_freshness_slo_s
+        assert "stale_data" not in {a.kind for a in await seen.gw.alerts()}
+        other = next(
+            r for r in (await seen.gw.status(WINDOW_S)).routes if r.route == "support-chat"
+        )
+        assert other.data_age_p50_s is None, "a route with no retrieval has no data age"
 
 
 def _ns(server: SimServer) -> int:
