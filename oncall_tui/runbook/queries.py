@@ -10,20 +10,29 @@ functions so they are tested without a server.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from oncall_tui.core.analysis import analyze
 from oncall_tui.core.gateway import Route, RoutesResponse, RouteStatus, StatusResponse
+from oncall_tui.core.models import Span
 from oncall_tui.errors import NotFoundError, OncallError, UnsupportedError
 from oncall_tui.runbook.format import Query
 from oncall_tui.sources.capabilities import GatewayStatus, TraceQuery, TraceSearch, TraceStore
 
 #: How many findings a traces check keeps as evidence (all are counted).
 EVIDENCE_FINDINGS = 10
+#: The age of the data a retrieval/tool span handed the model, in seconds.
+DATA_AGE_ATTR = "retrieval.document.age_s"
+#: Or, OpenInference style, when each document's metadata says when it was indexed.
+_DOC_METADATA = re.compile(r"^retrieval\.documents\.\d+\.document\.metadata$")
+MAX_DOCUMENTS_READ = 50  # per span: hostile traces may list thousands
+CACHE_HIT_ATTR = "tool.result.cache_hit"
 
 
 @dataclass
@@ -168,6 +177,56 @@ async def route_config(sources: Sources, query: Query, route: str) -> dict[str, 
     return route_values(found)
 
 
+def data_age_s(span: Span) -> float | None:
+    """How old the data this span handed the model was (None: it does not say).
+
+    ``retrieval.document.age_s`` when the span states it (the simulator does);
+    else the oldest ``indexed_at`` in OpenInference document metadata, measured
+    from the span's start.
+    """
+    attrs = span.attributes
+    raw = attrs.get(DATA_AGE_ATTR)
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+        return float(raw)
+    oldest: float | None = None
+    read = 0
+    for key, value in attrs.items():
+        if not isinstance(value, str) or not _DOC_METADATA.match(key):
+            continue
+        read += 1
+        if read > MAX_DOCUMENTS_READ:
+            break
+        try:
+            meta = msgspec.json.decode(value)
+            stamp = meta.get("indexed_at") if isinstance(meta, dict) else None
+            if not isinstance(stamp, str):
+                continue
+            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)  # OTel stamps are UTC
+            age = span.start_ns / 1e9 - when.timestamp()
+        except (msgspec.DecodeError, AttributeError, TypeError, ValueError, RecursionError):
+            continue  # unreadable metadata is no evidence either way
+        oldest = age if oldest is None else max(oldest, age)
+    return oldest
+
+
+def _data_figures(trace_ages: list[tuple[str, float]], cache: list[bool]) -> dict[str, Any]:
+    """What the traces say about data age and the tool-result cache."""
+    oldest = max(trace_ages, key=lambda t: t[1], default=None)
+    ages = sorted(round(a, 1) for _, a in trace_ages)
+    return {
+        "data_age_traces": len(trace_ages),  # traces whose retrieval states a data age
+        # per trace, the oldest data any of its retrievals used
+        "median_data_age_s": ages[len(ages) // 2] if ages else None,
+        "max_data_age_s": ages[-1] if ages else None,
+        "oldest_data_trace": oldest[0] if oldest else None,
+        "data_ages_s": ages,
+        "tool_results": len(cache),  # tool results that say whether a cache answered
+        "tool_cache_hit_rate": (sum(cache) / len(cache)) if cache else None,
+    }
+
+
 async def traces(sources: Sources, query: Query, route: str | None) -> dict[str, Any]:
     search, store = sources.trace_store(query.trace_store)
     rows = await search.search(TraceQuery(route=route, limit=query.limit))
@@ -176,12 +235,19 @@ async def traces(sources: Sources, query: Query, route: str | None) -> dict[str,
     traces_with: dict[str, int] = {}
     cycles = 0
     max_laps = 0
+    trace_ages: list[tuple[str, float]] = []
+    cache: list[bool] = []
     for row in rows[: query.limit]:
         try:
             trace = await store.get_trace(row.trace_id)
         except OncallError:
             continue  # a trace that vanished between search and get is not evidence
         analysis = analyze(trace)
+        ages = [a for a in map(data_age_s, trace.spans) if a is not None]
+        if ages:
+            trace_ages.append((row.trace_id, max(ages)))
+        cache += [s.attributes[CACHE_HIT_ATTR] for s in trace.spans
+                  if isinstance(s.attributes.get(CACHE_HIT_ATTR), bool)]  # fmt: skip
         cycles += len(analysis.cycles)
         max_laps = max([max_laps, *(c.laps for c in analysis.cycles)])
         kinds = set()
@@ -206,6 +272,7 @@ async def traces(sources: Sources, query: Query, route: str | None) -> dict[str,
         "findings": findings,
         "finding_counts": counts,
         "traces_with": traces_with,
+        **_data_figures(trace_ages, cache),
     }
 
 

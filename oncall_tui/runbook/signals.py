@@ -11,6 +11,7 @@ from oncall_tui.core.gateway import Route, RouteStatus
 
 REFUSAL_FACTOR = 2.0
 REFUSAL_MARGIN = 0.02
+STALE_SHARE = 0.5  # retrievals older than the route's freshness promise
 
 
 def implied_alerts(status: RouteStatus, route: Route | None) -> list[str]:
@@ -38,4 +39,6 @@ def implied_alerts(status: RouteStatus, route: Route | None) -> list[str]:
         kinds.append("hidden_reasoning_latency")
     if status.cache_hit_rate is not None and status.cache_hit_rate < 0.5:
         kinds.append("cache_hit_low")
+    if status.stale_data_rate is not None and status.stale_data_rate > STALE_SHARE:
+        kinds.append("stale_data")
     return sorted(set(kinds))

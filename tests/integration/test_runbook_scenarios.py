@@ -86,11 +86,12 @@ CASES = [
     Case("prompt-cache-thrash", "cache-thrash", "cache_thrash", lookalike="retry-storm"),
     Case("bad-model-upgrade", "bad-model-upgrade", "bad_model_upgrade", action="rollback",
          mitigated=True, lookalike="safety-drift"),
-    # No scenario stages stale data (it is a fact about data age, which the
-    # responder confirms from a trace); the runbook's checks still run live.
-    Case("stale-retrieval", None, "stale_data", answers={"confirm": "yes", "refresh": "done"},
-         mitigated=True,
-         lookalike_answers={"confirm": "no"}),
+    # The checks diagnose it from data age alone (no answer needed); the
+    # responder's "done" does not make the index fresh, so verification fails
+    # for real (the purge is test_stale_retrieval_verifies_after_the_purge).
+    # Cache thrash is on a route that states no data age: the runbook asks.
+    Case("stale-retrieval", "stale-retrieval", "stale_data", answers={"refresh": "done"},
+         lookalike="cache-thrash", lookalike_answers={"confirm": "no"}),
 ]  # fmt: skip
 
 
@@ -99,7 +100,13 @@ def _route(scenario: str | None) -> str:
 
 
 async def _run(
-    tmp: Path, runbook_id: str, scenario: str | None, answers: dict[str, Any], *, up: bool = True
+    tmp: Path,
+    runbook_id: str,
+    scenario: str | None,
+    answers: dict[str, Any],
+    *,
+    up: bool = True,
+    route: str | None = None,
 ) -> tuple[RunResult, Session]:
     rb = RUNBOOKS[runbook_id]
     async with running_sim(scenarios=(scenario,) if scenario else (), warmup_s=180) as server:
@@ -118,7 +125,7 @@ async def _run(
                                 verify_deadline_s=120, sleep=clock.sleep,
                                 clock=clock.monotonic)  # fmt: skip
             actions = LifecycleActions(executor)
-            inputs, steps = split_answers(rb, {"route": _route(scenario), **answers})
+            inputs, steps = split_answers(rb, {"route": route or _route(scenario), **answers})
             if "route" not in rb.inputs:
                 inputs.pop("route")
             session = Session.create(tmp, rb, resolve_inputs(rb, inputs), environment="sim")
@@ -176,3 +183,76 @@ async def test_gateway_down_not_diagnosed_when_the_gateway_answers(tmp_path: Pat
 def test_every_shipped_runbook_has_a_live_test() -> None:
     covered = {c.runbook for c in CASES} | {"gateway-down"}
     assert covered == set(RUNBOOKS)
+
+
+async def test_stale_retrieval_diagnosis_rests_on_data_age_not_on_answers(tmp_path: Path) -> None:
+    result, session = await _run(tmp_path, "stale-retrieval", "stale-retrieval", {})
+    assert result.status == "finished" and result.diagnoses == ["stale_data"]
+    checks = result.checks
+    assert checks["freshness"]["status"] == "fail"
+    assert checks["freshness"]["values"]["data_age_p50_s"] > 3600
+    assert checks["traces"]["status"] == "fail"
+    assert checks["traces"]["values"]["median_age_s"] > 3600
+    # The trace to open is named, and it is one the check analysed.
+    evidence = next(e for e in session.events if e.type == "check" and e.step == "traces")
+    assert checks["traces"]["values"]["oldest_trace"] in evidence.data["evidence"]["trace_ids"]
+    assert checks["tool_cache"]["status"] == "fail", "cached tool results dominate"
+    assert checks["quiet"]["status"] == "pass", "no error, latency or tier figure moved"
+    assert checks["verify"]["status"] == "fail", "nobody fixed the index: still stale"
+    assert not result.mitigated
+
+
+async def test_stale_retrieval_verifies_after_the_purge(tmp_path: Path) -> None:
+    """The responder fixes ingestion while the 'refresh' step waits (here: the
+    scenario ends); the verify check then sees fresh data: mitigated."""
+    rb = RUNBOOKS["stale-retrieval"]
+    async with running_sim(scenarios=("stale-retrieval",), warmup_s=180) as server:
+        clock = SimClock(server)
+        gw = NativeGateway(
+            Options(url=server.url, token_env="SIM_TOKEN", timeout_s=5),
+            PluginContext(environ={"SIM_TOKEN": server.token}),
+        )
+        try:
+            session = Session.create(
+                tmp_path, rb, resolve_inputs(rb, {"route": "agent-assist"}), environment="sim"
+            )
+            sources = Sources(gateways={"sim": gw}, trace_stores={"sim": gw})
+            engine = Engine(session, sources=sources, sleep=clock.sleep,
+                            monotonic=clock.monotonic, actor="test@runbooks")  # fmt: skip
+            wait = await engine.run()
+            assert wait is not None and wait.step == "refresh", wait
+            assert engine.diagnoses == ["stale_data"]
+            server.engine.disable("stale-retrieval")  # re-indexed, cache purged
+            engine.mark_done("re-indexed and purged")
+            assert await engine.run() is None
+        finally:
+            await gw.aclose()
+    assert engine.checks["verify"].passed
+    assert engine.checks["verify"].attempts > 1, "the window had to roll past the stale minute"
+    assert session.of_type("mitigated")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "route"),
+    [(None, "agent-assist"), ("hidden-reasoning", None), ("tool-reentrancy", None),
+     ("bad-model-upgrade", None)],
+)  # fmt: skip
+async def test_stale_retrieval_not_reached_on_look_alikes(
+    scenario: str | None, route: str | None, tmp_path: Path
+) -> None:
+    """Fresh data on the retrieval route ends at 'the data is fresh' without a
+    question; on a route that states no data age the runbook asks, and 'no'
+    ends it there."""
+    result, session = await _run(
+        tmp_path, "stale-retrieval", scenario, {"confirm": "no"}, route=route
+    )
+    assert "stale_data" not in result.diagnoses, result.checks
+    assert result.status == "finished"
+    asked = "confirm" in {e.step for e in session.events}
+    if (route or _route(scenario)) == "agent-assist":
+        assert result.checks["freshness"]["status"] == "pass"
+        assert result.checks["freshness"]["values"]["known"] is True
+        assert result.checks["traces"]["values"]["with_age"] > 0
+        assert not asked, "data age is known: nobody needs to be asked"
+    else:
+        assert asked

@@ -15,8 +15,9 @@ from oncall_tui.core.gateway import (
     RouteVersion,
     TierShare,
 )
+from oncall_tui.core.models import Span
 from oncall_tui.runbook import expr
-from oncall_tui.runbook.queries import status_values
+from oncall_tui.runbook.queries import data_age_s, status_values
 from oncall_tui.runbook.signals import implied_alerts
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -78,3 +79,34 @@ def test_implied_alerts_from_a_bare_status() -> None:
     ]  # fmt: skip
     healthy = RouteStatus("chat", 300, tier_mix=(TierShare(A.key, 0.99),), tier_slo=0.8)
     assert implied_alerts(healthy, ROUTE) == []
+    stale = RouteStatus("rag", 300, stale_data_rate=0.9, data_age_p50_s=11000.0)
+    assert implied_alerts(stale, None) == ["stale_data"]
+    fresh = RouteStatus("rag", 300, stale_data_rate=0.0, data_age_p50_s=400.0)
+    assert implied_alerts(fresh, None) == []
+
+
+def _span(attrs: dict[str, object], start_s: float = 1_800_000_000.0) -> Span:
+    ns = int(start_s * 1e9)
+    return Span(trace_id="a" * 32, span_id="b" * 16, parent_id=None, name="execute_tool search",
+                start_ns=ns, end_ns=ns + 1, attributes=attrs)  # fmt: skip
+
+
+def test_data_age_from_the_stated_age_or_openinference_document_metadata() -> None:
+    assert data_age_s(_span({"retrieval.document.age_s": 7200.5})) == 7200.5
+    start = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    docs = {
+        "retrieval.documents.0.document.metadata": '{"indexed_at": "2026-11-24T11:00:00Z"}',
+        "retrieval.documents.1.document.metadata": '{"indexed_at": "2026-11-23T12:00:00"}',
+    }
+    assert data_age_s(_span(docs, start.timestamp())) == 86400.0  # the oldest document
+    # Nothing stated, junk, or hostile: no age (never a guess, never a crash).
+    for attrs in (
+        {},
+        {"retrieval.document.age_s": "old"},
+        {"retrieval.document.age_s": float("nan")},
+        {"retrieval.document.age_s": True},
+        {"retrieval.documents.0.document.metadata": "{not json"},
+        {"retrieval.documents.0.document.metadata": '{"indexed_at": 12}'},
+        {"retrieval.documents.0.document.metadata": "[" * 5000 + "]" * 5000},
+    ):
+        assert data_age_s(_span(attrs)) is None, attrs
