@@ -196,8 +196,9 @@ def _watch(args: argparse.Namespace) -> int:
 def _event_line(e: Any) -> str:
     at = e.gateway_time.strftime("%H:%M:%S")
     if e.type == "alert" and e.alert is not None:
-        state = "resolved" if e.alert.resolved_at else "FIRING"
-        return f"{at} #{e.seq} alert {state} [{e.alert.severity}] {e.alert.summary}"
+        a = e.alert
+        state = "resolved" if a.resolved_at else ("updated" if a.updated_at else "FIRING")
+        return f"{at} #{e.seq} alert {state} [{a.severity}] {a.summary}"
     if e.type == "action" and e.action is not None:
         a = e.action
         return f"{at} #{e.seq} action {a.kind} {a.route} {a.state} by {a.actor}: {a.reason}"

@@ -9,6 +9,7 @@ is stepped (speed 0), so nothing here waits on a wall clock.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -615,6 +616,65 @@ async def test_a_search_ending_now_finds_the_newest_traces_of_a_sim_running_ahea
             await jaeger.aclose()
 
 
+async def test_a_firing_alerts_summary_follows_its_figure_without_flooding() -> None:
+    """Fallback-default drives the primary tier's share from ~70% to ~1%: the
+    alert said so once when it started and must not keep saying "70%"."""
+    from oncall_tui.sim.engine import ALERT_UPDATE_EVERY_S
+
+    async with running_sim(scenarios=("fallback-default",), seed=7, warmup_s=0) as server:
+        server.step(900)
+        gw = _native(server)
+        try:
+            (alert,) = [a for a in await gw.alerts() if a.kind == "tier_mix_below_slo"]
+            share = next(r for r in (await gw.status(60)).routes if r.route == "support-chat")
+        finally:
+            await gw.aclose()
+        events = [
+            e.alert for e in server.engine.events if e.alert is not None and e.alert.id == alert.id
+        ]
+    now_share = share.tier_mix[0].share
+    assert alert.value is not None and abs(alert.value - now_share) <= 0.05, (alert, now_share)
+    assert f"serves {alert.value:.0%}" in alert.summary
+    assert alert.updated_at is not None and alert.updated_at > alert.started_at
+    first, *updates = events
+    assert first.updated_at is None and first.value is not None and first.value > 0.5
+    assert updates and all(u.started_at == first.started_at for u in updates)
+    values = [first.value, *(u.value for u in updates)]
+    assert values == sorted(values, reverse=True), "each update says how far it fell"
+    # Rate-limited: one event per alert per ALERT_UPDATE_EVERY_S at most.
+    times = [first.started_at, *(u.updated_at for u in updates)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]  # type: ignore[operator]
+    assert min(gaps) >= ALERT_UPDATE_EVERY_S
+    assert len(events) <= 900 / ALERT_UPDATE_EVERY_S + 1
+
+
+async def test_alert_updates_reach_the_event_stream_and_resolve_with_the_last_figure() -> None:
+    async with running_sim(scenarios=("fallback-default",), seed=7, warmup_s=0) as server:
+        server.step(300)
+        server.engine.disable("fallback-default")
+        server.engine.fleet.sticky.clear()  # the sessions go home
+        server.step(120)
+        gw = _native(server)
+        seen: list[Event] = []
+        try:
+            async for event in gw.events(since=0):
+                if (
+                    event.type == "alert"
+                    and event.alert
+                    and event.alert.kind == "tier_mix_below_slo"
+                ):
+                    seen.append(event)
+                if event.type != "hello" and event.seq >= server.engine.seq:
+                    break
+        finally:
+            await gw.aclose()
+    started, *updated, resolved = [e.alert for e in seen]
+    assert started is not None and resolved is not None
+    assert updated and all(a is not None and a.updated_at for a in updated)
+    assert resolved.resolved_at is not None
+    assert resolved.summary == updated[-1].summary  # type: ignore[union-attr]
+
+
 class _FutureEvent(msgspec.Struct):
     seq: int
     type: str
@@ -689,3 +749,21 @@ async def test_otlp_ingest_takes_gzip_and_chunked_bodies_like_collectors_send(
             "/v1/traces", content=b"not gzip", headers={"Content-Encoding": "gzip"}
         )
         assert bad.status_code == 400
+
+
+def test_gateway_watch_says_when_an_alert_was_updated() -> None:
+    from datetime import UTC, datetime
+
+    from oncall_tui.cli.gateway_cmd import _event_line
+    from oncall_tui.core.gateway import Alert
+
+    t = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    alert = Alert("r:k", "r", "k", "high", "r: primary tier serves 57%", t, value=0.57)
+    firing = Event(seq=1, type="alert", gateway_time=t, alert=alert)
+    moved = msgspec.structs.replace(alert, summary="r: primary tier serves 38%", updated_at=t)
+    updated = Event(seq=2, type="alert", gateway_time=t, alert=moved)
+    gone = msgspec.structs.replace(moved, resolved_at=t)
+    resolved = Event(seq=3, type="alert", gateway_time=t, alert=gone)
+    assert "alert FIRING [high] r: primary tier serves 57%" in _event_line(firing)
+    assert "alert updated [high] r: primary tier serves 38%" in _event_line(updated)
+    assert "alert resolved" in _event_line(resolved)
