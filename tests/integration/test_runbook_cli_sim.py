@@ -68,3 +68,17 @@ def test_suggest_live_reads_the_gateways_alerts(sim_config, capsys) -> None:
     assert "refusal_drift" in data["alerts"]
     ids = [s["id"] for s in data["suggestions"]]
     assert "safety-drift" in ids and "bad-model-upgrade" in ids
+
+
+def test_suggest_live_points_stale_data_at_the_stale_retrieval_runbook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    with SimThread(scenarios=("stale-retrieval",), speed=20.0) as sim:
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(config_snippet(sim.url, "SIM_TOKEN"))
+        monkeypatch.setenv("SIM_TOKEN", sim.token)
+        monkeypatch.setenv("ONCALL_TUI_CONFIG", str(cfg))
+        assert main(["runbook", "suggest", "--live", "--env", "sim", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "stale_data" in data["alerts"]
+    assert data["suggestions"][0]["id"] == "stale-retrieval", data["suggestions"]
