@@ -214,7 +214,7 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
             status="error",
             message="JSON schema validation failed: missing 'total'",
         )
-        attrs = _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True)
+        attrs = _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True, warm=True)
         attrs["gen_ai.request.repair_reason"] = "JSON schema validation failed"
         attrs["gen_ai.request.repair_attempt"] = n + 1
         r_end = v_end + 600 * MS
@@ -242,7 +242,7 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
                     tool_id,
                     cursor + 5 * MS,
                     cursor + 880 * MS,
-                    _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True),
+                    _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True, warm=True),
                     service=service,
                     host=host,
                     kind="client",
@@ -256,7 +256,7 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
                     parent,
                     t_end + MS,
                     m_end,
-                    _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True),
+                    _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True, warm=True),
                     service=service,
                     host=host,
                     kind="client",
@@ -277,8 +277,10 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
 
 
 def _model_attrs(
-    provider: str, model: str, version: str | None, rec: Record, *, ok: bool
+    provider: str, model: str, version: str | None, rec: Record, *, ok: bool, warm: bool = False
 ) -> dict[str, Any]:
+    """``warm``: a later call of the same request, whose prompt prefix the first
+    call has just written (a miss is paid once per request, not per call)."""
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": provider,
@@ -298,10 +300,12 @@ def _model_attrs(
             "gen_ai.response.time_to_first_chunk": round(rec.ttft_ms / 1000, 4),
             "gen_ai.response.time_to_first_visible_chunk": round(rec.ttfv_ms / 1000, 4),
             "gen_ai.response.finish_reasons": ["content_filter" if rec.refused else "stop"],
-            "gen_ai.usage.cache_read.input_tokens": int(rec.tokens * 0.6) if rec.cache_hit else 0,
+            "gen_ai.usage.cache_read.input_tokens": int(rec.tokens * 0.6)
+            if rec.cache_hit or warm
+            else 0,
             # a miss writes the prefix again: what cache thrash pays for
             "gen_ai.usage.cache_creation.input_tokens": 0
-            if rec.cache_hit
+            if rec.cache_hit or warm
             else int(rec.tokens * 0.6),
             "gen_ai.conversation.id": f"{rec.route}:{rec.session}",
         }
