@@ -135,6 +135,16 @@ def _status(args: argparse.Namespace) -> int:
                         f"{q.resets_at.isoformat()} ({q.provider_timezone}) "
                         f"= {local:%H:%M %Z} local"
                     )
+        for r in status.routes:
+            if r.data_age_p50_s is not None and r.data_freshness_slo_s:
+                # Stale data moves no other column: say it when it is there.
+                stale = r.stale_data_rate or 0.0
+                cached = r.tool_cache_hit_rate
+                say(
+                    f"data age {r.route}: median {r.data_age_p50_s / 60:.0f} min, promise "
+                    f"{r.data_freshness_slo_s / 60:.0f} min, {stale:.0%} of retrievals older"
+                    + (f"; tool cache answers {cached:.0%}" if cached is not None else "")
+                )
         if firing:
             say("alerts:")
             for a in firing:

@@ -149,6 +149,9 @@ def test_gateway_status_human(sim_env: dict[str, str]) -> None:
     assert proc.returncode == 1
     assert "support-chat" in proc.stdout and "TTFT/TTFV" in proc.stdout
     assert "alerts:" in proc.stdout
+    # The retrieval route's data age, against its promise (stale data moves no column).
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("data age agent-assist"))
+    assert "promise 60 min" in line and "0% of retrievals older" in line, line
 
 
 def test_gateway_status_says_what_it_cannot_reach(cli_env: dict[str, str], tmp_path: Path) -> None:
