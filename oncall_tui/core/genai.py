@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from oncall_tui.core.models import GenAI
 
@@ -282,10 +282,10 @@ def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
     values: list[Any] = [None] * len(_FIELDS)
     for index, fast, convert, names in plan.fields:
         for name in names:
-            value = attrs[name]
+            value: Any = attrs[name]
             if value is None or (value == "" and index not in _EMPTY_OK_AT):
                 continue
-            if type(value) is not fast or (fast is float and not math.isfinite(value)):
+            if type(value) is not fast or (fast is float and not math.isfinite(cast(float, value))):
                 # Not the field's own type, or a non-finite float: the
                 # converter decides.
                 value = convert(value)
