@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st = cmds.add_parser("status", help="per route: tier mix, rates, latency, quota, kill switch")
     st.add_argument("--window", type=int, default=300, help="seconds (default 300)")
     st.add_argument("--gateway", help="gateway name from the config (default: first)")
+    st.add_argument(
+        "--no-traces",
+        action="store_true",
+        help="do not fill what the gateway cannot say (tier mix, fallback and error "
+        "rates) from the environment's trace store",
+    )
     add_json(st)
     st.set_defaults(func=_status)
     w = cmds.add_parser("watch", help="tail the gateway's event stream")
@@ -111,9 +117,20 @@ def _status(args: argparse.Namespace) -> int:
                 await gw.aclose()
 
     status, alerts = asyncio.run(fetch())
+    derived: dict[str, Any] | None = None
+    if not args.no_traces and _needs_traces(status):
+        status, derived = _fill_from_traces(env, status, args.window)
     firing = [a for a in alerts if a.resolved_at is None]
     if args.json:
-        emit_json({"environment": env_name, "gateway": name, "status": status, "alerts": firing})
+        doc: dict[str, Any] = {
+            "environment": env_name,
+            "gateway": name,
+            "status": status,
+            "alerts": firing,
+        }
+        if derived is not None:
+            doc["from_traces"] = derived
+        emit_json(doc)
     else:
         age = (datetime.now(UTC) - status.received_at).total_seconds() if status.received_at else 0
         say(
@@ -121,6 +138,12 @@ def _status(args: argparse.Namespace) -> int:
             f"window {status.window_s}s  fetched {age:.1f}s ago"
         )
         table(status_rows(status), HEADERS)
+        if derived is not None and derived["routes"]:
+            say(
+                f"tier mix, fallback and error rates of {', '.join(derived['routes'])} from "
+                f"{derived['traces']} trace(s) in trace store {derived['store']!r} "
+                f"(last {args.window}s); the gateway does not report them"
+            )
         for r in status.routes:
             for q in r.quotas:
                 if (
@@ -140,6 +163,51 @@ def _status(args: argparse.Namespace) -> int:
             for a in firing:
                 say(f"  [{a.severity}] {a.summary}")
     return exit_codes.PROBLEM if firing else exit_codes.OK
+
+
+def _needs_traces(status: Any) -> bool:
+    """A gateway that says which tier served every route needs no traces."""
+    return any(not r.tier_mix or r.fallback_rate is None for r in status.routes)
+
+
+def _fill_from_traces(env: Any, status: Any, window_s: int) -> tuple[Any, dict[str, Any] | None]:
+    """Fill the gaps in ``status`` from the first store that can read a window.
+
+    A store that is down costs a warning, never the status itself.
+    """
+    from oncall_tui.cli.common import adapters
+    from oncall_tui.core.trace_metrics import fill_status, route_stats
+    from oncall_tui.errors import OncallError
+    from oncall_tui.sources.trace_window import can_read_window, traces_in_window
+
+    stores = adapters(env, "trace_stores")
+    usable = [(n, s) for n, s in stores.items() if can_read_window(s)]
+    store_name = usable[0][0] if usable else None
+
+    async def read() -> list[Any] | None:
+        try:
+            return await traces_in_window(usable[0][1], window_s) if usable else None
+        finally:
+            for store in stores.values():
+                aclose = getattr(store, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    try:
+        traces = asyncio.run(read())
+    except OncallError as exc:
+        print(f"warning: trace store {store_name!r}: {exc}; gateway figures only", file=sys.stderr)
+        return status, None
+    if traces is None:
+        return status, None
+    stats = route_stats(traces)
+    status, filled = fill_status(status, stats, window_s)
+    return status, {
+        "store": store_name,
+        "traces": len(traces),
+        "routes": filled,
+        "stats": [s for s in stats if s.route in filled],
+    }
 
 
 def _watch(args: argparse.Namespace) -> int:
