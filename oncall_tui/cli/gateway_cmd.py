@@ -118,7 +118,7 @@ def _status(args: argparse.Namespace) -> int:
 
     status, alerts = asyncio.run(fetch())
     derived: dict[str, Any] | None = None
-    if not args.no_traces and _needs_traces(status):
+    if not getattr(args, "no_traces", False) and _needs_traces(status):
         status, derived = _fill_from_traces(env, status, args.window)
     firing = [a for a in alerts if a.resolved_at is None]
     if args.json:
