@@ -206,8 +206,7 @@ def test_route_status_from_litellm_traces_in_phoenix(
     real Phoenix; the console reads Phoenix and reports the fallback share
     that actually happened (as LiteLLM's own response headers counted it)."""
     from oncall_tui.core.trace_metrics import route_stats
-    from tests.integration.provision.litellm import LiteLLMUnavailable, start_litellm
-    from tests.integration.provision.litellm_otel import ensure_otel
+    from tests.integration.provision.litellm import LiteLLMUnavailable, ensure_otel, start_litellm
 
     try:
         ensure_otel()
