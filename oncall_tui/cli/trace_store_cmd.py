@@ -34,6 +34,7 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     search.add_argument("--service", help="only traces of this service")
     search.add_argument("--operation", help="only traces with this span name")
     search.add_argument("--errors", action="store_true", help="only traces with errors")
+    search.add_argument("--route", help="only traces of this gateway route")
     search.add_argument("--limit", type=int, default=20, help="at most N traces (default 20)")
     search.add_argument("--since", type=float, default=3600, help="look back S seconds")
     add_json(search)
@@ -96,11 +97,16 @@ def _search(args: argparse.Namespace) -> int:
         service=args.service,
         operation=args.operation,
         errors_only=args.errors,
+        route=args.route,
         limit=max(1, args.limit),
         start_ns=now - int(args.since * 1e9),
         end_ns=now,
     )
     rows = asyncio.run(_closing(store, store.search(query)))
+    if args.route:
+        # Stores that cannot filter by route return every trace: drop those
+        # whose root names another route (a row with no route is kept).
+        rows = [r for r in rows if r.route is None or r.route == args.route]
     if args.json:
         emit_json({"store": name, "query": query, "traces": rows})
     else:

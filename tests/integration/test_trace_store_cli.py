@@ -79,6 +79,17 @@ def test_search_then_get_through_jaeger_api_v3(config: Path, cli_env: dict[str, 
     assert f"trace {trace_id}" in human.stdout
 
 
+def test_search_by_route_lists_only_that_route(config: Path, cli_env: dict[str, str]) -> None:
+    base = ["--config", str(config), "trace", "search", "--since", "1e9", "--limit", "50"]
+    every = json.loads(run([*base, "--json"], cli_env).stdout)["traces"]
+    routes = {t.get("route") for t in every}
+    assert {"agent-assist", "support-chat"} <= routes  # the store holds several
+    proc = run([*base, "--route", "agent-assist", "--json"], cli_env)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["traces"]
+    assert rows and {t["route"] for t in rows} == {"agent-assist"}
+
+
 def test_get_unknown_trace_exits_3(config: Path, cli_env: dict[str, str]) -> None:
     proc = run(["--config", str(config), "trace", "get", "ab" * 16], cli_env)
     assert proc.returncode == 3
