@@ -158,11 +158,44 @@ def _status(args: argparse.Namespace) -> int:
                         f"{q.resets_at.isoformat()} ({q.provider_timezone}) "
                         f"= {local:%H:%M %Z} local"
                     )
+        for line in atrophy_lines(status):
+            say(line)
         if firing:
             say("alerts:")
             for a in firing:
                 say(f"  [{a.severity}] {a.summary}")
     return exit_codes.PROBLEM if firing else exit_codes.OK
+
+
+#: A fallback path that has not served real traffic for this long may no
+#: longer work when the primary fails (DESIGN: fallback path atrophy).
+ATROPHY_S = 24 * 3600
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def atrophy_lines(status: Any) -> list[str]:
+    """One line per route whose fallback tiers have not served lately (or ever)."""
+    now = status.gateway_time
+    lines = []
+    for r in status.routes:
+        stale = []
+        for tier in r.tier_mix[1:]:
+            if tier.tier == "none" or tier.requests:
+                continue
+            if tier.last_served_at is None:
+                stale.append(f"{tier.tier} (never seen serving)")
+            elif (age := (now - tier.last_served_at).total_seconds()) > ATROPHY_S:
+                stale.append(f"{tier.tier} (last served {_age(age)} ago)")
+        if stale:
+            lines.append(f"untested fallback of {r.route}: {', '.join(stale)}")
+    return lines
 
 
 def _needs_traces(status: Any) -> bool:
