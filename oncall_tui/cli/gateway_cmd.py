@@ -103,6 +103,7 @@ HEADERS = [
 
 def _status(args: argparse.Namespace) -> int:
     from oncall_tui.sources.capabilities import GatewayStatus
+    from oncall_tui.sources.trace_window import needs_traces
 
     _, env_name, env = environment(args)
     name, gw = first_capable(env, "gateways", GatewayStatus, "report status", args.gateway)
@@ -117,8 +118,8 @@ def _status(args: argparse.Namespace) -> int:
                 await gw.aclose()
 
     status, alerts = asyncio.run(fetch())
-    derived: dict[str, Any] | None = None
-    if not getattr(args, "no_traces", False) and _needs_traces(status):
+    derived = None
+    if not getattr(args, "no_traces", False) and needs_traces(status):
         status, derived = _fill_from_traces(env, status, args.window)
     firing = [a for a in alerts if a.resolved_at is None]
     if args.json:
@@ -138,10 +139,10 @@ def _status(args: argparse.Namespace) -> int:
             f"window {status.window_s}s  fetched {age:.1f}s ago"
         )
         table(status_rows(status), HEADERS)
-        if derived is not None and derived["routes"]:
+        if derived is not None and derived.routes:
             say(
-                f"tier mix, fallback and error rates of {', '.join(derived['routes'])} from "
-                f"{derived['traces']} trace(s) in trace store {derived['store']!r} "
+                f"tier mix, fallback and error rates of {', '.join(derived.routes)} from "
+                f"{derived.traces} trace(s) in trace store {derived.store!r} "
                 f"(last {args.window}s); the gateway does not report them"
             )
         for r in status.routes:
@@ -198,28 +199,18 @@ def atrophy_lines(status: Any) -> list[str]:
     return lines
 
 
-def _needs_traces(status: Any) -> bool:
-    """A gateway that says which tier served every route needs no traces."""
-    return any(not r.tier_mix or r.fallback_rate is None for r in status.routes)
-
-
-def _fill_from_traces(env: Any, status: Any, window_s: int) -> tuple[Any, dict[str, Any] | None]:
-    """Fill the gaps in ``status`` from the first store that can read a window.
-
-    A store that is down costs a warning, never the status itself.
-    """
+def _fill_from_traces(env: Any, status: Any, window_s: int) -> tuple[Any, Any]:
+    """Fill the status's gaps from the environment's traces; a store that is
+    down costs a warning, never the status itself."""
     from oncall_tui.cli.common import adapters
-    from oncall_tui.core.trace_metrics import fill_status, route_stats
     from oncall_tui.errors import OncallError
-    from oncall_tui.sources.trace_window import can_read_window, traces_in_window
+    from oncall_tui.sources.trace_window import fill_from_traces
 
     stores = adapters(env, "trace_stores")
-    usable = [(n, s) for n, s in stores.items() if can_read_window(s)]
-    store_name = usable[0][0] if usable else None
 
-    async def read() -> list[Any] | None:
+    async def fill() -> tuple[Any, Any]:
         try:
-            return await traces_in_window(usable[0][1], window_s) if usable else None
+            return await fill_from_traces(status, stores, window_s)
         finally:
             for store in stores.values():
                 aclose = getattr(store, "aclose", None)
@@ -227,20 +218,10 @@ def _fill_from_traces(env: Any, status: Any, window_s: int) -> tuple[Any, dict[s
                     await aclose()
 
     try:
-        traces = asyncio.run(read())
+        return asyncio.run(fill())
     except OncallError as exc:
-        print(f"warning: trace store {store_name!r}: {exc}; gateway figures only", file=sys.stderr)
+        print(f"warning: trace store: {exc}; gateway figures only", file=sys.stderr)
         return status, None
-    if traces is None:
-        return status, None
-    stats = route_stats(traces)
-    status, filled = fill_status(status, stats, window_s)
-    return status, {
-        "store": store_name,
-        "traces": len(traces),
-        "routes": filled,
-        "stats": [s for s in stats if s.route in filled],
-    }
 
 
 def _watch(args: argparse.Namespace) -> int:
