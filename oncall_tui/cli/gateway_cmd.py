@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st = cmds.add_parser("status", help="per route: tier mix, rates, latency, quota, kill switch")
     st.add_argument("--window", type=int, default=300, help="seconds (default 300)")
     st.add_argument("--gateway", help="gateway name from the config (default: first)")
+    st.add_argument(
+        "--no-traces",
+        action="store_true",
+        help="do not fill what the gateway cannot say (tier mix, fallback and error "
+        "rates) from the environment's trace store",
+    )
     add_json(st)
     st.set_defaults(func=_status)
     w = cmds.add_parser("watch", help="tail the gateway's event stream")
@@ -97,6 +103,7 @@ HEADERS = [
 
 def _status(args: argparse.Namespace) -> int:
     from oncall_tui.sources.capabilities import GatewayStatus
+    from oncall_tui.sources.trace_window import needs_traces
 
     _, env_name, env = environment(args)
     name, gw = first_capable(env, "gateways", GatewayStatus, "report status", args.gateway)
@@ -111,9 +118,20 @@ def _status(args: argparse.Namespace) -> int:
                 await gw.aclose()
 
     status, alerts = asyncio.run(fetch())
+    derived = None
+    if not getattr(args, "no_traces", False) and needs_traces(status):
+        status, derived = _fill_from_traces(env, status, args.window)
     firing = [a for a in alerts if a.resolved_at is None]
     if args.json:
-        emit_json({"environment": env_name, "gateway": name, "status": status, "alerts": firing})
+        doc: dict[str, Any] = {
+            "environment": env_name,
+            "gateway": name,
+            "status": status,
+            "alerts": firing,
+        }
+        if derived is not None:
+            doc["from_traces"] = derived
+        emit_json(doc)
     else:
         age = (datetime.now(UTC) - status.received_at).total_seconds() if status.received_at else 0
         say(
@@ -121,6 +139,12 @@ def _status(args: argparse.Namespace) -> int:
             f"window {status.window_s}s  fetched {age:.1f}s ago"
         )
         table(status_rows(status), HEADERS)
+        if derived is not None and derived.routes:
+            say(
+                f"tier mix, fallback and error rates of {', '.join(derived.routes)} from "
+                f"{derived.traces} trace(s) in trace store {derived.store!r} "
+                f"(last {args.window}s); the gateway does not report them"
+            )
         for r in status.routes:
             for q in r.quotas:
                 if (
@@ -135,21 +159,86 @@ def _status(args: argparse.Namespace) -> int:
                         f"{q.resets_at.isoformat()} ({q.provider_timezone}) "
                         f"= {local:%H:%M %Z} local"
                     )
-        for r in status.routes:
-            if r.data_age_p50_s is not None and r.data_freshness_slo_s:
-                # Stale data moves no other column: say it when it is there.
-                stale = r.stale_data_rate or 0.0
-                cached = r.tool_cache_hit_rate
-                say(
-                    f"data age {r.route}: median {r.data_age_p50_s / 60:.0f} min, promise "
-                    f"{r.data_freshness_slo_s / 60:.0f} min, {stale:.0%} of retrievals older"
-                    + (f"; tool cache answers {cached:.0%}" if cached is not None else "")
-                )
+        for line in atrophy_lines(status) + data_age_lines(status):
+            say(line)
         if firing:
             say("alerts:")
             for a in firing:
                 say(f"  [{a.severity}] {a.summary}")
     return exit_codes.PROBLEM if firing else exit_codes.OK
+
+
+#: A fallback path that has not served real traffic for this long may no
+#: longer work when the primary fails (DESIGN: fallback path atrophy).
+ATROPHY_S = 24 * 3600
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def data_age_lines(status: Any) -> list[str]:
+    """One line per route that retrieves data: how old it is against its promise.
+    Stale data moves no column of the table, so it gets its own line."""
+    lines = []
+    for r in status.routes:
+        if r.data_age_p50_s is None or not r.data_freshness_slo_s:
+            continue
+        stale = r.stale_data_rate or 0.0
+        cached = r.tool_cache_hit_rate
+        lines.append(
+            f"data age {r.route}: median {r.data_age_p50_s / 60:.0f} min, promise "
+            f"{r.data_freshness_slo_s / 60:.0f} min, {stale:.0%} of retrievals older"
+            + (f"; tool cache answers {cached:.0%}" if cached is not None else "")
+        )
+    return lines
+
+
+def atrophy_lines(status: Any) -> list[str]:
+    """One line per route whose fallback tiers have not served lately (or ever)."""
+    now = status.gateway_time
+    lines = []
+    for r in status.routes:
+        stale = []
+        for tier in r.tier_mix[1:]:
+            if tier.tier == "none" or tier.requests:
+                continue
+            if tier.last_served_at is None:
+                stale.append(f"{tier.tier} (never seen serving)")
+            elif (age := (now - tier.last_served_at).total_seconds()) > ATROPHY_S:
+                stale.append(f"{tier.tier} (last served {_age(age)} ago)")
+        if stale:
+            lines.append(f"untested fallback of {r.route}: {', '.join(stale)}")
+    return lines
+
+
+def _fill_from_traces(env: Any, status: Any, window_s: int) -> tuple[Any, Any]:
+    """Fill the status's gaps from the environment's traces; a store that is
+    down costs a warning, never the status itself."""
+    from oncall_tui.cli.common import adapters
+    from oncall_tui.errors import OncallError
+    from oncall_tui.sources.trace_window import fill_from_traces
+
+    stores = adapters(env, "trace_stores")
+
+    async def fill() -> tuple[Any, Any]:
+        try:
+            return await fill_from_traces(status, stores, window_s)
+        finally:
+            for store in stores.values():
+                aclose = getattr(store, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    try:
+        return asyncio.run(fill())
+    except OncallError as exc:
+        print(f"warning: trace store: {exc}; gateway figures only", file=sys.stderr)
+        return status, None
 
 
 def _watch(args: argparse.Namespace) -> int:

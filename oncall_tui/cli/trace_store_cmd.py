@@ -14,11 +14,14 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
 from oncall_tui.cli.output import emit_json, say, table
+
+if TYPE_CHECKING:
+    from oncall_tui.core.models import Finding
 
 
 def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +37,13 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     search.add_argument("--service", help="only traces of this service")
     search.add_argument("--operation", help="only traces with this span name")
     search.add_argument("--errors", action="store_true", help="only traces with errors")
+    search.add_argument("--route", help="only traces of this gateway route")
+    search.add_argument(
+        "--finding",
+        metavar="KIND",
+        help="only traces with a finding of this kind (part of it is enough: cycle); "
+        "fetches and analyses each trace the search returns",
+    )
     search.add_argument("--limit", type=int, default=20, help="at most N traces (default 20)")
     search.add_argument("--since", type=float, default=3600, help="look back S seconds")
     add_json(search)
@@ -87,8 +97,8 @@ def _get(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from oncall_tui.core.text import inert
-    from oncall_tui.sources.capabilities import TraceQuery, TraceSearch
+    from oncall_tui.core.text import inert, truncate
+    from oncall_tui.sources.capabilities import TraceQuery, TraceSearch, TraceStore
 
     name, store = _store(args, TraceSearch, "search traces")
     now = time.time_ns()
@@ -96,13 +106,40 @@ def _search(args: argparse.Namespace) -> int:
         service=args.service,
         operation=args.operation,
         errors_only=args.errors,
+        route=args.route,
         limit=max(1, args.limit),
         start_ns=now - int(args.since * 1e9),
         end_ns=now,
     )
     rows = asyncio.run(_closing(store, store.search(query)))
+    if args.route:
+        # Stores that cannot filter by route return every trace: drop those
+        # whose root names another route (a row with no route is kept).
+        rows = [r for r in rows if r.route is None or r.route == args.route]
+    matched: dict[str, Finding] = {}
+    if args.finding:
+        _, _, env = environment(args)
+        _, getter = first_capable(env, "trace_stores", TraceStore, "fetch traces", name)
+        matched = asyncio.run(_closing(getter, _with_finding(getter, rows, args.finding)))
+        rows = [r for r in rows if r.trace_id in matched]
     if args.json:
-        emit_json({"store": name, "query": query, "traces": rows})
+        doc: dict[str, object] = {"store": name, "query": query, "traces": rows}
+        if args.finding:
+            doc["findings"] = matched
+        emit_json(doc)
+    elif args.finding:
+        table(
+            [
+                [
+                    r.trace_id,
+                    inert(r.root_name or "-", single_line=True),
+                    matched[r.trace_id].severity,
+                    truncate(inert(matched[r.trace_id].summary, single_line=True), 60),
+                ]
+                for r in rows
+            ],
+            ["TRACE", "ROOT", "SEVERITY", "FINDING"],
+        )
     else:
         table(
             [
@@ -119,6 +156,19 @@ def _search(args: argparse.Namespace) -> int:
             ["TRACE", "SERVICE", "ROOT", "SPANS", "ERRORS", "MS"],
         )
     return exit_codes.OK if rows else exit_codes.PROBLEM
+
+
+async def _with_finding(store: Any, rows: list[Any], wanted: str) -> dict[str, Finding]:
+    """Fetch each listed trace (one at a time: a search is at most --limit
+    rows) and keep the most severe finding whose kind matches."""
+    from oncall_tui.core.analysis import analyze, matching_finding
+
+    out: dict[str, Finding] = {}
+    for row in rows:
+        hit = matching_finding(analyze(await store.get_trace(row.trace_id)), wanted)
+        if hit is not None:
+            out[row.trace_id] = hit
+    return out
 
 
 def _listen(args: argparse.Namespace) -> int:

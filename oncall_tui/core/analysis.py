@@ -80,3 +80,10 @@ def _analyze(trace: Trace, *, adjust_skew: bool) -> Analysis:
         skew=skews,
         adjusted=moved,
     )
+
+
+def matching_finding(analysis: Analysis, wanted: str) -> Finding | None:
+    """The most severe finding whose kind contains ``wanted`` (any case), so
+    ``cycle`` finds ``reentrancy_cycle``; None when the trace has none."""
+    needle = wanted.lower()
+    return next((f for f in analysis.findings if needle in f.kind.lower()), None)

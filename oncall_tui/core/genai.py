@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from oncall_tui.core.models import GenAI
 
@@ -210,8 +210,24 @@ _EMPTY_OK_AT = frozenset(_FIELD_AT[f] for f in _EMPTY_IS_AN_ANSWER)
 if tuple(f for f, _, _ in _FIELDS) != GenAI.__struct_fields__:  # pragma: no cover
     raise AssertionError("keep _FIELDS in the order of GenAI's fields")
 
-# (field index, converter, attribute names present in rank order), per field.
-_Plan = tuple[tuple[int, Any, tuple[str, ...]], ...]
+# How each field's value is taken: the type that passes through untouched
+# (the common case, checked with ``type(v) is T`` instead of a call), else the
+# converter. finish_reasons always converts.
+_FAST: tuple[type | None, ...] = tuple(
+    {None: str, _int: int, _float: float}.get(conv) for _, _, conv in _FIELDS
+)
+
+
+class _Plan(NamedTuple):
+    """Which attribute names feed which GenAI field, for one key tuple."""
+
+    #: (field index, pass-through type, converter, names present in rank order)
+    fields: tuple[tuple[int, type | None, Any, tuple[str, ...]], ...]
+    openinference_kind: bool  # "openinference.span.kind" present
+    invocation_params: bool  # "llm.invocation_parameters" present
+    system_instructions: bool  # "gen_ai.system_instructions" present
+
+
 # Spans of one kind carry the same attribute names, so "which names feed which
 # field" is worked out once per distinct key tuple. Bounded: hostile input
 # with ever-new key sets only costs a cleared cache.
@@ -232,9 +248,15 @@ def _plan(keys: tuple[str, ...]) -> _Plan | None:
         ranked.setdefault(_FIELD_AT[field], []).append((rank, key))
     if not marked:
         return None
-    return tuple(
-        (index, _CONVERTERS[index], tuple(name for _, name in sorted(names)))
-        for index, names in sorted(ranked.items())
+    present = set(keys)
+    return _Plan(
+        tuple(
+            (index, _FAST[index], _CONVERTERS[index], tuple(name for _, name in sorted(names)))
+            for index, names in sorted(ranked.items())
+        ),
+        "openinference.span.kind" in present,
+        "llm.invocation_parameters" in present,
+        _SYSTEM_INSTRUCTIONS[0] in present,
     )
 
 
@@ -242,7 +264,12 @@ _CONVERTERS: tuple[Any, ...] = tuple(conv or _str for _, _, conv in _FIELDS)
 
 
 def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
-    """The normalised GenAI view, or ``None`` for a span with no GenAI data."""
+    """The normalised GenAI view, or ``None`` for a span with no GenAI data.
+
+    Hot: runs once per span of every trace read. The plan makes it a walk over
+    the few fields this key set feeds, with no per-value call when the value
+    already has its field's type.
+    """
     keys = tuple(attrs)
     try:
         plan = _PLANS[keys]
@@ -253,23 +280,27 @@ def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
     if plan is None:
         return None
     values: list[Any] = [None] * len(_FIELDS)
-    for index, convert, names in plan:
+    for index, fast, convert, names in plan.fields:
         for name in names:
-            value = attrs[name]
+            value: Any = attrs[name]
             if value is None or (value == "" and index not in _EMPTY_OK_AT):
                 continue
-            values[index] = convert(value)
+            if type(value) is not fast or (fast is float and not math.isfinite(cast(float, value))):
+                # Not the field's own type, or a non-finite float: the
+                # converter decides.
+                value = convert(value)
+            values[index] = value
             break
-    if values[_OP_AT] is None:
+    if values[_OP_AT] is None and plan.openinference_kind:
         kind = attrs.get("openinference.span.kind")
         if isinstance(kind, str):
             values[_OP_AT] = _OPENINFERENCE_OPERATION.get(kind.upper())
-    if "llm.invocation_parameters" in attrs:
+    if plan.invocation_params:
         params = _invocation_params(attrs)
         for name, index in _PARAM_AT:
             if values[index] is None and params.get(name) is not None:
                 values[index] = _CONVERTERS[index](params[name])
-    if values[_HASH_AT] is None:
+    if values[_HASH_AT] is None and plan.system_instructions:
         instructions = _first(attrs, _SYSTEM_INSTRUCTIONS)
         if instructions is not None:
             text = _str(instructions) or ""

@@ -261,14 +261,30 @@ def _add_edge(
         edge.span_ids.append(span_id)
 
 
+# Which attribute names of a key set hold output tool call ids, worked out
+# once per distinct key set (model spans of one kind share theirs). Bounded
+# like the GenAI view's plans.
+_CALL_ID_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _call_id_names(keys: tuple[str, ...]) -> tuple[str, ...]:
+    names = _CALL_ID_NAMES.get(keys)
+    if names is None:
+        if len(_CALL_ID_NAMES) >= 4096:
+            _CALL_ID_NAMES.clear()
+        # OpenInference: llm.output_messages.0.message.tool_calls.0.tool_call.id
+        names = _CALL_ID_NAMES[keys] = tuple(
+            k for k in keys if k.endswith("tool_call.id") and "output" in k
+        )
+    return names
+
+
 def _tool_call_ids(span: Span) -> list[str]:
     """Tool call ids a model span asked for (output message tool_calls)."""
-    ids: list[str] = []
     attrs = span.attributes
-    for key, value in attrs.items():
-        # OpenInference: llm.output_messages.0.message.tool_calls.0.tool_call.id
-        if key.endswith("tool_call.id") and isinstance(value, str) and "output" in key:
-            ids.append(value)
+    if not attrs:
+        return []
+    ids: list[str] = [v for k in _call_id_names(tuple(attrs)) if isinstance(v := attrs[k], str)]
     raw = attrs.get("gen_ai.output.messages")
     if isinstance(raw, str) and '"tool_call' in raw:
         try:

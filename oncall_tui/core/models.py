@@ -101,7 +101,7 @@ class QualityNote(msgspec.Struct, frozen=True, omit_defaults=True):
     where: str | None = None
 
 
-class Trace(msgspec.Struct):
+class Trace(msgspec.Struct, weakref=True):  # weak: core.tree caches its index
     trace_id: str
     spans: list[Span]
     completeness: Completeness = "complete"

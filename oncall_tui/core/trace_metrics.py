@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import msgspec
 
+from oncall_tui.core.gateway import StatusResponse
+from oncall_tui.core.gateway import TierShare as GwTierShare
 from oncall_tui.core.models import Span, Trace
 
 ROUTE_KEYS = ("litellm.model_group", "gen_ai.route")
@@ -109,3 +111,39 @@ def route_stats(traces: list[Trace]) -> list[RouteTraceStats]:
         )
     out.sort(key=lambda r: (-r.requests, r.route))
     return out
+
+
+def fill_status(
+    status: StatusResponse, stats: list[RouteTraceStats], window_s: int
+) -> tuple[StatusResponse, list[str]]:
+    """Fill what a gateway's own status leaves empty with figures from its traces.
+
+    The gateway's own numbers win: only an empty tier mix, a missing error or
+    fallback rate and a zero request rate are filled (LiteLLM's status knows
+    deployment health, not which tier served). Routes the gateway does not
+    list are ignored. Returns the new status and the routes that were filled.
+    """
+    by_route = {s.route: s for s in stats}
+    filled: list[str] = []
+    rows = []
+    for row in status.routes:
+        got = by_route.get(row.route)
+        if got is None or got.requests == 0:
+            rows.append(row)
+            continue
+        changes: dict[str, object] = {}
+        if not row.tier_mix:
+            mix = [GwTierShare(t.tier, t.share, t.requests) for t in got.served_by]
+            if got.errors:
+                mix.append(GwTierShare("none", got.errors / got.requests, got.errors))
+            changes["tier_mix"] = tuple(mix)
+        if row.error_rate is None:
+            changes["error_rate"] = got.error_rate
+        if row.fallback_rate is None:
+            changes["fallback_rate"] = got.fallback_rate
+        if not row.requests_per_s and window_s > 0:
+            changes["requests_per_s"] = got.requests / window_s
+        if changes:
+            filled.append(row.route)
+        rows.append(msgspec.structs.replace(row, **changes) if changes else row)
+    return msgspec.structs.replace(status, routes=tuple(rows)), filled

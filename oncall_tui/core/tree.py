@@ -8,7 +8,10 @@ later walk can hang; the quality pass reports them.
 
 from __future__ import annotations
 
-from oncall_tui.core.models import Trace
+import weakref
+from collections.abc import Callable
+
+from oncall_tui.core.models import Span, Trace
 
 
 class SpanTree:
@@ -30,13 +33,11 @@ class SpanTree:
         "roots",
         "tin",
         "tout",
-        "trace",
     )
 
     def __init__(self, trace: Trace) -> None:
         spans = trace.spans
         n = len(spans)
-        self.trace = trace
         by_id: dict[str, int] = {}
         duplicates: list[int] = []
         for i, span in enumerate(spans):
@@ -135,19 +136,30 @@ def _cut_parent_loops(parent: list[int]) -> list[int]:
 
 
 # The reader indexes a trace for its quality pass and ``analyze`` needs the
-# same index moments later; keep the last few (by span-list identity, holding
-# the list so its id cannot be reused) rather than index twice.
-_CACHE: list[tuple[list[object], SpanTree]] = []
+# same index moments later; keep the last few rather than index twice. An
+# entry lives only as long as its trace (a weak reference whose callback drops
+# it), so closing a 1M-span trace frees its spans and its index at once.
+_CACHE: dict[int, tuple[weakref.ref[Trace], list[Span], SpanTree]] = {}
 _CACHE_SIZE = 4
 
 
+def _forget(key: int) -> Callable[[weakref.ref[Trace]], None]:
+    def drop(_: weakref.ref[Trace]) -> None:
+        _CACHE.pop(key, None)
+
+    return drop
+
+
 def tree_for(trace: Trace) -> SpanTree:
-    spans = trace.spans
-    for held, tree in _CACHE:
-        if held is spans and len(tree.parent) == len(spans):
+    key = id(trace)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        ref, spans, tree = hit
+        if ref() is trace and spans is trace.spans and len(tree.parent) == len(spans):
             return tree
     tree = SpanTree(trace)
-    _CACHE.append((spans, tree))  # type: ignore[arg-type]
-    if len(_CACHE) > _CACHE_SIZE:
-        del _CACHE[0]
+    _CACHE.pop(key, None)
+    _CACHE[key] = (weakref.ref(trace, _forget(key)), trace.spans, tree)
+    while len(_CACHE) > _CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]
     return tree

@@ -43,6 +43,13 @@ class TraceSearch(Protocol):
 
 
 @runtime_checkable
+class RecentTraces(Protocol):
+    """Whole traces with spans in a window, read in one paged sweep (Phoenix)."""
+
+    async def recent_traces(self, query: TraceQuery) -> list[Trace]: ...
+
+
+@runtime_checkable
 class TraceTail(Protocol):
     """Live: summaries of new traces as the store receives them."""
 

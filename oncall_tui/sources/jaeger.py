@@ -97,8 +97,13 @@ class JaegerStore:
             if self.options.param_style in ("both", "camel"):
                 head, *rest = name.split("_")
                 params["query." + head + "".join(p.title() for p in rest)] = value
+        attributes: dict[str, str] = {}
         if query.errors_only:
-            params["query.attributes"] = '{"error":"true"}'
+            attributes["error"] = "true"
+        if query.route:
+            attributes["gen_ai.route"] = query.route
+        if attributes:
+            params["query.attributes"] = msgspec.json.encode(attributes).decode()
         return params
 
     async def search(self, query: TraceQuery) -> list[TraceSummary]:

@@ -60,6 +60,8 @@ def traceql(query: TraceQuery) -> str:
         terms.append(f"name = {_quote(query.operation)}")
     if query.errors_only:
         terms.append("status = error")
+    if query.route:
+        terms.append(f"span.gen_ai.route = {_quote(query.route)}")
     return "{ " + " && ".join(terms) + " }" if terms else "{}"
 
 

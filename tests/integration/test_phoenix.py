@@ -10,6 +10,7 @@ impossible they run here, sending nothing but to 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from oncall_tui.cli.main import main
 from oncall_tui.core.analysis import analyze
 from oncall_tui.errors import NotFoundError
 from oncall_tui.plugins import PluginContext, build
@@ -193,14 +195,18 @@ ASKS = ["summarizer"] * 5 + ["summarizer-primary"] * 4 + ["summarizer-ratelimite
 
 
 @inside_only
-def test_route_status_from_litellm_traces_in_phoenix(phoenix: object) -> None:
+def test_route_status_from_litellm_traces_in_phoenix(
+    phoenix: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """A real LiteLLM proxy (mock models; summarizer-primary always 429s and
     falls back to summarizer) exports its spans with its otel callback to the
     real Phoenix; the console reads Phoenix and reports the fallback share
     that actually happened (as LiteLLM's own response headers counted it)."""
     from oncall_tui.core.trace_metrics import route_stats
-    from tests.integration.provision.litellm import LiteLLMUnavailable, start_litellm
-    from tests.integration.provision.litellm_otel import ensure_otel
+    from tests.integration.provision.litellm import LiteLLMUnavailable, ensure_otel, start_litellm
 
     try:
         ensure_otel()
@@ -249,6 +255,30 @@ def test_route_status_from_litellm_traces_in_phoenix(phoenix: object) -> None:
             if time.monotonic() > deadline:
                 pytest.fail(f"phoenix holds {stats} after {POLL_S}s; LiteLLM sent {observed}")
             time.sleep(1)
+        # What a responder runs: the proxy knows deployment health only, so the
+        # console fills tier mix and fallback rate from the traces in Phoenix.
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "environments:\n  gw:\n    gateways:\n      proxy:\n        plugin: litellm\n"
+            f"        url: {proxy.url}\n        master_key_env: TEST_LITELLM_KEY\n"
+            "    trace_stores:\n      phoenix:\n        plugin: phoenix\n"
+            f"        url: {phoenix.url}\n        project: gateway\n"  # type: ignore[attr-defined]
+        )
+        monkeypatch.setenv("TEST_LITELLM_KEY", "sk-test-master")
+        capsys.readouterr()
+        code = main(["--config", str(config), "gateway", "status", "--json", "--window", "900"])
+        doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    rows = {r["route"]: r for r in doc["status"]["routes"]}
+    assert doc["from_traces"]["store"] == "phoenix"
+    assert "summarizer-primary" in doc["from_traces"]["routes"]
+    assert rows["summarizer-primary"]["fallback_rate"] == 1.0
+    assert {t["tier"].split("/")[0] for t in rows["summarizer-primary"]["tier_mix"]} == {
+        "summarizer"
+    }
+    ratelimited = rows["summarizer-ratelimited"]["tier_mix"]
+    assert [t["tier"] for t in ratelimited] == ["none"]  # nothing served it
+    assert "sk-test-master" not in json.dumps(doc)
     assert observed["summarizer-primary"][1] == 4  # LiteLLM did fall back each time
     for route, (n, fallbacks, errors) in observed.items():
         got = stats[route]

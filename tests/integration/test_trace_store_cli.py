@@ -79,6 +79,45 @@ def test_search_then_get_through_jaeger_api_v3(config: Path, cli_env: dict[str, 
     assert f"trace {trace_id}" in human.stdout
 
 
+def test_search_by_route_lists_only_that_route(config: Path, cli_env: dict[str, str]) -> None:
+    base = ["--config", str(config), "trace", "search", "--since", "1e9", "--limit", "50"]
+    every = json.loads(run([*base, "--json"], cli_env).stdout)["traces"]
+    routes = {t.get("route") for t in every}
+    assert {"agent-assist", "support-chat"} <= routes  # the store holds several
+    proc = run([*base, "--route", "agent-assist", "--json"], cli_env)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["traces"]
+    assert rows and {t["route"] for t in rows} == {"agent-assist"}
+
+
+def test_search_by_finding_keeps_only_traces_that_have_it(
+    config: Path, cli_env: dict[str, str]
+) -> None:
+    """The tool-reentrancy scenario loops agent-assist's requests: a search for
+    `cycle` lists those and says which finding matched; every listed trace
+    really has the cycle, and the other routes' traces are not listed."""
+    base = ["--config", str(config), "trace", "search", "--since", "1e9", "--limit", "40"]
+    proc = run([*base, "--finding", "cycle", "--json"], cli_env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    listed = [t["trace_id"] for t in doc["traces"]]
+    assert listed
+    assert {doc["findings"][t]["kind"] for t in listed} == {"reentrancy_cycle"}
+    for trace_id in listed[:3]:
+        got = json.loads(
+            run(["--config", str(config), "trace", "get", trace_id, "--json"], cli_env).stdout
+        )
+        assert got["analysis"]["cycles"], trace_id
+    assert {t["route"] for t in doc["traces"]} == {"agent-assist"}
+    every = json.loads(run([*base, "--json"], cli_env).stdout)
+    assert len(every["traces"]) > len(listed)  # the other routes do not loop
+
+    human = run([*base, "--finding", "cycle"], cli_env)
+    assert human.returncode == 0 and "FINDING" in human.stdout
+    none = run([*base, "--finding", "no_such_kind"], cli_env)
+    assert none.returncode == 1
+
+
 def test_get_unknown_trace_exits_3(config: Path, cli_env: dict[str, str]) -> None:
     proc = run(["--config", str(config), "trace", "get", "ab" * 16], cli_env)
     assert proc.returncode == 3

@@ -34,3 +34,19 @@ def test_bench_command_prints_ratio_and_slope() -> None:
     )
     assert "per-span cost slope 1000 -> 2000" in proc.stdout
     assert proc.stdout.splitlines()[1].split()[0] == "1000"
+
+
+def test_the_edge_count_bound_builds_the_same_call_graph_as_analyze() -> None:
+    """The bench's interpreted lower bound must do real work, not less: its
+    parent->child node edges are the call edges `analyze` finds (plus the
+    root's edge from nowhere)."""
+    from collections import Counter
+
+    from bench import __main__ as bench_main
+
+    data = generate(3_000)
+    [trace] = read_traces(data, source="bench")
+    calls = Counter(
+        {(e.source, e.target): e.count for e in analyze(trace).graph.edges if e.kind == "call"}
+    )
+    assert bench_main._edges_only(data) == len(calls) + 1

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from oncall_tui.core.analysis import analyze
 from oncall_tui.core.cycles import strongly_connected
+from oncall_tui.core.models import Span, Trace
 from tests.builders import TraceBuilder
 
 
@@ -233,3 +234,20 @@ def test_a_model_span_without_model_attributes_is_named_by_its_span_name() -> No
     b.model(agent, 20, 30, model="gpt-x")
     nodes = analyze(b.trace()).graph.nodes
     assert nodes["model:openai/gpt-x"].calls == 2 and not any("unknown" in k for k in nodes)
+
+
+def test_the_index_cache_lets_a_closed_trace_go() -> None:
+    """Closing a big trace must free it: the shared span index does not hold it."""
+    import gc
+    import weakref
+
+    from oncall_tui.core import tree as tree_mod
+
+    trace = Trace("ab" * 16, [Span("ab" * 16, f"{i:016x}", None, "s", 0, 1) for i in range(50)])
+    alive = weakref.ref(trace)
+    first = tree_mod.tree_for(trace)
+    assert tree_mod.tree_for(trace) is first  # shared, not rebuilt
+    del trace, first
+    gc.collect()
+    assert alive() is None
+    assert all(ref() is not None for ref, _, _ in tree_mod._CACHE.values())

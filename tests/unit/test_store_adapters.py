@@ -97,6 +97,21 @@ async def test_jaeger_search_sends_both_spellings_and_404_means_no_traces() -> N
     assert "query.startTimeMin" in params
 
 
+async def test_jaeger_search_by_route_and_errors_sends_one_attribute_map() -> None:
+    seen: list[httpx.QueryParams] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url.params)
+        return httpx.Response(404, json={"error": {"message": "trace not found"}})
+
+    store = adapter("jaeger", {"url": "http://x"}, handler)
+    await store.search(TraceQuery(route="support-chat", errors_only=True))
+    assert json.loads(seen[0]["query.attributes"]) == {
+        "error": "true",
+        "gen_ai.route": "support-chat",
+    }
+
+
 async def test_jaeger_search_summarises_each_trace() -> None:
     store = adapter(
         "jaeger", {"url": "http://x"}, lambda r: ok(fixture("jaeger/apiv3-FindTraces.json"))
@@ -165,6 +180,18 @@ async def test_tempo_traceql_search() -> None:
     assert row.service == "my.service"
     assert row.duration_ns == 10_000 * 1_000_000
     assert row.start_ns == 1694718625557000000
+
+
+async def test_tempo_search_by_route_is_a_span_attribute_term() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return ok(fixture("tempo/docs-api-search-response.json"))
+
+    store = adapter("tempo", {"url": "http://x"}, handler)
+    await store.search(TraceQuery(route="agent-assist"))
+    assert seen[0].url.params["q"] == '{ span.gen_ai.route = "agent-assist" }'
 
 
 # ------------------------------------------------------------------ phoenix

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from oncall_tui.core.assemble import assemble
+from oncall_tui.core.gateway import RouteStatus, StatusResponse, TierShare
 from oncall_tui.core.genai import genai_view
 from oncall_tui.core.models import Span, StatusCode, Trace
-from oncall_tui.core.trace_metrics import route_stats
+from oncall_tui.core.trace_metrics import fill_status, route_stats
 
 
 def _request(n: int, attempts: list[tuple[str, str, StatusCode]], ms: int = 100) -> Trace:
@@ -50,3 +53,49 @@ def test_fallback_error_and_tier_mix_per_requested_route() -> None:
     s = stats["secondary"]
     assert (s.requests, s.fallbacks, s.errors) == (1, 0, 0)
     assert list(stats) == ["primary", "secondary"]  # busiest first
+
+
+def _status(*rows: RouteStatus) -> StatusResponse:
+    return StatusResponse(gateway_time=datetime(2026, 11, 24, tzinfo=UTC), window_s=0, routes=rows)
+
+
+def test_traces_fill_only_what_the_gateway_cannot_say() -> None:
+    """LiteLLM knows deployment health (its error_rate), not which tier served:
+    the traces fill the tier mix and fallback rate and leave its figures alone."""
+    stats = route_stats(
+        [
+            _request(1, [("primary", "m-09", "error"), ("secondary", "m-11", "ok")]),
+            _request(2, [("primary", "m-09", "ok")]),
+            _request(3, [("primary", "m-09", "error")]),
+            _request(4, [("other", "m-1", "ok")]),
+        ]
+    )
+    status = _status(
+        RouteStatus(route="primary", window_s=0, error_rate=0.5),
+        RouteStatus(
+            route="secondary",
+            window_s=0,
+            tier_mix=(TierShare("secondary/m-11", 1.0, 3),),
+            fallback_rate=0.0,
+        ),
+    )
+    out, filled = fill_status(status, stats, window_s=60)
+    primary, secondary = out.routes
+    assert filled == ["primary"]
+    assert primary.error_rate == 0.5  # the gateway's own figure wins
+    assert primary.fallback_rate == 1 / 3
+    assert [(t.tier, t.requests) for t in primary.tier_mix] == [
+        ("primary/m-09", 1),
+        ("secondary/m-11", 1),
+        ("none", 1),  # one request no tier served
+    ]
+    assert abs(sum(t.share for t in primary.tier_mix) - 1.0) < 1e-9
+    assert primary.requests_per_s == 3 / 60
+    assert secondary == status.routes[1]  # had everything: untouched
+    assert [r.route for r in out.routes] == ["primary", "secondary"]  # "other" is not listed
+
+
+def test_no_traces_for_a_route_leaves_it_as_the_gateway_said() -> None:
+    status = _status(RouteStatus(route="quiet", window_s=0))
+    out, filled = fill_status(status, [], window_s=60)
+    assert filled == [] and out == status

@@ -122,3 +122,36 @@ def start_litellm(
                 proc.kill()
                 proc.wait(10)
             shutil.rmtree(work, ignore_errors=True)
+
+
+# LiteLLM's ``otel`` callback needs the OpenTelemetry SDK and OTLP/HTTP
+# exporter in the proxy's own venv (litellm[proxy] brings only the API).
+OTEL_VERSION = "1.45.2"
+
+
+def ensure_otel() -> None:
+    ensure_installed()
+    python = str(VENV / "bin" / "python")
+    probe = subprocess.run(
+        [python, "-c", "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http"],
+        capture_output=True,
+        timeout=120,
+    )
+    if probe.returncode == 0:
+        return
+    proc = subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            f"opentelemetry-sdk=={OTEL_VERSION}",
+            f"opentelemetry-exporter-otlp-proto-http=={OTEL_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        raise LiteLLMUnavailable(f"pip install opentelemetry-sdk failed: {proc.stderr[-400:]}")

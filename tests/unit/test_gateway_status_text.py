@@ -1,0 +1,50 @@
+"""What `gateway status` prints beyond the table (cli/gateway_cmd.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from oncall_tui.cli.gateway_cmd import atrophy_lines
+from oncall_tui.core.gateway import RouteStatus, StatusResponse, TierShare
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+
+
+def _route(name: str, *tiers: TierShare) -> RouteStatus:
+    return RouteStatus(route=name, window_s=300, tier_mix=tiers)
+
+
+def test_fallbacks_that_have_not_served_lately_are_named() -> None:
+    """A fallback nobody has exercised for days may be broken when it is
+    finally needed: the responder sees it before failing over to it."""
+    status = StatusResponse(
+        gateway_time=NOW,
+        window_s=300,
+        routes=(
+            _route(
+                "support-chat",
+                TierShare("anthropic/claude", 1.0, 90, NOW),
+                TierShare("openai/gpt-4o", 0.0, 0, NOW - timedelta(days=9)),
+                TierShare("openai/gpt-4o-mini", 0.0, 0, None),
+            ),
+            _route(
+                "search",
+                TierShare("openai/gpt-4o-mini", 0.9, 90, NOW),
+                TierShare("google/gemini-flash", 0.1, 10, NOW),  # serving now
+                TierShare("local/llama", 0.0, 0, NOW - timedelta(hours=2)),  # recent enough
+            ),
+        ),
+    )
+    assert atrophy_lines(status) == [
+        "untested fallback of support-chat: openai/gpt-4o (last served 9 days ago), "
+        "openai/gpt-4o-mini (never seen serving)"
+    ]
+
+
+def test_a_primary_that_is_idle_is_not_an_untested_fallback() -> None:
+    status = StatusResponse(
+        gateway_time=NOW,
+        window_s=300,
+        routes=(_route("quiet", TierShare("openai/gpt-4o", 0.0, 0, None)),),
+    )
+    assert atrophy_lines(status) == []
