@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 
 from oncall_tui.core.cycles import Cycle
+from oncall_tui.core.data_age import data_age_s
 from oncall_tui.core.graph import Collapsed
 from oncall_tui.core.models import Finding, GenAI, QualityNote, Severity, Span, Trace
 
@@ -21,6 +22,9 @@ CACHE_THRASH_MIN = 3  # calls rewriting one cached prefix without ever reading i
 CONTEXT_GROWTH_FACTOR = 4.0  # last model call's input vs the first under one parent
 CONTEXT_GROWTH_MIN_TOKENS = 20_000  # ... and at least this big, so toy traces stay quiet
 TRACE_TOKEN_BUDGET = 500_000  # input+output tokens in one trace worth a word
+# Data older than this handed to the model is worth a word; a route's own
+# freshness promise (gateway status, the stale-retrieval runbook) may differ.
+STALE_DATA_S = 3600.0
 MAX_EVIDENCE = 20
 
 _NO_GENAI = GenAI()
@@ -69,12 +73,15 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     # Node keys start "agent:", "model:", "tool:" or "span:".
     models: list[int] = []
     tools: list[int] = []
+    retrievals: list[int] = []  # retriever spans are not graph nodes
     for i, k in enumerate(keys):
         if k is not None:
             if k[0] == "m":
                 models.append(i)
             elif k[0] == "t":
                 tools.append(i)
+        elif (g := spans[i].gen_ai) is not None and g.operation == "retrieval":
+            retrievals.append(i)
     found = cycle_findings(cycles)
     found += _repeated_tool_calls(spans, keys, tools, col)
     by_parent: dict[int, list[int]] = {}
@@ -90,6 +97,7 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     found += _token_blowup(spans, by_parent)
     found += _refusals(spans, models)
     found += _empty_tool_results(spans, tools)
+    found += _stale_data(spans, keys, [*tools, *retrievals])
     found += _quality(trace.quality)
     found += _flight_recorder(spans, models, tools)
     return found
@@ -413,6 +421,34 @@ def _empty_tool_results(spans: list[Span], tools: list[int]) -> list[Finding]:
             {"calls": len(hits)},
         )
     ]
+
+
+def _stale_data(spans: list[Span], keys: list[str | None], idx: list[int]) -> list[Finding]:
+    aged = [(i, age) for i in idx if (age := data_age_s(spans[i])) is not None]
+    old = [(i, age) for i, age in aged if age > STALE_DATA_S]
+    if not old:
+        return []
+    oldest_i, oldest = max(old, key=lambda t: t[1])
+    where = keys[oldest_i] or spans[oldest_i].name
+    return [
+        Finding(
+            "stale_data",
+            "medium",
+            f"retrieval handed the model data {_duration(oldest)} old ({where}); "
+            f"{len(old)} of {len(aged)} retrieval(s) stating a data age exceed "
+            f"{_duration(STALE_DATA_S)}",
+            _ids(spans, [i for i, _ in sorted(old, key=lambda t: -t[1])]),  # oldest first
+            {"max_age_s": round(oldest, 1), "stale": len(old), "with_age": len(aged)},
+        )
+    ]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _quality(notes: list[QualityNote]) -> list[Finding]:

@@ -10,28 +10,21 @@ functions so they are tested without a server.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from oncall_tui.core.analysis import analyze
+from oncall_tui.core.data_age import data_age_s
 from oncall_tui.core.gateway import Route, RoutesResponse, RouteStatus, StatusResponse
-from oncall_tui.core.models import Span
 from oncall_tui.errors import NotFoundError, OncallError, UnsupportedError
 from oncall_tui.runbook.format import Query
 from oncall_tui.sources.capabilities import GatewayStatus, TraceQuery, TraceSearch, TraceStore
 
 #: How many findings a traces check keeps as evidence (all are counted).
 EVIDENCE_FINDINGS = 10
-#: The age of the data a retrieval/tool span handed the model, in seconds.
-DATA_AGE_ATTR = "retrieval.document.age_s"
-#: Or, OpenInference style, when each document's metadata says when it was indexed.
-_DOC_METADATA = re.compile(r"^retrieval\.documents\.\d+\.document\.metadata$")
-MAX_DOCUMENTS_READ = 50  # per span: hostile traces may list thousands
 CACHE_HIT_ATTR = "tool.result.cache_hit"
 
 
@@ -175,40 +168,6 @@ async def route_config(sources: Sources, query: Query, route: str) -> dict[str, 
     if found is None:
         raise NotFoundError(f"gateway has no route {route!r}")
     return route_values(found)
-
-
-def data_age_s(span: Span) -> float | None:
-    """How old the data this span handed the model was (None: it does not say).
-
-    ``retrieval.document.age_s`` when the span states it (the simulator does);
-    else the oldest ``indexed_at`` in OpenInference document metadata, measured
-    from the span's start.
-    """
-    attrs = span.attributes
-    raw = attrs.get(DATA_AGE_ATTR)
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-        return float(raw)
-    oldest: float | None = None
-    read = 0
-    for key, value in attrs.items():
-        if not isinstance(value, str) or not _DOC_METADATA.match(key):
-            continue
-        read += 1
-        if read > MAX_DOCUMENTS_READ:
-            break
-        try:
-            meta = msgspec.json.decode(value)
-            stamp = meta.get("indexed_at") if isinstance(meta, dict) else None
-            if not isinstance(stamp, str):
-                continue
-            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)  # OTel stamps are UTC
-            age = span.start_ns / 1e9 - when.timestamp()
-        except (msgspec.DecodeError, AttributeError, TypeError, ValueError, RecursionError):
-            continue  # unreadable metadata is no evidence either way
-        oldest = age if oldest is None else max(oldest, age)
-    return oldest
 
 
 def _data_figures(trace_ages: list[tuple[str, float]], cache: list[bool]) -> dict[str, Any]:

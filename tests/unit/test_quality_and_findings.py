@@ -264,3 +264,52 @@ def test_a_response_model_that_repeats_the_alias_is_not_a_resolved_version() -> 
     [gap] = [f for f in analyze(b.trace()).findings if f.kind == "flight_recorder_gaps"]
     assert gap.numbers == {"resolved model version": 1}
     assert gap.span_ids == (alias,)
+
+
+def test_stale_data_names_the_oldest_retrieval_and_counts_the_rest() -> None:
+    """Stale retrieval moves no error, latency or tier: only the age of the
+    data says it. The finding points at the oldest retrieval first."""
+    b = TraceBuilder()
+    agent = b.agent("support", end=1000)
+    fresh = b.tool("search_kb", agent, 0, 10, attrs={"retrieval.document.age_s": 600})
+    old = b.tool("search_kb", agent, 20, 30, attrs={"retrieval.document.age_s": 3 * 3600})
+    older = b.tool("search_kb", agent, 40, 50, attrs={"retrieval.document.age_s": 26 * 3600})
+    f = kinds(b)["stale_data"]
+    assert f.span_ids == (older, old)
+    assert fresh not in f.span_ids
+    assert f.numbers == {"max_age_s": 26 * 3600, "stale": 2, "with_age": 3}
+    assert "26.0 h old (tool:search_kb)" in f.summary
+
+
+def test_openinference_retriever_metadata_dates_the_documents() -> None:
+    """A Phoenix-style RETRIEVER span (not a graph node) whose documents say
+    when they were indexed: the age runs from the span's start."""
+    b = TraceBuilder()
+    agent = b.agent("support", end=1000)
+    day = 86_400
+    start_s = 1_700_000_000
+    b.span(
+        "retrieve",
+        agent,
+        start_s * 1000,
+        start_s * 1000 + 5,
+        attrs={
+            "openinference.span.kind": "RETRIEVER",
+            "retrieval.documents.0.document.metadata": json.dumps(
+                {"indexed_at": "2023-11-12T22:13:20Z"}  # start_s - 2 days, in UTC
+            ),
+            "retrieval.documents.1.document.metadata": '{"indexed_at": "not a date"}',
+        },
+    )
+    f = kinds(b)["stale_data"]
+    assert f.numbers["max_age_s"] == 2 * day
+    assert f.numbers["with_age"] == 1
+
+
+def test_fresh_or_undated_retrievals_are_not_stale() -> None:
+    b = TraceBuilder()
+    agent = b.agent("support", end=1000)
+    b.tool("search_kb", agent, 0, 10, attrs={"retrieval.document.age_s": 3599})
+    b.tool("search_kb", agent, 20, 30)  # says nothing about data age
+    b.tool("lookup", agent, 40, 50, attrs={"retrieval.document.age_s": "INF"})  # junk
+    assert "stale_data" not in kinds(b)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from oncall_tui.core.data_age import data_age_s
 from oncall_tui.core.gateway import (
     ModelRef,
     Percentiles,
@@ -17,7 +18,7 @@ from oncall_tui.core.gateway import (
 )
 from oncall_tui.core.models import Span
 from oncall_tui.runbook import expr
-from oncall_tui.runbook.queries import data_age_s, status_values
+from oncall_tui.runbook.queries import status_values
 from oncall_tui.runbook.signals import implied_alerts
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

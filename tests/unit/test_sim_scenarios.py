@@ -423,6 +423,8 @@ async def test_stale_retrieval_serves_old_data_while_nothing_else_moves() -> Non
         analyses = [analyze(t) for t in traces]
         assert not kinds(analyses) & {"tier_demotion", "error_swallowed", "retry_amplification",
                                       "refusal", "hidden_reasoning_latency"}  # fmt: skip
+        # The trace engine says it too: each trace whose retrieval ran carries stale_data.
+        assert "stale_data" in kinds(analyses)
         # The data keeps ageing: nothing is ingested until someone fixes the indexer.
         seen.server.step(300)
         later = await seen.status()
@@ -448,6 +450,7 @@ async def test_a_healthy_retrieval_route_is_fresh_in_metrics_and_traces() -> Non
         # A request misses the prompt cache once: its later model calls read
         # the prefix the first one wrote, so a healthy route shows no thrash.
         assert "cache_thrash" not in kinds([analyze(t) for t in traces])
+        assert "stale_data" not in kinds([analyze(t) for t in traces])
         assert "stale_data" not in {a.kind for a in await seen.gw.alerts()}
         other = next(
             r for r in (await seen.gw.status(WINDOW_S)).routes if r.route == "support-chat"
