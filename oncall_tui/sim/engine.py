@@ -26,7 +26,7 @@ from oncall_tui.core.gateway import (
     StatusResponse,
 )
 from oncall_tui.core.models import Span
-from oncall_tui.sim.fleet import Fleet, Record
+from oncall_tui.sim.fleet import NORMAL_CHUNK_CHARS, Fleet, Record
 from oncall_tui.sim.scenarios import SCENARIOS
 from oncall_tui.sim.traces import TraceStore, build_trace
 
@@ -44,6 +44,7 @@ ALERT_UPDATE_REL = 0.1
 ALERT_UPDATE_ABS = 0.02
 ALERT_UPDATE_EVERY_S = 30.0
 STALE_DATA_ALERT = 0.5  # share of retrievals older than the freshness promise
+CHUNK_ALERT_CHARS = 8.0  # median stream chunk below this: the stream is fragmented
 
 
 class ProtocolError(Exception):
@@ -249,6 +250,13 @@ class SimEngine:
                     "high",
                     f"{rs.route}: {rs.retry_amplification:.1f} upstream attempts per request",
                     rs.retry_amplification,
+                )
+            if rs.chunk_chars_p50 is not None and rs.chunk_chars_p50 < CHUNK_ALERT_CHARS:
+                firing["chunking_changed"] = (
+                    "medium",
+                    f"{rs.route}: stream chunks are {rs.chunk_chars_p50:.0f} characters "
+                    f"(median; normally ~{NORMAL_CHUNK_CHARS:.0f})",
+                    rs.chunk_chars_p50,
                 )
             if rs.cache_hit_rate is not None and rs.cache_hit_rate < 0.15:
                 firing["cache_hit_low"] = (

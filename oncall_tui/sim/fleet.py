@@ -31,6 +31,8 @@ BASE_TIME = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 PROVIDER_TZ = {"openai": "America/Los_Angeles", "anthropic": "America/Los_Angeles", "google": "UTC"}
 # Tokens per provider day: about twice what the default traffic uses.
 QUOTA_LIMIT = {"openai": 4_000_000_000, "anthropic": 4_000_000_000, "google": 4_000_000_000}
+#: Median characters per stream chunk when nothing is wrong (a few tokens).
+NORMAL_CHUNK_CHARS = 18.0
 BASE_REFUSAL = {"openai": 0.01, "anthropic": 0.012, "google": 0.015}
 PRICE_PER_1K = {"openai": 0.005, "anthropic": 0.006, "google": 0.002}
 RECORD_HORIZON_S = 3600  # records older than this (sim time) are dropped
@@ -297,8 +299,8 @@ class Fleet:
         cost = (billed_in + tokens_out) / 1000 * price * calls
         burn = max((e.quota_burn.get(p, 1.0) for e, _ in effects), default=1.0)
         self.quota_used[p] = self.quota_used.get(p, 0.0) + (tokens_in + tokens_out) * burn
-        chunk = 18.0
-        for e, _ in effects:
+        chunk = NORMAL_CHUNK_CHARS
+        for e in reasoning:  # like latency: only while the affected model serves
             if e.chunk_chars is not None:
                 chunk = e.chunk_chars
         rec = Record(

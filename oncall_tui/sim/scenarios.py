@@ -34,9 +34,9 @@ class Effects:
     cache_hit: float | None = None  # replaces the route's cache hit rate
     tenant: str | None = None
     only_version: str | None = None  # effects apply only while this version serves
-    chunk_chars: float | None = None  # stream chunk size
-    # latency/reasoning effects apply only when this model serves (a failover
-    # or a rollback to a non-reasoning model leaves them behind)
+    chunk_chars: float | None = None  # median stream chunk size (characters)
+    # latency, reasoning and chunking effects apply only when this model
+    # serves (a failover or a rollback to another model leaves them behind)
     only_model: str | None = None
     # The retrieval index stopped ingesting this long before the scenario
     # started: every document retrieval returns is at least that old, and
@@ -134,6 +134,15 @@ SCENARIOS: dict[str, Scenario] = {
             "A big tenant's launch evicts the prompt cache: hit rate falls, cost rises",
             Effects(cache_hit=0.04, tenant="megacorp"),
             "prompt-cache-thrash",
+        ),
+        Scenario(
+            "stream-chunking",
+            "search-summary",
+            "The provider's streaming API update sends sub-token deltas: chunks shrink from "
+            "~18 to ~3 characters at the same tokens per second, so answers stutter on "
+            "slow links while first-token latency, throughput and errors look normal",
+            Effects(chunk_chars=3.0, only_model="gpt-4o-mini"),
+            "stream-chunking",
         ),
         Scenario(
             "stale-retrieval",

@@ -86,6 +86,8 @@ CASES = [
     Case("prompt-cache-thrash", "cache-thrash", "cache_thrash", lookalike="retry-storm"),
     Case("bad-model-upgrade", "bad-model-upgrade", "bad_model_upgrade", action="rollback",
          mitigated=True, lookalike="safety-drift"),
+    Case("stream-chunking", "stream-chunking", "chunking_changed", answers={"choose": "failover"},
+         action="failover", mitigated=True, lookalike="hidden-reasoning"),
     # The checks diagnose it from data age alone (no answer needed); the
     # responder's "done" does not make the index fresh, so verification fails
     # for real (the purge is test_stale_retrieval_verifies_after_the_purge).

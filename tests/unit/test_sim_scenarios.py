@@ -107,8 +107,8 @@ async def _act(seen: Seen, kind: str, **kw: object) -> None:
 # ------------------------------------------------------------ every scenario
 
 
-def test_twelve_scenarios_each_name_a_route_and_a_runbook() -> None:
-    assert len(SCENARIOS) == 12
+def test_thirteen_scenarios_each_name_a_route_and_a_runbook() -> None:
+    assert len(SCENARIOS) == 13
     engine = SimEngine()
     for s in SCENARIOS.values():
         assert s.route in engine.fleet.routes, s.name
@@ -261,6 +261,30 @@ async def test_quota_exhaustion_429s_before_a_reset_on_the_providers_clock() -> 
         await _act(seen, "failover", to_tier=rs.tier_mix[1].tier)
         after = await seen.status()
         assert (after.rate_429 or 0) < 0.02
+
+
+async def test_stream_chunking_shrinks_chunks_and_moves_nothing_else() -> None:
+    """Tiny chunks at the same pace: only the chunk size says so; failing over
+    to a model that streams normally restores it."""
+    base = baseline("search-summary")
+    async with staged("stream-chunking", "search-summary") as seen:
+        rs = await seen.status()
+        assert base.chunk_chars_p50 is not None and base.chunk_chars_p50 > 12
+        assert rs.chunk_chars_p50 is not None and rs.chunk_chars_p50 < 5
+        assert rs.ttft.p50_ms and base.ttft.p50_ms
+        assert abs(rs.ttft.p50_ms - base.ttft.p50_ms) < 0.2 * base.ttft.p50_ms
+        assert rs.ttfv.p50_ms and rs.ttfv.p50_ms - rs.ttft.p50_ms < 500
+        assert (rs.error_rate or 0) < 0.05 and primary_share(rs) > 0.9
+        alerts = {a.kind for a in await seen.gw.alerts() if a.route == "search-summary"}
+        assert alerts == {"chunking_changed"}
+        assert not kinds(await seen.analyses()) & {"hidden_reasoning_latency", "refusal"}
+        await _act(seen, "failover", to_tier="google/gemini-flash")
+        after = await seen.status()
+        assert after.chunk_chars_p50 is not None and after.chunk_chars_p50 > 12
+        other = next(
+            r for r in (await seen.gw.status(WINDOW_S)).routes if r.route == "support-chat"
+        )
+        assert other.chunk_chars_p50 and other.chunk_chars_p50 > 12  # one route only
 
 
 async def test_hidden_reasoning_fast_first_token_slow_first_visible_token() -> None:
