@@ -121,3 +121,38 @@ class TraceBuilder:
 
     def otlp(self) -> bytes:
         return msgspec.json.encode(traces_data(self.spans))
+
+
+def gateway_request(
+    n: int, attempts: list[tuple[str, str, str]], ms: int = 100, start_ns: int = 0
+) -> Trace:
+    """One request through a LiteLLM-like gateway: a proxy span, then one
+    ``litellm_request`` span per attempt (model group, model, status)."""
+    tid = f"{n:032x}"
+    spans = [
+        Span(
+            tid,
+            f"{n:08x}00000000",
+            None,
+            "Received Proxy Server Request",
+            start_ns,
+            start_ns + ms * MS,
+        )
+    ]
+    for i, (group, model, status) in enumerate(attempts, start=1):
+        attrs = {"litellm.model_group": group, "gen_ai.response.model": model}
+        spans.append(
+            Span(
+                tid,
+                f"{n:08x}{i:08x}",
+                spans[0].span_id,
+                "litellm_request",
+                start_ns + i * MS,
+                start_ns + (i + 1) * MS,
+                status=status,  # type: ignore[arg-type]
+                attributes=attrs,
+                gen_ai=genai_view(attrs),
+            )
+        )
+    [trace] = assemble(spans, source="test")
+    return trace

@@ -18,6 +18,7 @@ import msgspec
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
 from oncall_tui.cli.output import emit_json, say, table
+from oncall_tui.core.status_notes import note_lines
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -147,75 +148,13 @@ def _status(args: argparse.Namespace) -> int:
                 f"{derived.traces} trace(s) in trace store {derived.store!r} "
                 f"(last {args.window}s); the gateway does not report them"
             )
-        for r in status.routes:
-            for q in r.quotas:
-                if (
-                    q.limit
-                    and q.remaining is not None
-                    and q.remaining < 0.2 * q.limit
-                    and q.resets_at
-                ):
-                    local = q.resets_at.astimezone()
-                    say(
-                        f"quota {q.provider}: {q.remaining} of {q.limit} left; resets "
-                        f"{q.resets_at.isoformat()} ({q.provider_timezone}) "
-                        f"= {local:%H:%M %Z} local"
-                    )
-        for line in atrophy_lines(status) + data_age_lines(status):
+        for line in note_lines(status):
             say(line)
         if firing:
             say("alerts:")
             for a in firing:
                 say(f"  [{a.severity}] {a.summary}")
     return exit_codes.PROBLEM if firing else exit_codes.OK
-
-
-#: A fallback path that has not served real traffic for this long may no
-#: longer work when the primary fails (DESIGN: fallback path atrophy).
-ATROPHY_S = 24 * 3600
-
-
-def _age(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
-
-
-def data_age_lines(status: Any) -> list[str]:
-    """One line per route that retrieves data: how old it is against its promise.
-    Stale data moves no column of the table, so it gets its own line."""
-    lines = []
-    for r in status.routes:
-        if r.data_age_p50_s is None or not r.data_freshness_slo_s:
-            continue
-        stale = r.stale_data_rate or 0.0
-        cached = r.tool_cache_hit_rate
-        lines.append(
-            f"data age {r.route}: median {r.data_age_p50_s / 60:.0f} min, promise "
-            f"{r.data_freshness_slo_s / 60:.0f} min, {stale:.0%} of retrievals older"
-            + (f"; tool cache answers {cached:.0%}" if cached is not None else "")
-        )
-    return lines
-
-
-def atrophy_lines(status: Any) -> list[str]:
-    """One line per route whose fallback tiers have not served lately (or ever)."""
-    now = status.gateway_time
-    lines = []
-    for r in status.routes:
-        stale = []
-        for tier in r.tier_mix[1:]:
-            if tier.tier == "none" or tier.requests:
-                continue
-            if tier.last_served_at is None:
-                stale.append(f"{tier.tier} (never seen serving)")
-            elif (age := (now - tier.last_served_at).total_seconds()) > ATROPHY_S:
-                stale.append(f"{tier.tier} (last served {_age(age)} ago)")
-        if stale:
-            lines.append(f"untested fallback of {r.route}: {', '.join(stale)}")
-    return lines
 
 
 def _fill_from_traces(env: Any, status: Any, window_s: int) -> tuple[Any, Any]:

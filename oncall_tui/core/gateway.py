@@ -13,6 +13,7 @@ stamped by the client on arrival, so the age of every figure is visible.
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime
 from typing import Literal
 
@@ -211,4 +212,9 @@ def schema() -> dict[str, object]:
         [RoutesResponse, StatusResponse, Event, ActionRequest, ActionRecord, ErrorResponse],
         ref_template="#/$defs/{name}",
     )
+    # Descriptions come from docstrings, which msgspec releases pass on either
+    # cleaned or raw; cleaned here so the published file does not depend on it.
+    for body in defs.values():
+        if isinstance(body.get("description"), str):
+            body["description"] = inspect.cleandoc(body["description"])
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": defs}

@@ -133,7 +133,13 @@ def fill_status(
             continue
         changes: dict[str, object] = {}
         if not row.tier_mix:
-            mix = [GwTierShare(t.tier, t.share, t.requests) for t in got.served_by]
+            # The route's own tier first, even when it served nothing: readers
+            # (tables, alerts, atrophy) take tier_mix[0] as the primary.
+            own = [t for t in got.served_by if t.tier.split("/", 1)[0] == row.route]
+            rest = [t for t in got.served_by if t not in own]
+            mix = [GwTierShare(t.tier, t.share, t.requests) for t in own + rest]
+            if not own:
+                mix.insert(0, GwTierShare(row.route, 0.0, 0))
             if got.errors:
                 mix.append(GwTierShare("none", got.errors / got.requests, got.errors))
             changes["tier_mix"] = tuple(mix)

@@ -23,22 +23,32 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from oncall_tui.core.gateway import Alert, StatusResponse
+from oncall_tui.core.status_notes import note_lines
+from oncall_tui.core.trace_metrics import RouteTraceStats, fill_status, route_stats
 from oncall_tui.errors import OncallError
 from oncall_tui.runbook.format import Runbook
 from oncall_tui.runbook.library import load_all, suggest
 from oncall_tui.runbook.signals import implied_alerts
 from oncall_tui.sources.capabilities import GatewayStream, KillSwitch
+from oncall_tui.sources.trace_window import (
+    FromTraces,
+    can_read_window,
+    needs_traces,
+    traces_in_window,
+)
 from oncall_tui.tui.action_screen import ActionScreen, kill_switch_spec
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
     SEVERITY_STYLE,
     age_text,
-    quota_lines,
     route_row,
     safe,
 )
 
 POLL_S = 2.0
+#: How often the figures a gateway cannot report are re-derived from traces
+#: (LiteLLM): one window read of the trace store, not one per status event.
+TRACE_FILL_S = 10.0
 REPAINT_S = 0.5  # bounded repaint rate of the routes table
 WINDOW_S = 60
 
@@ -62,6 +72,18 @@ class AlertChanged(Message):
     def __init__(self, alert: Alert) -> None:
         super().__init__()
         self.alert = alert
+
+
+class TraceStatsArrived(Message):
+    """Route figures derived from the trace store's recent traces."""
+
+    def __init__(self, stats: list[RouteTraceStats], traces: int) -> None:
+        super().__init__()
+        self.stats = stats
+        self.traces = traces
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TraceStatsArrived)
 
 
 class StatusFailed(Message):
@@ -89,6 +111,14 @@ class OverviewScreen(Screen[None]):
         self.status: StatusResponse | None = None
         self.alerts: list[Alert] = []
         self.error: str | None = None
+        # Set when the gateway cannot say which tier served (LiteLLM): the
+        # last figures derived from traces, applied to every status until
+        # the next derivation.
+        self.trace_stats: list[RouteTraceStats] | None = None
+        self.derived: FromTraces | None = None
+        self._needs_traces = False
+        self._fill_started = False
+        self._gateway_status: StatusResponse | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -117,6 +147,7 @@ class OverviewScreen(Screen[None]):
         else:
             self.poll()
         self.set_interval(1.0, self._render_age)
+        self.set_interval(TRACE_FILL_S, self._maybe_fill)
         self.set_interval(REPAINT_S, self._repaint)
 
     @work(exclusive=True, exit_on_error=False, group="library", thread=True)
@@ -184,8 +215,49 @@ class OverviewScreen(Screen[None]):
     def action_refresh(self) -> None:
         self.fetch_once()
 
+    def _trace_store(self) -> object | None:
+        store = getattr(self.app, "store", None)
+        return store if store is not None and can_read_window(store) else None
+
+    def _maybe_fill(self) -> None:
+        if self._needs_traces and self._trace_store() is not None:
+            self.derive_from_traces()
+
+    @work(exclusive=True, exit_on_error=False, group="traces")
+    async def derive_from_traces(self) -> None:
+        store = self._trace_store()
+        if store is None:
+            return
+        try:
+            traces = await traces_in_window(store, WINDOW_S)
+        except OncallError as exc:
+            self.notify(f"trace store: {safe(exc.message, 100)}", severity="warning")
+            return
+        stats = await asyncio.to_thread(route_stats, traces)
+        self.post_message(TraceStatsArrived(stats, len(traces)))
+
+    def on_trace_stats_arrived(self, message: TraceStatsArrived) -> None:
+        self.trace_stats = message.stats
+        self.derived = FromTraces("store", message.traces, [], message.stats)
+        if self._gateway_status is not None:
+            self._apply_status(self._gateway_status)
+
+    def _apply_status(self, status: StatusResponse) -> None:
+        """Keep the gateway's own figures; fill only what it cannot say."""
+        self._gateway_status = status
+        self._needs_traces = needs_traces(status)
+        if self._needs_traces and self.trace_stats is not None:
+            status, filled = fill_status(status, self.trace_stats, WINDOW_S)
+            if self.derived is not None:
+                self.derived = msgspec.structs.replace(self.derived, routes=filled)
+        self.status = status
+        self._dirty = True
+        if self._needs_traces and not self._fill_started:
+            self._fill_started = True
+            self._maybe_fill()  # the first derivation now, not in TRACE_FILL_S
+
     def on_status_arrived(self, message: StatusArrived) -> None:
-        self.status = message.status
+        self._apply_status(message.status)
         if message.alerts is not None:
             self.alerts = [a for a in message.alerts if a.resolved_at is None]
         self.error = None
@@ -232,8 +304,15 @@ class OverviewScreen(Screen[None]):
                 out.append(f"  → runbook {runbook}", style="bold cyan")
             out.append("\n")
         if self.status is not None:
-            for line in quota_lines(self.status):
-                out.append(line + "\n", style="yellow")
+            for line in note_lines(self.status):
+                out.append(safe(line, 160) + "\n", style="yellow")
+            if self.derived is not None and self.derived.routes:
+                routes = safe(", ".join(self.derived.routes), 60)
+                out.append(
+                    f"tier mix, fallback and error rates of {routes}"
+                    f" from {self.derived.traces} trace(s) in the trace store\n",
+                    style="dim",
+                )
         self.query_one("#alerts", Static).update(out)
 
     def _current_route(self) -> str | None:

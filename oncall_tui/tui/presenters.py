@@ -123,12 +123,17 @@ def route_row(r: RouteStatus) -> list[Text]:
     primary = r.tier_mix[0] if r.tier_mix else None
     share = primary.share if primary else None
     below = share is not None and r.tier_slo is not None and share < r.tier_slo
+    # Every flag has a "!" too: with 16 colours, NO_COLOR or a colour-blind
+    # reader, the colour alone says nothing.
     tier = Text(f"{_pct(share)}/{_pct(r.tier_slo)}", style="bold red" if below else "")
+    if below:
+        tier.append("!")
     ai = Text("OFF", style="bold red") if r.kill_switch else Text("on", style="green")
     ttft = r.ttft.p50_ms
     ttfv = r.ttfv.p50_ms
     lat = Text(f"{(ttft or 0) / 1000:.1f}/{(ttfv or 0) / 1000:.1f}s")
     if ttft and ttfv and ttfv > ttft + 2000:
+        lat.append("!")
         lat.stylize("bold yellow")
     refusal = Text(_pct(r.refusal_rate))
     if any(
@@ -137,6 +142,7 @@ def route_row(r: RouteStatus) -> list[Text]:
         and p.refusal_rate > 3 * p.refusal_baseline
         for p in r.providers
     ):
+        refusal.append("!")
         refusal.stylize("bold yellow")
     quota = min(
         (q for q in r.quotas if q.limit),
@@ -146,7 +152,8 @@ def route_row(r: RouteStatus) -> list[Text]:
     quota_text = Text("-")
     if quota is not None and quota.limit:
         left = (quota.remaining or 0) / quota.limit
-        quota_text = Text(f"{left * 100:.0f}%", style="bold red" if left < 0.1 else "")
+        low = left < 0.1
+        quota_text = Text(f"{left * 100:.0f}%{'!' if low else ''}", style="bold red" if low else "")
     # Most telling first: at 80 columns the last ones (rps, version) scroll off.
     return [
         Text(safe(r.route, 14)),
@@ -193,16 +200,3 @@ def age_text(status: StatusResponse | None, error: str | None, now: datetime | N
         text.stylize("bold black on yellow")
         text.append(f"  STALE: {safe(error or 'no update', 120)}")
     return text
-
-
-def quota_lines(status: StatusResponse) -> list[str]:
-    lines = []
-    for r in status.routes:
-        for q in r.quotas:
-            if q.limit and q.remaining is not None and q.remaining < 0.2 * q.limit and q.resets_at:
-                local = q.resets_at.astimezone()
-                lines.append(
-                    f"{q.provider} quota {q.remaining / q.limit:.0%} left, resets "
-                    f"{q.resets_at:%H:%M} {q.provider_timezone} ({local:%H:%M} local)"
-                )
-    return sorted(set(lines))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from oncall_tui.cli.gateway_cmd import atrophy_lines
 from oncall_tui.core.gateway import RouteStatus, StatusResponse, TierShare
+from oncall_tui.core.status_notes import atrophy_lines
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 

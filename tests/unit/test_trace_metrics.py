@@ -4,33 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from oncall_tui.core.assemble import assemble
 from oncall_tui.core.gateway import RouteStatus, StatusResponse, TierShare
-from oncall_tui.core.genai import genai_view
-from oncall_tui.core.models import Span, StatusCode, Trace
+from oncall_tui.core.models import Trace
 from oncall_tui.core.trace_metrics import fill_status, route_stats
+from tests.builders import gateway_request
 
-
-def _request(n: int, attempts: list[tuple[str, str, StatusCode]], ms: int = 100) -> Trace:
-    tid = f"{n:032x}"
-    spans = [Span(tid, f"{n:08x}00000000", None, "Received Proxy Server Request", 0, ms * 10**6)]
-    for i, (group, model, status) in enumerate(attempts, start=1):
-        attrs = {"litellm.model_group": group, "gen_ai.response.model": model}
-        spans.append(
-            Span(
-                tid,
-                f"{n:08x}{i:08x}",
-                spans[0].span_id,
-                "litellm_request",
-                i * 10**6,
-                (i + 1) * 10**6,
-                status=status,
-                attributes=attrs,
-                gen_ai=genai_view(attrs),
-            )
-        )
-    [trace] = assemble(spans, source="test")
-    return trace
+_request = gateway_request
 
 
 def test_fallback_error_and_tier_mix_per_requested_route() -> None:
@@ -99,3 +78,19 @@ def test_no_traces_for_a_route_leaves_it_as_the_gateway_said() -> None:
     status = _status(RouteStatus(route="quiet", window_s=0))
     out, filled = fill_status(status, [], window_s=60)
     assert filled == [] and out == status
+
+
+def test_the_routes_own_tier_comes_first_even_when_it_served_nothing() -> None:
+    """Readers take tier_mix[0] as the primary: a route whose every request
+    fell back must show its primary at 0%, not the busiest fallback."""
+    stats = route_stats(
+        [
+            _request(1, [("chat", "m-09", "error"), ("backup", "m-11", "ok")]),
+            _request(2, [("chat", "m-09", "error"), ("backup", "m-11", "ok")]),
+        ]
+    )
+    out, _ = fill_status(_status(RouteStatus(route="chat", window_s=0)), stats, window_s=60)
+    assert [(t.tier, t.share) for t in out.routes[0].tier_mix] == [
+        ("chat", 0.0),
+        ("backup/m-11", 1.0),
+    ]

@@ -1,0 +1,108 @@
+"""The overview says what no column shows, and fills a gateway's gaps from traces.
+
+A LiteLLM-like gateway reports request rates but not which tier served; the
+overview then derives tier mix, fallback and error rates from the trace
+store's recent traces (the same ``fill_from_traces`` figures the CLI's
+``gateway status`` prints) and says it did.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from oncall_tui.core.gateway import StatusResponse
+from oncall_tui.core.models import Trace
+from oncall_tui.sources.capabilities import TraceQuery
+from oncall_tui.tui.app import OncallApp
+from oncall_tui.tui.overview import OverviewScreen
+from tests.builders import gateway_request
+from tests.tui.fakes import CLOCK, FixedGateway, overview_painted
+
+
+class NoTierGateway(FixedGateway):
+    """Rates and quotas, but no tier mix or fallback rate (LiteLLM's shape)."""
+
+    async def status(self, window_s: int = 300) -> StatusResponse:
+        status = await super().status(window_s)
+        routes = tuple(
+            msgspec.structs.replace(r, tier_mix=(), fallback_rate=None, error_rate=None)
+            for r in status.routes
+        )
+        return msgspec.structs.replace(status, routes=routes)
+
+
+class WindowStore:
+    """A store that reads a window of whole traces in one sweep (RecentTraces)."""
+
+    def __init__(self, traces: list[Trace]) -> None:
+        self.traces = traces
+        self.reads = 0
+
+    async def recent_traces(self, query: TraceQuery) -> list[Trace]:
+        self.reads += 1
+        return self.traces
+
+
+def _traffic() -> list[Trace]:
+    # support-chat: 3 of 4 requests fell back to its secondary, one failed.
+    return [
+        gateway_request(1, [("support-chat", "gpt-x", "error"), ("chat-backup", "c", "ok")]),
+        gateway_request(2, [("support-chat", "gpt-x", "error"), ("chat-backup", "c", "ok")]),
+        gateway_request(3, [("support-chat", "gpt-x", "error"), ("chat-backup", "c", "ok")]),
+        gateway_request(4, [("support-chat", "gpt-x", "ok")]),
+    ]
+
+
+def _row(app: OncallApp, route: str) -> list[str]:
+    table = app.screen.query_one("#routes")
+    return [cell.plain.strip() for cell in table.get_row(route)]
+
+
+async def test_overview_fills_tier_mix_from_traces_when_the_gateway_cannot() -> None:
+    store = WindowStore(_traffic())
+    app = OncallApp(
+        gateway=NoTierGateway(), gateway_name="litellm", store=store, clock=lambda: CLOCK
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await overview_painted(pilot)
+        for _ in range(40):
+            screen = app.screen
+            assert isinstance(screen, OverviewScreen)
+            if screen.derived is not None and screen.derived.routes:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.7)  # one repaint
+        row = _row(app, "support-chat")
+        # tier: the primary served 1 of 4; fallback 75%, errors 0% (all recovered)
+        assert row[2].startswith("25%/90%!"), row
+        assert row[3] == "75%" and row[4] == "0%", row
+        alerts = str(app.screen.query_one("#alerts").render())
+        assert "from 4 trace(s) in the trace store" in alerts
+        assert "support-chat" in alerts
+        assert store.reads == 1  # one window read, not one per status
+
+
+async def test_overview_reads_no_traces_when_the_gateway_reports_tiers() -> None:
+    store = WindowStore(_traffic())
+    app = OncallApp(gateway=FixedGateway(), gateway_name="sim", store=store, clock=lambda: CLOCK)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await overview_painted(pilot)
+        assert store.reads == 0
+        assert _row(app, "support-chat")[2].startswith("41%/90%")
+
+
+async def test_flags_are_marked_in_text_not_colour_alone(monkeypatch) -> None:
+    """With NO_COLOR (or 16 colours, or a colour-blind reader) a flagged cell
+    still says so: '!' beside tier below SLO, lagging visible tokens, refusal
+    drift and a nearly spent quota; the low quota also gets a sentence."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = OncallApp(gateway=FixedGateway(), gateway_name="sim", clock=lambda: CLOCK)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await overview_painted(pilot)
+        chat = _row(app, "support-chat")
+        assert chat[2] == "41%/90%!"
+        assert chat[10] == "5%!"  # 50 of 1000 left
+        search = _row(app, "search-summary")
+        assert search[2] == "97%/90%" and search[5] == "8%!"  # 8x its 1% baseline
+        alerts = str(app.screen.query_one("#alerts").render())
+        assert "quota openai: 50 of 1000 left (5%); resets 01:00 America/Los_Angeles" in alerts
