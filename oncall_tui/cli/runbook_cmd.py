@@ -49,7 +49,10 @@ def register(sub: Sub) -> None:
         "--trace", action="append", default=[], metavar="FILE", help="analyse a trace file"
     )
     suggest.add_argument(
-        "--live", action="store_true", help="read the environment's gateways for alert kinds"
+        "--live",
+        action="store_true",
+        help="read the environment's gateways for alert kinds (the default when no "
+        "--alert, --finding or --trace is given)",
     )
     suggest.add_argument("--env", default=argparse.SUPPRESS, help="environment from the config")
     add_json(suggest)
@@ -255,7 +258,8 @@ def _suggest(args: argparse.Namespace) -> int:
 
         for trace in load_traces(path, None):
             findings.update(f.kind for f in analyze(trace).findings)
-    if args.live:
+    # Asked with nothing to go on, the responder means "what fires now".
+    if args.live or not (args.alert or args.finding or args.trace):
         alerts.update(asyncio.run(_live_alerts(args)))
     found = suggest(runbooks.values(), alerts=alerts, findings=findings)
     if args.json:

@@ -255,10 +255,23 @@ def to_markdown(session: Session) -> str:
     if r["findings"]:
         add("## Findings in traces")
         add("")
+        # One line per kind, worst first: twenty traces with the same finding
+        # are one fact with twenty witnesses, not twenty facts.
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for f in r["findings"]:
+            key = (str(f.get("severity")), str(f.get("kind")))
+            groups.setdefault(key, []).append(f)
+        order = {s: i for i, s in enumerate(("critical", "high", "medium", "low", "info"))}
+        for (severity, kind), found in sorted(
+            groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])
+        ):
+            traces = list(dict.fromkeys(str(f.get("trace_id")) for f in found))
+            shown = ", ".join(f"`{_cell(t)}`" for t in traces[:3])
+            more = f" and {len(traces) - 3} more" if len(traces) > 3 else ""
+            where = "trace" if len(traces) == 1 else f"{len(traces)} traces"
             add(
-                f"- {_cell(f.get('severity'))} `{_cell(f.get('kind'))}` in trace "
-                f"`{_cell(f.get('trace_id'))}`: {_cell(f.get('summary'), 300)}"
+                f"- {_cell(severity)} `{_cell(kind)}` in {where} ({shown}{more}): "
+                f"{_cell(found[0].get('summary'), 300)}"
             )
         add("")
     add("## Actions")

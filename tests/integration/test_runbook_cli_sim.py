@@ -62,8 +62,9 @@ def test_plan_then_resume_with_yes_rolls_back_and_exports(sim_config, capsys) ->
     assert "outcome: **verified**" in md
 
 
-def test_suggest_live_reads_the_gateways_alerts(sim_config, capsys) -> None:
-    assert main(["runbook", "suggest", "--live", "--env", "sim", "--json"]) == 0
+def test_suggest_reads_the_gateways_alerts_when_given_nothing_else(sim_config, capsys) -> None:
+    """Bare ``runbook suggest`` is what a paged person types: it asks the gateways."""
+    assert main(["runbook", "suggest", "--env", "sim", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert "refusal_drift" in data["alerts"]
     ids = [s["id"] for s in data["suggestions"]]

@@ -384,3 +384,27 @@ async def test_failover_without_any_fallback_fails_and_sends_nothing() -> None:
     )
     assert result.outcome == "refused" and "no fallback tier" in result.detail
     assert gw.calls == []
+
+
+def test_postmortem_lists_each_finding_kind_once_with_its_traces(
+    runbook: fmt.Runbook, tmp_path: Path
+) -> None:
+    """Twenty traces with the same finding are one fact with witnesses: one
+    line per kind, worst first, up to three trace ids and how many more."""
+    session = Session.create(
+        tmp_path, runbook, {"route": "chat", "target": "v1"}, environment="prod"
+    )
+
+    def finding(kind: str, severity: str, trace: int) -> dict[str, str]:
+        return {"kind": kind, "severity": severity, "trace_id": f"{trace:032x}", "summary": kind}
+
+    found = [finding("error_swallowed", "low", t) for t in range(5)]
+    found.append(finding("reentrancy_cycle", "high", 9))
+    session.append("check", "look", status="fail", evidence={"findings": found})
+    md = to_markdown(Session.open(session.path))
+    lines = [line for line in md.splitlines() if line.startswith("- ") and "`" in line]
+    high = next(i for i, line in enumerate(lines) if "reentrancy_cycle" in line)
+    low = [line for line in lines if "error_swallowed" in line]
+    assert len(low) == 1 and high < lines.index(low[0])
+    assert "in 5 traces" in low[0] and "and 2 more" in low[0]
+    assert f"`{9:032x}`" in lines[high] and "in trace (" in lines[high]
