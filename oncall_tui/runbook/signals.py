@@ -12,6 +12,8 @@ from oncall_tui.core.gateway import Route, RouteStatus
 REFUSAL_FACTOR = 2.0
 REFUSAL_MARGIN = 0.02
 STALE_SHARE = 0.5  # retrievals older than the route's freshness promise
+RETRY_LIMIT = 1.5  # upstream attempts per request
+RATE_429_LIMIT = 0.05
 
 
 def implied_alerts(status: RouteStatus, route: Route | None) -> list[str]:
@@ -27,12 +29,12 @@ def implied_alerts(status: RouteStatus, route: Route | None) -> list[str]:
             limit = max(REFUSAL_FACTOR * p.refusal_baseline, p.refusal_baseline + REFUSAL_MARGIN)
             if p.refusal_rate > limit:
                 kinds.append("refusal_drift")
-    if status.rate_429 is not None and status.rate_429 >= 0.05:
+    if status.rate_429 is not None and status.rate_429 >= RATE_429_LIMIT:
         kinds.append("rate_limited")
     for q in status.quotas:
         if q.remaining is not None and q.limit and q.remaining / q.limit < 0.1:
             kinds.append("quota_low")
-    if status.retry_amplification is not None and status.retry_amplification > 1.5:
+    if status.retry_amplification is not None and status.retry_amplification > RETRY_LIMIT:
         kinds.append("retry_amplification")
     ttft, ttfv = status.ttft.p95_ms, status.ttfv.p95_ms
     if ttft is not None and ttfv is not None and ttfv - ttft > 2000:

@@ -16,6 +16,7 @@ from oncall_tui.core.analysis import Analysis
 from oncall_tui.core.gateway import RouteStatus, StatusResponse
 from oncall_tui.core.models import Span
 from oncall_tui.core.text import inert, truncate
+from oncall_tui.runbook.signals import RATE_429_LIMIT, RETRY_LIMIT
 
 PREVIEW = 200  # characters of an attribute value shown before "enter for all"
 STALE_AFTER_S = 15.0
@@ -119,6 +120,10 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.0f}%"
 
 
+def _flag(text: str, flagged: bool) -> Text:
+    return Text(text + "!", style="bold yellow") if flagged else Text(text)
+
+
 def route_row(r: RouteStatus) -> list[Text]:
     primary = r.tier_mix[0] if r.tier_mix else None
     share = primary.share if primary else None
@@ -154,6 +159,11 @@ def route_row(r: RouteStatus) -> list[Text]:
         left = (quota.remaining or 0) / quota.limit
         low = left < 0.1
         quota_text = Text(f"{left * 100:.0f}%{'!' if low else ''}", style="bold red" if low else "")
+    rate_429 = _flag(_pct(r.rate_429), r.rate_429 is not None and r.rate_429 >= RATE_429_LIMIT)
+    retry = _flag(
+        "-" if r.retry_amplification is None else f"{r.retry_amplification:.1f}x",
+        r.retry_amplification is not None and r.retry_amplification > RETRY_LIMIT,
+    )
     # Most telling first: at 80 columns the last ones (rps, version) scroll off.
     return [
         Text(safe(r.route, 14)),
@@ -162,10 +172,10 @@ def route_row(r: RouteStatus) -> list[Text]:
         Text(_pct(r.fallback_rate)),
         Text(_pct(r.error_rate)),
         refusal,
-        Text(_pct(r.rate_429)),
+        rate_429,
         lat,
         Text(_pct(r.cache_hit_rate)),
-        Text("-" if r.retry_amplification is None else f"{r.retry_amplification:.1f}x"),
+        retry,
         quota_text,
         Text(f"{r.requests_per_s:.1f}"),
         Text(safe(r.serving_version or "-", 6)),

@@ -98,11 +98,13 @@ def test_help_screen(snap_compare, size) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_overview(snap_compare, size) -> None:
-    """Two routes: support-chat's tier mix 41%/90% in bold red (below SLO),
+    """Two routes: support-chat's tier mix 41%/90%! in bold red (below SLO),
     both with error/fallback/refusal/429, ttft/ttfv, cache, retry and quota
-    5% (red); the age line shows the gateway clock and "3s old"; the alert
-    panel shows the high alert with "→ runbook fallback-became-default" and
-    the quota line with the reset time in the provider's zone and local."""
+    5%! (red); every flagged cell carries "!" (429 at 5%, search-summary's
+    refusal 8%!), so it reads without colour; the age line shows the gateway
+    clock and "3s old"; the alert panel shows the high alert with "→ runbook
+    fallback-became-default" and the quota line with the reset time in the
+    provider's zone and local."""
     app = fixed_overview()
     assert snap_compare(app, terminal_size=size, run_before=_settle)
 

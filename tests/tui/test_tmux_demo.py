@@ -105,3 +105,48 @@ def test_demo_overview_cycle_trace_and_kill_switch(term: str) -> None:
         assert "console exited 0" in pane.wait_for("console exited", 15)
     finally:
         tmux("kill-session", "-t", session, capture_output=True)
+
+
+def test_demo_runbook_kill_switch_and_postmortem(tmp_path) -> None:
+    """The issue's "done when", keyboard only at 80x24: the incident on the
+    overview names its runbook; `b` starts it, the checks diagnose by
+    themselves, a decision is answered, the kill switch is pulled through the
+    typed confirmation and verifies, and `p` writes the postmortem draft."""
+    session = f"oncall-runbook-{time.monotonic_ns()}"
+    cmd = (
+        f"{sys.executable} -m oncall_tui demo --scenario retry-storm; "
+        "echo console exited $?; sleep 30"
+    )
+    env = ["-e", "TERM=xterm-256color", "-e", f"XDG_STATE_HOME={tmp_path}"]
+    tmux("new-session", "-d", "-x", "80", "-y", "24", "-s", session, *env, cmd, check=True)
+    pane = Pane(session)
+    try:
+        screen = pane.wait_for("→ runbook retry-storm", 60)
+        rows = [line.split()[0] for line in screen.splitlines() if line.startswith(" ")]
+        pane.keys(*["Down"] * (rows.index("search-summary") - rows.index("route") - 1))
+        pane.keys("b")
+        screen = pane.wait_for("Pull the kill switch?", 30)
+        assert "diagnosis: retry_storm" in screen or "✓ Retry storm" in screen, screen
+        pane.keys("1")  # yes
+        pane.wait_for("a: act (typed confirmation)")
+        pane.keys("a")
+        pane.wait_for("type the route name (search-summary)")
+        pane.keys("search-summary", literal=True)
+        pane.keys("Enter")
+        pane.wait_for("VERIFIED", 40)
+        pane.keys("Escape")
+        pane.wait_for("mitigated by:", 10)
+        pane.keys("p")
+        incidents = tmp_path / "oncall-tui" / "incidents"
+        deadline = time.monotonic() + 10
+        while not list(incidents.glob("*.md")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        [postmortem] = incidents.glob("*.md")
+        assert "postmortem draft written to" in pane.text()
+        text = postmortem.read_text()
+        assert "| Diagnosis | retry_storm |" in text
+        assert "outcome: **verified**" in text and "Time to mitigate" in text
+        pane.keys("q")
+        assert "console exited 0" in pane.wait_for("console exited", 15)
+    finally:
+        tmux("kill-session", "-t", session, capture_output=True)
