@@ -14,6 +14,16 @@ def summarize(trace: Trace) -> TraceSummary:
     start = min(s.start_ns for s in spans)
     end = max(s.end_ns for s in spans)
     route = root.attributes.get("gen_ai.route") or root.attributes.get("http.route")
+    if route is None:
+        # A gateway's spans name the route below the root (LiteLLM's model group).
+        route = next(
+            (
+                s.attributes.get("gen_ai.route") or s.attributes.get("litellm.model_group")
+                for s in spans
+                if "gen_ai.route" in s.attributes or "litellm.model_group" in s.attributes
+            ),
+            None,
+        )
     return TraceSummary(
         trace_id=trace.trace_id,
         root_name=root.name,

@@ -140,7 +140,7 @@ class OncallApp(App[int]):
             return
         self.push_screen(TracesScreen(self.store, route))
 
-    def open_runbook(self, route: str, kinds: list[str]) -> None:
+    def open_runbook(self, route: str, kinds: list[str], findings: Iterable[str] = ()) -> None:
         """Start the best-matching runbook for what fires on ``route``, as the CLI would."""
         from oncall_tui.config import state_dir
         from oncall_tui.errors import OncallError
@@ -151,7 +151,7 @@ class OncallApp(App[int]):
         from oncall_tui.tui.runbook_screen import RunbookScreen
 
         runbooks, _ = load_all(self.runbook_paths)
-        found = suggest(runbooks.values(), alerts=kinds)
+        found = suggest(runbooks.values(), alerts=kinds, findings=findings)
         if not found:
             self.notify(f"no runbook matches what fires on {inert(route)}", severity="warning")
             return

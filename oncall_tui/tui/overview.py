@@ -22,6 +22,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from oncall_tui.core.analysis import analyze
+from oncall_tui.core.finding_digest import FindingGroup, digest
 from oncall_tui.core.gateway import Alert, StatusResponse
 from oncall_tui.core.status_notes import note_lines
 from oncall_tui.core.trace_metrics import RouteTraceStats, fill_status, route_stats
@@ -46,9 +48,13 @@ from oncall_tui.tui.presenters import (
 )
 
 POLL_S = 2.0
-#: How often the figures a gateway cannot report are re-derived from traces
-#: (LiteLLM): one window read of the trace store, not one per status event.
-TRACE_FILL_S = 10.0
+#: How often the trace store's recent traces are read: their findings (what
+#: a gateway cannot alert on: cycles, swallowed errors, ...) and, for gateways
+#: that cannot say which tier served (LiteLLM), the figures derived from them.
+#: One window read per sweep, not one per status event.
+TRACE_SWEEP_S = 10.0
+SWEEP_TRACES = 100
+FINDING_LINES = 3
 REPAINT_S = 0.5  # bounded repaint rate of the routes table
 WINDOW_S = 60
 
@@ -74,16 +80,17 @@ class AlertChanged(Message):
         self.alert = alert
 
 
-class TraceStatsArrived(Message):
-    """Route figures derived from the trace store's recent traces."""
+class TraceSweep(Message):
+    """What the trace store's recent traces say: route figures and findings."""
 
-    def __init__(self, stats: list[RouteTraceStats], traces: int) -> None:
+    def __init__(self, stats: list[RouteTraceStats], traces: int, groups: list[FindingGroup]):
         super().__init__()
         self.stats = stats
         self.traces = traces
+        self.groups = groups
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, TraceStatsArrived)
+        return isinstance(message, TraceSweep)
 
 
 class StatusFailed(Message):
@@ -116,8 +123,9 @@ class OverviewScreen(Screen[None]):
         # the next derivation.
         self.trace_stats: list[RouteTraceStats] | None = None
         self.derived: FromTraces | None = None
+        self.finding_groups: list[FindingGroup] = []
+        self.swept: int | None = None  # traces read by the last sweep
         self._needs_traces = False
-        self._fill_started = False
         self._gateway_status: StatusResponse | None = None
 
     def compose(self) -> ComposeResult:
@@ -147,7 +155,8 @@ class OverviewScreen(Screen[None]):
         else:
             self.poll()
         self.set_interval(1.0, self._render_age)
-        self.set_interval(TRACE_FILL_S, self._maybe_fill)
+        self.set_interval(TRACE_SWEEP_S, self._sweep)
+        self._sweep()
         self.set_interval(REPAINT_S, self._repaint)
 
     @work(exclusive=True, exit_on_error=False, group="library", thread=True)
@@ -162,6 +171,10 @@ class OverviewScreen(Screen[None]):
     def _runbook_for(self, alert_kind: str) -> str | None:
         """The runbook `b` would start for this alert (the library's own match)."""
         found = suggest(self.runbooks, alerts=[alert_kind])
+        return found[0].runbook.id if found else None
+
+    def _runbook_for_finding(self, kind: str) -> str | None:
+        found = suggest(self.runbooks, findings=[kind])
         return found[0].runbook.id if found else None
 
     async def _fetch(self) -> None:
@@ -219,28 +232,39 @@ class OverviewScreen(Screen[None]):
         store = getattr(self.app, "store", None)
         return store if store is not None and can_read_window(store) else None
 
-    def _maybe_fill(self) -> None:
-        if self._needs_traces and self._trace_store() is not None:
-            self.derive_from_traces()
+    def _sweep(self) -> None:
+        if self._trace_store() is not None:
+            self.sweep_traces()
 
     @work(exclusive=True, exit_on_error=False, group="traces")
-    async def derive_from_traces(self) -> None:
+    async def sweep_traces(self) -> None:
         store = self._trace_store()
         if store is None:
             return
         try:
-            traces = await traces_in_window(store, WINDOW_S)
+            traces = await traces_in_window(store, WINDOW_S, limit=SWEEP_TRACES)
         except OncallError as exc:
             self.notify(f"trace store: {safe(exc.message, 100)}", severity="warning")
             return
-        stats = await asyncio.to_thread(route_stats, traces)
-        self.post_message(TraceStatsArrived(stats, len(traces)))
+        except Exception as exc:  # an adapter bug must not end the sweeps
+            self.notify(f"trace store: {type(exc).__name__}", severity="warning")
+            return
 
-    def on_trace_stats_arrived(self, message: TraceStatsArrived) -> None:
+        def crunch() -> tuple[list[RouteTraceStats], list[FindingGroup]]:
+            return route_stats(traces), digest(analyze(t) for t in traces)
+
+        # Off the event loop: 100 analyses must not stall a keypress.
+        stats, groups = await asyncio.to_thread(crunch)
+        self.post_message(TraceSweep(stats, len(traces), groups))
+
+    def on_trace_sweep(self, message: TraceSweep) -> None:
         self.trace_stats = message.stats
+        self.finding_groups = message.groups
+        self.swept = message.traces
         self.derived = FromTraces("store", message.traces, [], message.stats)
         if self._gateway_status is not None:
             self._apply_status(self._gateway_status)
+        self._dirty = True
 
     def _apply_status(self, status: StatusResponse) -> None:
         """Keep the gateway's own figures; fill only what it cannot say."""
@@ -252,9 +276,6 @@ class OverviewScreen(Screen[None]):
                 self.derived = msgspec.structs.replace(self.derived, routes=filled)
         self.status = status
         self._dirty = True
-        if self._needs_traces and not self._fill_started:
-            self._fill_started = True
-            self._maybe_fill()  # the first derivation now, not in TRACE_FILL_S
 
     def on_status_arrived(self, message: StatusArrived) -> None:
         self._apply_status(message.status)
@@ -295,11 +316,19 @@ class OverviewScreen(Screen[None]):
     def _render_alerts(self) -> None:
         out = Text()
         if not self.alerts:
-            out.append("no alerts firing", style="green")
+            out.append("no alerts firing\n", style="green")
         for a in self.alerts:
             out.append(f"[{a.severity}] ", style=SEVERITY_STYLE.get(a.severity, ""))
             out.append(safe(a.summary, 100))
             runbook = self._runbook_for(a.kind)
+            if runbook:
+                out.append(f"  → runbook {runbook}", style="bold cyan")
+            out.append("\n")
+        for g in self.finding_groups[:FINDING_LINES]:
+            out.append(f"[{g.severity}] ", style=SEVERITY_STYLE.get(g.severity, ""))
+            where = f" ({safe(', '.join(g.routes), 40)})" if g.routes else ""
+            out.append(f"{g.kind} in {g.traces} of {self.swept} recent traces{where}")
+            runbook = self._runbook_for_finding(g.kind)
             if runbook:
                 out.append(f"  → runbook {runbook}", style="bold cyan")
             out.append("\n")
@@ -359,7 +388,9 @@ class OverviewScreen(Screen[None]):
         current = next((r for r in routes if r.route == route), None)
         if not kinds and current is not None:
             kinds = implied_alerts(current, None)
-        self.app.open_runbook(route, kinds)  # type: ignore[attr-defined]
+        # What the route's recent traces show counts too (a cycle raises no rate).
+        findings = [g.kind for g in self.finding_groups if route in g.routes]
+        self.app.open_runbook(route, kinds, findings)  # type: ignore[attr-defined]
 
     def _after_action(self, result: object) -> None:
         self.fetch_once()  # show the gateway's answer now, not at the next tick
