@@ -42,10 +42,11 @@ def value_text(what: str, value: str | bool | None) -> str:
     return safe(str(value), 60)
 
 
-def change_text(change: Change) -> Text:
+def change_text(change: Change, target: str | None = None) -> Text:
     out = Text()
     out.append(f"{change.what}", style="bold")
-    out.append(f"  on {safe(change.where, 60)}; affects {safe(change.who, 60)}\n", style="dim")
+    where = "" if change.where == target else f"on {safe(change.where, 60)}; "
+    out.append(f"  ({where}affects {safe(change.who, 60)})\n", style="dim")
     if change.before == change.after:
         out.append(f"  = {value_text(change.what, change.after)}\n")
         out.append("    already so: nothing will be sent, the state is only verified\n", "dim")
@@ -64,7 +65,7 @@ def plan_diff(plan: Plan) -> Text:
     out.append(f"{safe(plan.target, 80)} (adapter {safe(plan.adapter, 30)}, ")
     out.append(f"env {safe(plan.spec.env, 30)})\n")
     for change in plan.changes:
-        out.append_text(change_text(change))
+        out.append_text(change_text(change, plan.target))
     out.append("reason  ", style="dim")
     out.append(safe(plan.spec.reason, 200) + "\n")
     out.append("undo    ", style="dim")

@@ -4,16 +4,18 @@ Opened from anywhere (``l``, ``app.audit``, or the command palette). A thread
 worker reads and verifies the log (``AuditLog.records`` / ``verify``: the same
 check as ``oncall-tui audit verify``) and posts the result; the screen shows
 the records newest first under a banner that says whether the hash chain is
-intact or where it breaks. When a runbook is running, its incident timeline
-shows underneath. Records and events hold text from gateways and people:
-everything is rendered as inert ``Text``.
+intact or where it breaks; enter shows one record in full. When a runbook is
+running, its incident timeline shows underneath. Records and events hold text
+from gateways and people: everything is rendered as inert ``Text``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -30,7 +32,7 @@ from oncall_tui.runbook.session import Session
 from oncall_tui.tui.action_view import STAGE_STYLE
 from oncall_tui.tui.presenters import safe
 
-COLUMNS = ("time", "actor", "action", "stage", "route", "outcome")
+COLUMNS = ("time (UTC)", "actor", "action", "stage", "route", "outcome")
 SHOWN = 1000  # newest records in the table; the banner counts them all
 QUIET = ("advanced", "step_started", "opened", "check_attempt")
 
@@ -41,18 +43,31 @@ def outcome_of(record: AuditRecord) -> str:
     for key in ("detail", "error", "how"):
         if d.get(key):
             return str(d[key])
+    if record.stage == "attempt":
+        return f"call {d.get('n', '?')} sent"
+    if record.stage == "captured" and isinstance(d.get("prior"), dict):
+        prior = ", ".join(f"{k}={v}" for k, v in d["prior"].items())
+        return f"prior state: {prior}"
     return ""
 
 
 def record_row(record: AuditRecord) -> tuple[Text, ...]:
-    return (
-        Text(record.ts[:19].replace("T", " ")),
-        Text(safe(record.actor, 24)),
-        Text(safe(record.action_id, 20)),
-        Text(safe(record.stage, 16), style=STAGE_STYLE.get(record.stage, "")),
-        Text(safe(record.route, 30)),
-        Text(safe(outcome_of(record), 100)),
+    # A leading space per cell instead of Textual's padding: the outcome fits in 80.
+    cells = (
+        (record.ts[5:19].replace("T", " "), ""),  # MM-DD HH:MM:SS, UTC
+        (safe(record.actor, 24), ""),
+        (safe(record.action_id, 20), ""),
+        (safe(record.stage, 16), STAGE_STYLE.get(record.stage, "")),
+        (safe(record.route, 30), ""),
+        (safe(outcome_of(record), 160), ""),
     )
+    return tuple(Text.assemble(" ", (text, style)) for text, style in cells)
+
+
+def record_detail(record: AuditRecord) -> Text:
+    """One record in full (enter on a row): every field, inert."""
+    body = json.dumps(msgspec.to_builtins(record), indent=2, ensure_ascii=False)
+    return Text(safe(body, None, single_line=False))
 
 
 def verify_banner(path: Path | None, report: VerifyReport | None, error: str | None) -> Text:
@@ -115,6 +130,7 @@ class AuditScreen(Screen[None]):
         self.incident = incident
         self.records: list[AuditRecord] = []
         self.report: VerifyReport | None = None
+        self.shown: list[AuditRecord] = []
 
     def compose(self) -> ComposeResult:
         yield Static("audit log, newest first", id="audit-title", markup=False)
@@ -127,8 +143,9 @@ class AuditScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table: DataTable[Any] = self.query_one("#audit-records", DataTable)
+        table.cell_padding = 0
         for col in COLUMNS:
-            table.add_column(col, key=col)
+            table.add_column(Text(f" {col}"), key=col)
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -168,8 +185,17 @@ class AuditScreen(Screen[None]):
         self.query_one("#audit-title", Static).update(title)
         table: DataTable[Any] = self.query_one("#audit-records", DataTable)
         table.clear()
+        self.shown = shown
         for record in shown:
             table.add_row(*record_row(record))
         if self.incident is not None:
             self.query_one("#incident-timeline", Static).update(incident_timeline(self.incident))
             self.query_one("#audit-timeline", VerticalScroll).scroll_end(animate=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        from oncall_tui.tui.trace_screen import TextModal
+
+        if 0 <= event.cursor_row < len(self.shown):
+            record = self.shown[event.cursor_row]
+            title = f"{record.action_id} {record.stage} (seq {record.seq})"
+            self.app.push_screen(TextModal(title, record_detail(record)))

@@ -8,6 +8,7 @@ from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.audit_screen import AuditScreen
 from oncall_tui.tui.overview import OverviewScreen
 from oncall_tui.tui.runbook_screen import RunbookScreen
+from oncall_tui.tui.trace_screen import TextModal
 from tests.tui.fakes import FixedGateway, lifecycle, overview_painted
 from tests.tui.test_keys_and_actions import _wait
 
@@ -36,7 +37,7 @@ def _banner(screen: AuditScreen) -> str:
 
 def _row(screen: AuditScreen, index: int) -> list[str]:
     table = screen.query_one("#audit-records")
-    return [str(cell) for cell in table.get_row_at(index)]
+    return [str(cell).strip() for cell in table.get_row_at(index)]
 
 
 async def test_audit_screen_shows_the_action_newest_first_then_a_tampered_line(tmp_path) -> None:
@@ -57,6 +58,12 @@ async def test_audit_screen_shows_the_action_newest_first_then_a_tampered_line(t
         newest = _row(screen, 0)
         assert newest[1:5] == ["me@here", action.result.action_id, "undo_ready", "support-chat"]
         assert _row(screen, table.row_count - 1)[3] == "captured"
+        # Enter shows one record in full.
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TextModal)
+        assert '"stage": "undo_ready"' in str(app.screen.query("Static").last().render())
+        await pilot.press("escape")
         # Someone edits a line of the log: the banner says where the chain breaks.
         path = app.audit_path
         lines = path.read_text().splitlines(keepends=True)
