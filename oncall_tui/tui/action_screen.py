@@ -210,6 +210,8 @@ class ActionScreen(ModalScreen[ActionResult | None]):
             self.post_message(ActionProgress(self._stages(self.plan)))
 
     def on_action_progress(self, message: ActionProgress) -> None:
+        if len(message.stages) < len(self.stages):
+            return  # a read that started before the last one: stages only grow
         self.stages = message.stages
         self.query_one("#action-stages", Static).update(
             stages_text(self.stages, running=self.running)
