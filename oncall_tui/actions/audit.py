@@ -16,7 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,8 +75,10 @@ def _split(raw: bytes) -> tuple[list[bytes], bytes]:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
         self.path = path
+        # Record times come from here (tests pin it so a rendered log holds still).
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
 
     # ------------------------------------------------------------ writing
 
@@ -117,7 +119,7 @@ class AuditLog:
             fields: dict[str, Any] = msgspec.to_builtins(
                 AuditRecord(
                     seq=seq,
-                    ts=datetime.now(UTC).isoformat(timespec="microseconds"),
+                    ts=self.clock().isoformat(timespec="microseconds"),
                     action_id=action_id,
                     key=key,
                     stage=stage,

@@ -24,8 +24,9 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from oncall_tui.actions import ActionResult as LifecycleResult
 from oncall_tui.actions import ActionSpec as LifecycleSpec
-from oncall_tui.actions import Confirmation, Executor
+from oncall_tui.actions import Confirmation, Executor, Plan
 from oncall_tui.actions.model import describe_spec
 from oncall_tui.core.gateway import ActionRecord, RouteStatus
 from oncall_tui.errors import ActionError, OncallError, UnsupportedError
@@ -98,6 +99,21 @@ async def next_tier(gateway: GatewayStatus, route_name: str) -> str:
     if not route.fallbacks:
         raise ActionError(f"route {route_name!r} has no fallback tier to fail over to")
     return route.fallbacks[0].key
+
+
+async def previous_version(gateway: GatewayStatus, route_name: str) -> str:
+    """The version a route served before its current one: what "roll back" means
+    when no version is named (the console's rollback key)."""
+    routes = await gateway.routes()
+    route = next((r for r in routes.routes if r.name == route_name), None)
+    if route is None:
+        raise ActionError(f"gateway has no route {route_name!r}")
+    history = sorted(route.history, key=lambda h: h.deployed_at)
+    current = next((i for i, h in enumerate(history) if h.version == route.version), len(history))
+    earlier = [h.version for h in history[:current] if h.version != route.version]
+    if not earlier:
+        raise ActionError(f"route {route_name!r} has no earlier version to roll back to")
+    return earlier[-1]
 
 
 class DirectActions:
@@ -216,10 +232,21 @@ class DirectActions:
 
 
 class LifecycleActions:
-    """``ActionRunner`` over the audited action lifecycle."""
+    """``ActionRunner`` over the audited action lifecycle.
+
+    Besides the runner seam (``plan`` in words, ``execute`` with the engine's
+    yes) it gives a console what it shows and asks: the executor's ``Plan``
+    (``dry_run``), running exactly that plan on a typed confirmation (``run``),
+    the recorded inverse of a finished action (``undo_spec``), and which kinds
+    any adapter here can do with read-back (``offers``).
+    """
 
     def __init__(self, executor: Executor):
         self.executor = executor
+
+    def offers(self, kind: str) -> bool:
+        """Can an adapter of this environment do ``kind`` and read it back?"""
+        return bool(self.executor.capable("failover" if kind == "restore" else kind))
 
     def _spec(self, spec: ActionSpec) -> LifecycleSpec:
         # The lifecycle has no "restore": clearing a forced tier is its restore.
@@ -239,38 +266,73 @@ class LifecycleActions:
         )
 
     async def _resolved(self, spec: ActionSpec) -> ActionSpec:
-        if spec.kind != "failover" or spec.to_tier is not None:
+        """A failover without a tier means the next one; a rollback without a
+        version, the one before: both named here, explicitly, before planning."""
+        unnamed = (spec.kind == "failover" and spec.to_tier is None) or (
+            spec.kind == "rollback" and spec.to_version is None
+        )
+        if not unnamed:
             return spec
         gateway = next(
             (a for a in self.executor.adapters.values() if isinstance(a, GatewayStatus)), None
         )
         if gateway is None:
-            raise UnsupportedError("no gateway here can say which tier comes next")
+            raise UnsupportedError(f"no gateway here can say what a {spec.kind} goes to")
+        if spec.kind == "rollback":
+            return msgspec.structs.replace(
+                spec, to_version=await previous_version(gateway, spec.route)
+            )
         return msgspec.structs.replace(spec, to_tier=await next_tier(gateway, spec.route))
 
+    async def dry_run(self, spec: ActionSpec | LifecycleSpec) -> Plan:
+        """The executor's plan: the prior state captured from the target, each change."""
+        if isinstance(spec, LifecycleSpec):
+            return await self.executor.plan(spec)
+        return await self.executor.plan(self._spec(await self._resolved(spec)))
+
     async def plan(self, spec: ActionSpec) -> str:
-        plan = await self.executor.plan(self._spec(await self._resolved(spec)))
-        return "\n".join(plan.describe())
+        return "\n".join((await self.dry_run(spec)).describe())
 
     async def execute(self, spec: ActionSpec) -> ActionResult:
         try:
-            plan = await self.executor.plan(self._spec(await self._resolved(spec)))
+            plan = await self.dry_run(spec)
             result = await self.executor.execute(plan, confirm=Confirmation(assume_yes=True))
         except ActionError as exc:
             return ActionResult("refused", str(exc))
         except OncallError as exc:
             return ActionResult("failed", str(exc))
-        if result.verified:
-            outcome: Outcome = "verified"
-        elif result.applied:
-            outcome = "not_verified"
-        else:
-            outcome = "failed"
-        return ActionResult(
-            outcome,
-            result.detail,
-            result.record,
-            result.verify_polls,
-            describe_spec(result.undo) if result.undo is not None else None,
-            result.action_id,
-        )
+        return _result(result)
+
+    async def run(self, plan: Plan, *, typed: str) -> ActionResult:
+        """Run the plan a person saw, confirmed by what they typed (the executor checks it)."""
+        try:
+            result = await self.executor.execute(plan, confirm=Confirmation(typed=typed))
+        except ActionError as exc:
+            return ActionResult("refused", str(exc), action_id=plan.action_id)
+        except OncallError as exc:
+            return ActionResult("failed", str(exc), action_id=plan.action_id)
+        return _result(result)
+
+    def undo_spec(self, action_id: str) -> LifecycleSpec | None:
+        """The inverse the audit log recorded when ``action_id`` verified, if any."""
+        try:
+            return self.executor.undo_spec(action_id)
+        except OncallError:
+            return None
+
+
+def _result(result: LifecycleResult) -> ActionResult:
+    if result.verified:
+        outcome: Outcome = "verified"
+    elif result.applied:
+        outcome = "not_verified"
+    else:
+        outcome = "failed"
+    return ActionResult(
+        outcome,
+        result.detail,
+        result.record,
+        result.verify_polls,
+        describe_spec(result.undo) if result.undo is not None else None,
+        result.action_id,
+    )

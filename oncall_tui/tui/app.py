@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,9 +41,10 @@ class OncallApp(App[int]):
     TITLE = "oncall-tui"
     CSS_PATH = CSS_PATH
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
         Binding("t", "traces", "Traces", id="app.traces"),
+        Binding("l", "audit", "Audit", id="app.audit"),
     ]
 
     def __init__(
@@ -62,11 +64,16 @@ class OncallApp(App[int]):
         runbook_paths: tuple[Path, ...] = (),
         clock: Callable[[], datetime] | None = None,
         action_runner: Any = None,
+        audit_path: Path | None = None,
     ) -> None:
         super().__init__()
-        # The audited action lifecycle when a config gave one; else (tests,
-        # bare gateways) direct calls through the gateway's capabilities.
-        self.action_runner = action_runner
+        # The audited action lifecycle (LifecycleActions), the console's only
+        # way to act; None (read-only, or nothing here can act): no action keys.
+        self.action_runner = None if read_only else action_runner
+        executor = getattr(self.action_runner, "executor", None)
+        self.audit_path = executor.audit.path if executor is not None else audit_path
+        self.incident: Any = None  # the running runbook's session, for the timeline
+        self._requests = itertools.count(1)
         # Ages of figures are measured against this (tests pin it for snapshots).
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.state_dir = state_dir
@@ -169,16 +176,27 @@ class OncallApp(App[int]):
         engine = Engine(
             session,
             sources=Sources(gateways=gateways, trace_stores=stores),
-            actions=None if self.read_only else self.runner(),
+            actions=self.action_runner,
             read_only=self.read_only,
             actor=self.actor,
         )
+        self.incident = session
         self.push_screen(RunbookScreen(engine))
 
-    def runner(self) -> Any:
-        from oncall_tui.tui.action_screen import direct_runner
+    def offers(self, kind: str) -> bool:
+        """May the console offer this action? Only through the audited lifecycle."""
+        runner = self.action_runner
+        return runner is not None and not self.read_only and runner.offers(kind)
 
-        return self.action_runner or direct_runner(self.gateway_name, self.gateway)
+    def request_id(self) -> str:
+        """A fresh id for an action asked from the console (its audit key derives from it)."""
+        return f"console-{self.clock():%Y%m%dT%H%M%SZ}-{next(self._requests)}"
+
+    def action_audit(self) -> None:
+        from oncall_tui.tui.audit_screen import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen(self.audit_path, self.incident))
 
     def action_traces(self) -> None:
         self.open_traces(None)
@@ -199,10 +217,16 @@ class OncallApp(App[int]):
         yield SystemCommand("Keys", "the keys of this screen and their ids", self.action_help)
         if self.store is not None:
             yield SystemCommand("Traces", "recent traces of every route", self.action_traces)
+        yield SystemCommand(
+            "Audit log",
+            "every action's stages, the hash chain, the incident timeline",
+            self.action_audit,
+        )
 
 
 def build_app(args: argparse.Namespace) -> OncallApp:
     """Config -> adapters -> app. Problems become a screen, not a traceback."""
+    from oncall_tui.actions import audit_path
     from oncall_tui.cli.common import adapters, environment
     from oncall_tui.errors import OncallError
     from oncall_tui.sources.capabilities import GatewayStatus, TraceSearch
@@ -238,6 +262,7 @@ def build_app(args: argparse.Namespace) -> OncallApp:
         read_only=read_only,
         actor=cfg.actor or _default_actor(),
         action_runner=None if read_only else _lifecycle(cfg, env_name),
+        audit_path=audit_path(cfg),
         runbook_paths=tuple(Path(p) for p in cfg.runbook_paths),
     )
 

@@ -43,7 +43,7 @@ class CallTree(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, id="tree.pagedown"),
         Binding("home", "jump(0)", "Top", show=False, id="tree.top"),
         Binding("end", "jump(-1)", "Bottom", show=False, id="tree.bottom"),
-        Binding("space,right,left", "fold", "Fold", id="tree.toggle"),
+        Binding("space,right,left", "fold", "Fold", id="tree.toggle", show=False),
         Binding("c", "next_cycle", "Next ⟲", id="tree.next_cycle"),
     ]
 

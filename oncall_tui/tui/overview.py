@@ -31,14 +31,14 @@ from oncall_tui.errors import OncallError
 from oncall_tui.runbook.format import Runbook
 from oncall_tui.runbook.library import load_all, suggest
 from oncall_tui.runbook.signals import implied_alerts
-from oncall_tui.sources.capabilities import GatewayStream, KillSwitch
+from oncall_tui.sources.capabilities import GatewayStream
 from oncall_tui.sources.trace_window import (
     FromTraces,
     can_read_window,
     needs_traces,
     traces_in_window,
 )
-from oncall_tui.tui.action_screen import ActionScreen, kill_switch_spec
+from oncall_tui.tui.action_screen import ActionScreen, console_spec
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
     SEVERITY_STYLE,
@@ -105,9 +105,13 @@ class StatusFailed(Message):
 class OverviewScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open_route", "Traces", id="overview.traces"),
-        Binding("r", "refresh", "Refresh", id="overview.refresh"),
+        # Short labels and a hidden refresh: at 80 columns "?" must stay in the
+        # footer (it lists every key, refresh included).
+        Binding("r", "refresh", "Refresh", id="overview.refresh", show=False),
         Binding("b", "runbook", "Runbook", id="overview.runbook"),
-        Binding("k", "kill_switch", "Kill switch", id="overview.kill_switch"),
+        Binding("k", "act('kill_switch')", "Kill", id="overview.kill_switch"),
+        Binding("v", "act('rollback')", "Rollback", id="overview.rollback"),
+        Binding("f", "act('failover')", "Failover", id="overview.failover"),
     ]
 
     def __init__(self, gateway: Any, gateway_name: str, env_name: str) -> None:
@@ -351,30 +355,38 @@ class OverviewScreen(Screen[None]):
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "kill_switch":
-            # Read-only environments and gateways without the capability show
-            # no action at all (k9s hides what cannot be done).
-            if getattr(self.app, "read_only", True):
-                return False
-            lifecycle = getattr(self.app, "action_runner", None) is not None
-            return lifecycle or isinstance(self.gateway, KillSwitch)
+        if action == "act":
+            # Only what the audited lifecycle can do here, with read-back; a
+            # read-only environment shows no action at all (k9s hides what
+            # cannot be done).
+            return bool(self.app.offers(str(parameters[0])))  # type: ignore[attr-defined]
         return True
 
-    def action_kill_switch(self) -> None:
+    def action_act(self, kind: str) -> None:
         route = self._current_route()
-        if route is None or self.status is None:
+        if route is None or self.status is None or not self.app.offers(kind):  # type: ignore[attr-defined]
             self.notify("no route status yet", severity="warning")
             return
         current = next((r for r in self.status.routes if r.route == route), None)
-        enabled = not (current is not None and current.kill_switch)
-        spec = kill_switch_spec(
+        target: dict[str, object] = {}
+        if kind == "kill_switch":
+            enabled = not (current is not None and current.kill_switch)
+            target["enabled"] = enabled
+            reason = "pulled from the console overview" if enabled else "AI serving restored"
+        elif kind == "rollback":
+            reason = "rolled back from the console overview"  # to the version before
+        else:
+            reason = "failed over from the console overview"  # to the next tier
+        spec = console_spec(
+            kind,
             route,
-            enabled=enabled,
             actor=getattr(self.app, "actor", "oncall-tui"),
-            reason="pulled from the console overview" if enabled else "AI serving restored",
+            reason=reason,
+            request_id=self.app.request_id(),  # type: ignore[attr-defined]
+            **target,
         )
-        runner = self.app.runner()  # type: ignore[attr-defined]
-        self.app.push_screen(ActionScreen(runner, spec), self._after_action)
+        screen = ActionScreen(self.app.action_runner, spec)  # type: ignore[attr-defined]
+        self.app.push_screen(screen, self._after_action)
 
     def action_runbook(self) -> None:
         route = self._current_route()

@@ -6,11 +6,14 @@ drives it from keys and renders its session. ``engine.run()`` runs in a worker
 ``RunbookStopped`` message saying what the current step needs from a person:
 ``d`` done / ``x`` skip for manual steps, ``1``-``9`` for a decision's choices,
 ``a`` to act (the action confirmation screen, typed route name) or ``n`` to
-decline. ``p`` writes the postmortem draft next to the incident's timeline.
+decline; ``a`` is only offered when the audited action lifecycle here can do
+the step's kind, else the step says why it cannot run here. ``p`` writes the
+postmortem draft next to the incident's timeline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.text import Text
@@ -22,10 +25,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from oncall_tui.actions import Plan
 from oncall_tui.errors import OncallError
-from oncall_tui.runbook.acting import ActionResult, ActionSpec
+from oncall_tui.runbook.acting import ActionResult
 from oncall_tui.runbook.engine import Engine, Wait
 from oncall_tui.runbook.export import describe_event, to_markdown
+from oncall_tui.runbook.format import ActionStep
 from oncall_tui.tui.action_screen import ActionScreen
 from oncall_tui.tui.presenters import safe
 
@@ -39,21 +44,30 @@ class RunbookStopped(Message):
         self.error = error
 
 
-class EngineAction:
-    """The action screen's runner for a runbook step: confirming runs it
-    through the engine, so the timeline records the plan, the action and
-    its verification exactly as the headless CLI does."""
+def engine_execute(engine: Engine) -> Callable[[Plan, str], Awaitable[ActionResult]]:
+    """How a confirmed runbook action runs: through the engine, so the timeline
+    records the plan, the action and its verification as the headless CLI does
+    (the engine's yes; the screen has checked the typed route name)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def plan(self, spec: ActionSpec) -> str:
-        step = self.engine.current
-        return self.engine.describe(step) if step is not None else "nothing to do"  # type: ignore[arg-type]
-
-    async def execute(self, spec: ActionSpec) -> ActionResult:
-        result = await self.engine.confirm(True)
+    async def execute(plan: Plan, typed: str) -> ActionResult:
+        result = await engine.confirm(True)
         return result or ActionResult("refused", "the engine ran no action (read-only?)")
+
+    return execute
+
+
+def cannot_act(engine: Engine) -> str | None:
+    """Why the current action step cannot run from this console, or None."""
+    if engine.read_only:
+        return "not offered, read-only"
+    step = engine.current
+    kind = step.action if isinstance(step, ActionStep) else None
+    if engine.actions is None:
+        return "cannot run here: no adapter in this environment can act"
+    offers = getattr(engine.actions, "offers", None)
+    if kind is not None and (offers is None or not offers(kind)):
+        return f"cannot run here: no adapter in this environment can {kind} with read-back"
+    return None
 
 
 def step_lines(engine: Engine) -> Text:
@@ -90,7 +104,7 @@ def timeline_lines(engine: Engine, last: int = 200) -> Text:
     return out
 
 
-def wait_text(wait: Wait | None, read_only: bool) -> Text:
+def wait_text(wait: Wait | None, cannot: str | None) -> Text:
     if wait is None:
         return Text("runbook finished; p writes the postmortem draft", style="bold green")
     out = Text()
@@ -102,8 +116,8 @@ def wait_text(wait: Wait | None, read_only: bool) -> Text:
     elif wait.kind == "answer":
         for i, choice in enumerate(wait.choices[:9], 1):
             out.append(f"{i}: {safe(choice, 40)}   ", style="bold cyan")
-    elif read_only:
-        out.append(f"action (not offered, read-only): {safe(wait.plan or '', 200)}\n", style="dim")
+    elif cannot is not None:
+        out.append(f"action ({cannot}): {safe(wait.plan or '', 200)}\n", style="dim")
         out.append("n: note it and go on", style="bold cyan")
     else:
         out.append(f"action: {safe(wait.plan or '', 200)}\n", style="yellow")
@@ -165,14 +179,15 @@ class RunbookScreen(Screen[None]):
         self.refresh_bindings()
 
     def _show(self) -> None:
-        read_only = self.engine.read_only
         self.query_one("#steps", Static).update(step_lines(self.engine))
         step = self.engine.current
         if self.busy and step is not None:
             running = Text(f"running: {safe(self.engine.text(step.title), 120)}…", style="bold")
             self.query_one("#runbook-wait", Static).update(running)
         else:
-            self.query_one("#runbook-wait", Static).update(wait_text(self.wait, read_only))
+            self.query_one("#runbook-wait", Static).update(
+                wait_text(self.wait, cannot_act(self.engine))
+            )
         self.query_one("#timeline", Static).update(timeline_lines(self.engine))
         self.query_one("#runbook-timeline", VerticalScroll).scroll_end(animate=False)
 
@@ -183,7 +198,7 @@ class RunbookScreen(Screen[None]):
         if action == "choose":
             return kind == "answer"
         if action == "act":
-            return kind == "confirm" and not self.engine.read_only
+            return kind == "confirm" and cannot_act(self.engine) is None
         if action == "decline":
             return kind == "confirm"
         return True
@@ -224,8 +239,9 @@ class RunbookScreen(Screen[None]):
         except OncallError as exc:
             self.notify(safe(exc.message, 200), severity="error")
             return
-        # Undo is a new change straight through the engine's executor, not a step.
-        screen = ActionScreen(EngineAction(self.engine), spec, undo_runner=self.engine.actions)
+        # Undo (offered afterwards) is a new change through the lifecycle, not a step.
+        lifecycle = self.engine.actions
+        screen = ActionScreen(lifecycle, spec, execute=engine_execute(self.engine))  # type: ignore[arg-type]
         self.app.push_screen(screen, self._after_action)
 
     def _after_action(self, result: ActionResult | None) -> None:

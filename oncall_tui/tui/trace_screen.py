@@ -44,8 +44,9 @@ class TraceScreen(Screen[None]):
         Binding("f", "toggle_findings", "Findings", id="trace.findings"),
         Binding("g", "graph", "Graph", id="trace.graph"),
         Binding("s", "toggle_skew", "Raw/adjusted", id="trace.skew"),
-        Binding("e", "expand_all", "Expand all", id="trace.expand"),
-        Binding("z", "collapse", "Collapse", id="trace.collapse"),
+        # Listed by "?", not in the footer: at 80 columns "?" must stay visible.
+        Binding("e", "expand_all", "Expand all", id="trace.expand", show=False),
+        Binding("z", "collapse", "Collapse", id="trace.collapse", show=False),
     ]
 
     def __init__(self, trace: Trace, analysis: Analysis | None = None) -> None:

@@ -1,13 +1,17 @@
 """A gateway with fixed figures, for screens whose snapshot must not move.
 
-It answers like an adapter (GatewayStatus, alerts, KillSwitch) but holds its
-state in memory; the live behaviour is tested against the real simulator.
+It answers like an adapter (GatewayStatus, alerts, KillSwitch, Rollback,
+Failover, and the read-back the action lifecycle needs) but holds its state
+in memory; the live behaviour is tested against the real simulator. Actions
+always go through a real ``Executor`` with an audit log (``lifecycle``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+from oncall_tui.actions import AuditLog, Executor
 from oncall_tui.core.gateway import (
     ActionRecord,
     Alert,
@@ -18,9 +22,12 @@ from oncall_tui.core.gateway import (
     Route,
     RoutesResponse,
     RouteStatus,
+    RouteVersion,
     StatusResponse,
     TierShare,
 )
+from oncall_tui.runbook.acting import LifecycleActions
+from oncall_tui.sources.capabilities import ActionIntent, Observation
 from oncall_tui.tui.overview import REPAINT_S
 
 CLOCK = datetime(2026, 11, 24, 8, 0, 0, tzinfo=UTC)
@@ -40,15 +47,28 @@ class FixedGateway:
         self.alerting = alerting
         self.stamp = stamp  # received_at to report; None: now
         self.kill = {"support-chat": False, "search-summary": False}
+        self.version = dict.fromkeys(self.kill, "v3")
+        self.forced: dict[str, str | None] = dict.fromkeys(self.kill)
         self.hostile = hostile
-        self.calls: list[tuple[str, bool]] = []
+        self.calls: list[tuple[str, object]] = []
 
     async def routes(self) -> RoutesResponse:
         ref = ModelRef("openai", "gpt-x")
+        history = tuple(
+            RouteVersion(v, ModelRef("openai", f"gpt-{v}"), CLOCK - timedelta(days=9 - i))
+            for i, v in enumerate(("v2", "v3"))
+        )
         return RoutesResponse(
             gateway_time=CLOCK,
             routes=tuple(
-                Route(name=n, primary=ref, version="v3", fallbacks=(ModelRef("anthropic", "c"),))
+                Route(
+                    name=n,
+                    primary=ref,
+                    version=self.version[n],
+                    fallbacks=(ModelRef("anthropic", "c"),),
+                    history=history,
+                    failover_to=self.forced[n],
+                )
                 for n in self.kill
             ),
         )
@@ -80,7 +100,7 @@ class FixedGateway:
                 ),
             ),
             kill_switch=self.kill[name],
-            serving_version="v3",
+            serving_version=self.version[name],
         )
 
     async def status(self, window_s: int = 300) -> StatusResponse:
@@ -111,30 +131,78 @@ class FixedGateway:
             )
         ]
 
-    async def set_kill_switch(
-        self, route: str, *, enabled: bool, reason: str, actor: str, idempotency_key: str
-    ) -> ActionRecord:
-        self.calls.append((route, enabled))
-        before = self.kill[route]
-        self.kill[route] = enabled
+    def _record(self, kind: str, route: str, actor: str, reason: str, key: str) -> ActionRecord:
         return ActionRecord(
-            id=f"act-{len(self.calls)}",
-            kind="kill_switch",
+            id=f"gw-{len(self.calls)}",
+            kind=kind,
             route=route,
             state="applied",
             actor=actor,
             reason=reason,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             requested_at=CLOCK,
-            before={"kill_switch": before},
-            after={"kill_switch": enabled},
+        )
+
+    async def set_kill_switch(
+        self, route: str, *, enabled: bool, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        self.calls.append((route, enabled))
+        self.kill[route] = enabled
+        return self._record("kill_switch", route, actor, reason, idempotency_key)
+
+    async def rollback(
+        self, route: str, *, to_version: str, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        self.calls.append((route, to_version))
+        self.version[route] = to_version
+        return self._record("rollback", route, actor, reason, idempotency_key)
+
+    async def failover(
+        self, route: str, *, to_tier: str | None, reason: str, actor: str, idempotency_key: str
+    ) -> ActionRecord:
+        self.calls.append((route, to_tier))
+        self.forced[route] = to_tier
+        return self._record("failover", route, actor, reason, idempotency_key)
+
+    # Read-back for the action lifecycle (Verifiable): the state above, as is.
+    target = "fixed gateway (in memory)"
+
+    def repeat_safe(self, kind: str) -> bool:
+        return True
+
+    async def capture(self, intent: ActionIntent) -> dict[str, str | bool | None]:
+        r = intent.route
+        return {
+            "kill_switch": self.kill[r],
+            "version": self.version[r],
+            "failover_to": self.forced[r],
+        }
+
+    async def observe(self, intent: ActionIntent) -> Observation:
+        r = intent.route
+        holds = {
+            "kill_switch": lambda: self.kill[r] == intent.enabled,
+            "rollback": lambda: self.version[r] == intent.to_version,
+            "failover": lambda: self.forced[r] == intent.to_tier,
+        }[intent.kind]()
+        return Observation(
+            holds=holds, detail=f"{intent.kind} reads back {'as asked' if holds else 'unchanged'}"
         )
 
 
+def lifecycle(gateway: object, folder: Path, *, clock=None) -> LifecycleActions:
+    """The real action lifecycle over ``gateway``, its audit log in ``folder``."""
+    audit = AuditLog(folder / "audit.jsonl", clock=clock)
+    executor = Executor(audit=audit, adapters={"fixed": gateway}, actor="me@here", env="test")
+    return LifecycleActions(executor)
+
+
 class StatusOnlyGateway(FixedGateway):
-    """A gateway that can report but not act: no kill switch is offered."""
+    """A gateway that can report but not act: no action is offered."""
 
     set_kill_switch = None  # type: ignore[assignment]
+    rollback = None  # type: ignore[assignment]
+    failover = None  # type: ignore[assignment]
 
 
 async def overview_painted(pilot, tries: int = 60) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from oncall_tui.actions import ActionSpec, AuditRecord, Change, Plan
+from oncall_tui.tui.action_view import plan_diff
 from oncall_tui.tui.app import OncallApp
+from oncall_tui.tui.audit_screen import record_detail, record_row
 from oncall_tui.tui.overview import OverviewScreen
-from tests.tui.fakes import FixedGateway, overview_painted
+from tests.tui.fakes import EVIL, FixedGateway, overview_painted
 from tests.tui.test_console import screen_text
 from tests.tui.test_snapshots import FixedStore
 
@@ -30,3 +33,30 @@ async def test_gateway_alert_text_is_inert() -> None:
         text = screen_text(app)
         assert "\\x1b]0;pwned\\x07\\x1b[31m[bold]boom[/bold]" in text
         assert "\x1b" not in text and "\x07" not in text
+
+
+def test_plan_diff_and_audit_rows_are_inert() -> None:
+    """A route, target, tier and actor from a hostile gateway or log: shown escaped."""
+    spec = ActionSpec(kind="failover", route=EVIL, reason=EVIL, env="e", to_tier=EVIL)
+    plan = Plan(
+        action_id="act-1",
+        idempotency_key="otui-1",
+        spec=spec,
+        actor=EVIL,
+        adapter="g",
+        target=EVIL,
+        prior={"failover_to": EVIL},
+        changes=[Change("forced tier", None, EVIL, EVIL, EVIL)],
+        undo=None,
+        confirm_phrase=EVIL,
+    )
+    record = AuditRecord(
+        seq=0, ts="2026-11-24T08:00:00+00:00", action_id=EVIL, key="k", stage="failed",
+        actor=EVIL, env="e", kind="failover", route=EVIL, data={"error": EVIL}, prev="0",
+    )  # fmt: skip
+    texts = [plan_diff(plan), *record_row(record), record_detail(record)]
+    for text in texts:
+        assert "\x1b" not in text.plain and "\x07" not in text.plain
+    assert "\\x1b]0;pwned\\x07\\x1b[31m[bold]boom[/bold]" in plan_diff(plan).plain
+    assert "\\x1b]0;pwned" in record_row(record)[1].plain
+    assert "[bold]boom[/bold]" in record_detail(record).plain

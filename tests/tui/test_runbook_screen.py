@@ -6,7 +6,7 @@ from oncall_tui.runbook.session import Session
 from oncall_tui.tui.action_screen import ActionScreen
 from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.runbook_screen import RunbookScreen
-from tests.tui.fakes import FixedGateway, overview_painted
+from tests.tui.fakes import FixedGateway, lifecycle, overview_painted
 from tests.tui.test_console import screen_text
 from tests.tui.test_keys_and_actions import _wait
 
@@ -19,11 +19,14 @@ async def _open_runbook(pilot, app) -> RunbookScreen:
 
 
 async def test_runbook_steps_checks_decisions_action_and_postmortem(tmp_path) -> None:
+    gateway = FixedGateway(alerting=False, primary_share=0.95)
+    acting = lifecycle(gateway, tmp_path)
     app = OncallApp(
-        gateway=FixedGateway(alerting=False, primary_share=0.95),
+        gateway=gateway,
         gateway_name="fixed",
         env_name="prod",
         state_dir=tmp_path,
+        action_runner=acting,
     )
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open_runbook(pilot, app)
@@ -39,15 +42,21 @@ async def test_runbook_steps_checks_decisions_action_and_postmortem(tmp_path) ->
         assert "1: yes" in str(screen.query_one("#runbook-wait").render())
         await pilot.press("1")
         await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "confirm")
-        # Acting goes through the typed confirmation; this gateway cannot fail over,
-        # and the screen says so instead of pretending.
+        # Acting shows the lifecycle's plan (the next tier, read from the gateway)
+        # and goes through the typed confirmation, then the engine runs it.
         await pilot.press("a")
-        await pilot.pause()
+        await _wait(pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen.plan)
         action = app.screen
-        assert isinstance(action, ActionScreen)
+        diff = str(action.query_one("#action-diff").render())
+        assert "forced tier" in diff and "+ anthropic/c (forced first)" in diff
         await pilot.press(*"support-chat", "enter")
         await _wait(pilot, lambda: action.result is not None)
-        assert action.result.outcome == "failed" and "Failover" in action.result.detail
+        assert action.result.outcome == "verified", action.result
+        assert gateway.forced["support-chat"] == "anthropic/c"
+        assert "u: undo" in str(action.query_one("#action-progress").render())
+        # The audit log holds it under the plan the screen showed.
+        stages = [r.stage for r in acting.executor.audit.for_action(action.plan.action_id)]
+        assert stages[-2:] == ["verified", "undo_ready"]
         await pilot.press("escape")
         # The runbook goes on by itself: its verification check repeats against
         # the gateway, and the screen says it is running it.
@@ -80,6 +89,24 @@ async def test_read_only_runbook_offers_no_action(tmp_path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, RunbookScreen)  # no action screen
         assert "not offered, read-only" in screen_text(app)
+
+
+async def test_runbook_action_cannot_run_without_the_lifecycle(tmp_path) -> None:
+    gateway = FixedGateway(alerting=False, primary_share=0.95)
+    app = OncallApp(gateway=gateway, gateway_name="f", env_name="prod", state_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runbook(pilot, app)
+        await pilot.press("d")
+        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "answer")
+        await pilot.press("1")
+        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "confirm")
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, RunbookScreen)  # no action screen
+        assert "cannot run here" in " ".join(screen_text(app).split())
+        footer = "".join(str(w.render()) for w in app.screen.query("FooterKey"))
+        assert "Act" not in footer and "Decline" in footer
+    assert gateway.calls == []
 
 
 async def test_b_starts_the_runbook_the_alert_line_names(tmp_path) -> None:

@@ -8,29 +8,37 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from oncall_tui.core.models import TraceSummary
+from oncall_tui.tui.action_screen import ActionScreen, console_spec
 from oncall_tui.tui.app import OncallApp
-from tests.tui.fakes import CLOCK, FixedGateway, overview_painted
+from tests.tui.fakes import CLOCK, FixedGateway, lifecycle, overview_painted
 from tests.tui.test_console import reentrant_trace
 
 SIZES = [(80, 24), (160, 48)]
 
 
-def fixed_overview() -> OncallApp:
-    """The overview at a pinned moment: figures received 3 s before 'now'."""
+def fixed_overview(gateway: FixedGateway | None = None) -> OncallApp:
+    """The overview at a pinned moment: figures received 3 s before 'now'.
+
+    It acts through the real lifecycle; the audit log is ``audit.jsonl`` in the
+    test's working directory (a tmp dir, see ``_utc``), its times pinned too."""
+    gateway = gateway or FixedGateway(stamp=CLOCK)
     return OncallApp(
-        gateway=FixedGateway(stamp=CLOCK),
+        gateway=gateway,
         gateway_name="fixed",
         env_name="prod",
         clock=lambda: CLOCK + timedelta(seconds=3),
+        action_runner=lifecycle(gateway, Path(), clock=lambda: CLOCK + timedelta(seconds=4)),
     )
 
 
 @pytest.fixture(autouse=True)
-def _utc(monkeypatch):
+def _utc(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the audit log's path shows as a short, stable name
     # Quota reset times are shown in local time too; pin the zone for the image.
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
@@ -109,18 +117,108 @@ def test_overview(snap_compare, size) -> None:
     assert snap_compare(app, terminal_size=size, run_before=_settle)
 
 
+async def _planned(pilot) -> None:
+    for _ in range(60):
+        await pilot.pause(0.05)
+        if isinstance(pilot.app.screen, ActionScreen) and pilot.app.screen.plan is not None:
+            await pilot.pause(0.1)
+            return
+    raise AssertionError("the action screen never showed its plan")
+
+
+def _action_on_key(key: str):
+    async def before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press(key)
+        await _planned(pilot)
+
+    return before
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_kill_switch_confirmation(snap_compare, size) -> None:
-    """`k` on support-chat: the plan in words, the dry-run diff (- on, + OFF),
-    and the prompt to type the route name; nothing has run yet."""
+    """`k` on support-chat: the action id and what it does in words, where
+    (fixed gateway, adapter, env), the kill switch diff from the captured state
+    (red "- off (AI serving)", green "+ ON (AI path stopped; ...)"), reason,
+    the undo the plan records, actor and key, and the prompt to type the route
+    name; nothing has run yet."""
+    assert snap_compare(fixed_overview(), terminal_size=size, run_before=_action_on_key("k"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rollback_confirmation(snap_compare, size) -> None:
+    """`v` on support-chat: roll to the version before the current one, read
+    from the gateway's history: "serving version  - v3  + v2", undo rolls to v3."""
+    assert snap_compare(fixed_overview(), terminal_size=size, run_before=_action_on_key("v"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_failover_confirmation(snap_compare, size) -> None:
+    """`f` on support-chat: force the next tier of its chain: "forced tier
+    - none (the route's own chain serves)  + anthropic/c (forced first)", and
+    the undo clears the forced tier again."""
+    assert snap_compare(fixed_overview(), terminal_size=size, run_before=_action_on_key("f"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_restore_confirmation(snap_compare, size) -> None:
+    """A runbook's restore on a route forced onto anthropic/c: the plan clears
+    the forced tier: "- anthropic/c (forced first)  + none (the route's own
+    chain serves)", undo forces anthropic/c again."""
+    gateway = FixedGateway(stamp=CLOCK)
+    gateway.forced["support-chat"] = "anthropic/c"
+    app = fixed_overview(gateway)
 
     async def before(pilot) -> None:
         await _settle(pilot)
-        await pilot.press("k")
-        await pilot.pause(0.2)
+        spec = console_spec(
+            "restore", "support-chat", actor="me@here", reason="runbook: primary is back",
+            request_id="inc-20261124-080000-ab12:restore",
+        )  # fmt: skip
+        pilot.app.push_screen(ActionScreen(pilot.app.action_runner, spec))
+        await _planned(pilot)
 
-    app = fixed_overview()
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+async def _kill_switch_run(pilot) -> None:
+    await _action_on_key("k")(pilot)
+    screen = pilot.app.screen
+    await pilot.press(*"support-chat", "enter")
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if screen.result is not None:
+            break
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_kill_switch_verified(snap_compare, size) -> None:
+    """After typing support-chat and enter: the stages the audit log holds
+    (✓ captured, planned, confirmed, attempt, executed, verified, undo_ready),
+    VERIFIED in green with the read-back count and action id, "u: undo (turn
+    OFF the kill switch ...)" in cyan, the read-back detail, and Undo in the
+    footer."""
+    assert snap_compare(fixed_overview(), terminal_size=size, run_before=_kill_switch_run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_audit_screen(snap_compare, size) -> None:
+    """`l` after a verified kill switch: the banner "hash chain intact: 7
+    records verified  audit.jsonl" in green, then the records newest first
+    (undo_ready at the top, captured at the bottom), each with its time,
+    actor me@here, action id, stage (verified green), route and outcome."""
+
+    async def before(pilot) -> None:
+        await _kill_switch_run(pilot)
+        await pilot.press("escape", "l")
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if getattr(pilot.app.screen, "report", None) is not None:
+                break
+        await pilot.pause(0.1)
+
+    assert snap_compare(fixed_overview(), terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES)
