@@ -13,7 +13,7 @@ import pytest
 
 from oncall_tui.core.models import TraceSummary
 from oncall_tui.tui.app import OncallApp
-from tests.tui.fakes import CLOCK, FixedGateway, overview_painted
+from tests.tui.fakes import CLOCK, FixedGateway, overview_painted, trace_shown
 from tests.tui.test_console import reentrant_trace
 
 SIZES = [(80, 24), (160, 48)]
@@ -69,7 +69,9 @@ def test_trace_screen(snap_compare, size) -> None:
     "1 ⟲", the findings panel names the cycle with its witness path, and the
     hostile tool name shows as visible \\x1b escapes and literal [bold] text,
     not as colour or a changed window title. Durations and tokens at the right."""
-    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size)
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()), terminal_size=size, run_before=trace_shown
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -77,14 +79,24 @@ def test_trace_screen_cycle_jump_and_span_detail(snap_compare, size) -> None:
     """After `c` the cursor sits on the span that closes the cycle and the
     detail panel shows its GenAI view (tool name, arguments) and attributes,
     the long tool result cut with "enter shows the full value"."""
-    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size, press=["c"])
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["c"],
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_graph_modal(snap_compare, size) -> None:
     """`g` opens the aggregated agent/model/tool graph as text, the reentrant
     tool marked ⟲, and escape closes it."""
-    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size, press=["g"])
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["g"],
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -92,7 +104,10 @@ def test_help_screen(snap_compare, size) -> None:
     """`?` on the trace screen lists that screen's keys, what each does and the
     id to remap it with (trace.graph, tree.next_cycle, ...), plus how to remap."""
     assert snap_compare(
-        OncallApp(trace=reentrant_trace()), terminal_size=size, press=["question_mark"]
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["question_mark"],
     )
 
 
@@ -123,8 +138,11 @@ def test_kill_switch_confirmation(snap_compare, size) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_traces_screen(snap_compare, size) -> None:
-    """Recent traces: one with an error count in red, its hostile root name
-    shown with its escape as text; the status line says how to open one."""
+    """Recent traces ("traces: all" in the title): one with an error count in
+    red, its hostile root name shown with its escape as text; under the title
+    the empty search line shows its words (route:NAME errors finding:KIND
+    id:HEX file:PATH all); the status line says enter opens one and / searches,
+    and the footer shows "/ Search"."""
     app = OncallApp(store=FixedStore())
     assert snap_compare(app, terminal_size=size, run_before=lambda p: p.pause(0.3))
 
