@@ -10,7 +10,8 @@
 
 ``route:``, ``errors`` and ``finding:`` combine (``route:support-chat errors
 finding:reentrancy_cycle``); ``id:`` and ``file:`` open one thing and stand
-alone. Words may be quoted (``file:"my trace.json"``). A word that is none of
+alone. Words may be quoted (``file:"my trace.json"``); a backslash is just a
+character. A word that is none of
 these raises ``QueryError`` naming it. Pure: the traces screen calls
 ``parse`` and does the searching; the unit tests call it without a UI.
 """
@@ -76,6 +77,16 @@ def _quoted(value: str) -> str:
     return shlex.quote(value) if value else "''"
 
 
+def _words(text: str) -> list[str]:
+    # shlex.split, but a backslash is an ordinary character: a pasted "\x1b"
+    # or a Windows path keeps it. Quotes still group words.
+    lex = shlex.shlex(text, posix=True)
+    lex.whitespace_split = True
+    lex.escape = ""
+    lex.commenters = ""
+    return list(lex)
+
+
 def is_trace_id(word: str, *, bare: bool = False) -> bool:
     # A bare word must look like a whole trace id (64 or 128 bits), so a typo
     # such as "cafe" is an error, not a lookup; after id: any length will do.
@@ -86,7 +97,7 @@ def is_trace_id(word: str, *, bare: bool = False) -> bool:
 def parse(text: str) -> Query:
     """``text`` as typed -> a ``Search`` or an open; ``QueryError`` names the bad word."""
     try:
-        words = shlex.split(text)
+        words = _words(text)
     except ValueError as exc:  # an unclosed quote
         raise QueryError(f"cannot read the query: {exc}") from None
     if not words:
@@ -110,32 +121,32 @@ def parse(text: str) -> Query:
             opens.append((word, OpenTrace(word.lower())))
         elif colon and key == "id":
             if not is_trace_id(value):
-                raise QueryError(f"{word!r}: a trace id is 1 to 32 hex digits", word)
+                raise QueryError(f"'{word}': a trace id is 1 to 32 hex digits", word)
             opens.append((word, OpenTrace(value.lower())))
         elif colon and key == "file":
             if not value:
-                raise QueryError(f"{word!r}: name the file after file:", word)
+                raise QueryError(f"'{word}': name the file after file:", word)
             opens.append((word, OpenFile(value)))
         elif colon and key == "route":
             if not value:
-                raise QueryError(f"{word!r}: name the route after route:", word)
+                raise QueryError(f"'{word}': name the route after route:", word)
             if route is not None and route != value:
-                raise QueryError(f"{word!r}: one route at a time (already route:{route})", word)
+                raise QueryError(f"'{word}': one route at a time (already route:{route})", word)
             route = value
             filters.append(word)
         elif colon and key == "finding":
             if not value:
-                raise QueryError(f"{word!r}: name a finding kind after finding:", word)
+                raise QueryError(f"'{word}': name a finding kind after finding:", word)
             if finding is not None and finding != value:
-                raise QueryError(f"{word!r}: one finding kind at a time", word)
+                raise QueryError(f"'{word}': one finding kind at a time", word)
             finding = value
             filters.append(word)
         else:
-            raise QueryError(f"unknown word {word!r} (try {', '.join(KEYS)})", word)
+            raise QueryError(f"unknown word '{word}' (try {', '.join(KEYS)})", word)
     if opens:
         word, target = opens[0]
         if len(opens) > 1 or filters:
             extra = opens[1][0] if len(opens) > 1 else filters[0]
-            raise QueryError(f"{word!r} opens one trace; {extra!r} cannot go with it", extra)
+            raise QueryError(f"'{word}' opens one trace; '{extra}' cannot go with it", extra)
         return target
     return Search(route=route, errors_only=errors_only, finding=finding)

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from oncall_tui.core.analysis import matching_finding
 from oncall_tui.core.models import Finding, TraceSummary
+from oncall_tui.core.text import inert
 from oncall_tui.errors import NotFoundError, OncallError
 from oncall_tui.sources.capabilities import TraceQuery
 from oncall_tui.tui.loading import (
@@ -48,6 +49,11 @@ class SearchLine(Input):
     """The one-line query field; escape gives the keys back to the table."""
 
     BINDINGS = [Binding("escape", "screen.cancel_search", "Cancel", id="traces.search_cancel")]
+
+    def validate_value(self, value: str) -> str:
+        # A pasted id or path can carry escape sequences; the field shows them
+        # as text (the query then holds the visible form, e.g. "\x1b").
+        return inert(value, single_line=True)
 
 
 class TracesScreen(Screen[None]):
