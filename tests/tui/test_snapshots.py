@@ -46,7 +46,7 @@ async def _settle(pilot) -> None:
 
 class FixedStore:
     async def search(self, query):
-        return [
+        rows = [
             TraceSummary(
                 trace_id="ab" * 16,
                 root_name="invoke_agent planner\x1b[2J[red]x[/red]",
@@ -57,6 +57,7 @@ class FixedStore:
             ),
             TraceSummary(trace_id="cd" * 16, root_name="chat gpt-x", span_count=2),
         ]
+        return [r for r in rows if r.error_count] if query.errors_only else rows
 
     async def get_trace(self, trace_id):
         return reentrant_trace()
@@ -145,6 +146,42 @@ def test_traces_screen(snap_compare, size) -> None:
     and the footer shows "/ Search"."""
     app = OncallApp(store=FixedStore())
     assert snap_compare(app, terminal_size=size, run_before=lambda p: p.pause(0.3))
+
+
+async def _search(pilot, text: str) -> None:
+    """Wait for the first list, then type ``text`` into the search line and enter."""
+    await pilot.pause(0.3)
+    await pilot.press("slash", *text, "enter")
+    for _ in range(60):
+        await pilot.pause(0.05)
+        status = str(pilot.app.screen.query_one("#traces-status").render())
+        if "trace(s)" in status or "bad query" in status:
+            break
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_traces_screen_finding_search(snap_compare, size) -> None:
+    """After typing "errors finding:cycle": the title reads "traces: errors
+    finding:cycle", the search line keeps the query, the one trace with an
+    error is left, with a finding column naming reentrancy_cycle (red: high)
+    before its root name (at 160 columns in full, its escape shown as text; at
+    80 cut by the edge, with the table's horizontal scrollbar); the status line
+    says "1 trace(s) matching errors finding:cycle"."""
+    app = OncallApp(store=FixedStore())
+    assert snap_compare(
+        app, terminal_size=size, run_before=lambda p: _search(p, "errors finding:cycle")
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_traces_screen_bad_query(snap_compare, size) -> None:
+    """A typo in the search line: the status line says in red "bad query:
+    unknown word 'eror'" and lists the words that work; the line keeps the
+    text and the focus (footer: esc Cancel) so it can be fixed; the list and
+    the title ("traces: all") are unchanged."""
+    app = OncallApp(store=FixedStore())
+    assert snap_compare(app, terminal_size=size, run_before=lambda p: _search(p, "eror"))
 
 
 def test_problem_screen(snap_compare) -> None:
