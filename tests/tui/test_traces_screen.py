@@ -345,3 +345,24 @@ async def test_a_file_given_at_start_is_read_and_analysed_off_the_loop(tmp_path)
         [said] = [m for m in failed if isinstance(m, TraceLoadFailed)]
         assert said.reason == "No such file or directory"
         assert "cannot open" in screen_text(bad)
+
+
+async def test_slash_focuses_the_search_line_escape_leaves_it_and_help_lists_it() -> None:
+    from tests.tui.test_snapshots import FixedStore
+
+    c = Console(FixedStore())
+    async with c.app.run_test(size=(80, 24), message_hook=c.posted.append) as pilot:
+        await c.listed(pilot, 0)
+        line = c.app.screen.query_one(SearchLine)
+        assert not line.has_focus  # keys go to the list first: enter opens, x filters
+        await pilot.press("slash", *"rout")
+        assert line.has_focus and line.value == "rout"
+        await pilot.press("escape")  # leaves the line, not the screen; the typing is undone
+        assert isinstance(c.app.screen, TracesScreen)
+        assert c.app.screen.query_one("#traces").has_focus and line.value == ""
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = str(c.app.screen.query_one("#help-body").render())
+        assert "traces.search" in body and "traces.errors" in body
+        await pilot.press("escape", "escape")  # the keys, then back from the list
+        assert not isinstance(c.app.screen, TracesScreen)
