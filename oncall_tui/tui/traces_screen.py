@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import WorkerFailed
 
 from oncall_tui.core.analysis import matching_finding
 from oncall_tui.core.models import Finding, TraceSummary
@@ -71,14 +72,6 @@ class TracesScreen(Screen[None]):
         self.search = Search(route=route)
         self.rows: dict[str, TraceSummary] = {}
         self.findings: dict[str, Finding] = {}
-
-    @property
-    def route(self) -> str | None:
-        return self.search.route
-
-    @property
-    def errors_only(self) -> bool:
-        return self.search.errors_only
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="traces-title", markup=False)
@@ -167,6 +160,9 @@ class TracesScreen(Screen[None]):
                 findings = await self._with_finding(rows, search.finding)
             except OncallError as exc:
                 self.post_message(TraceSearchFailed(query, exc.message))
+                return
+            except WorkerFailed as exc:  # the engine broke on one: say so, not hang
+                self.post_message(TraceSearchFailed(query, f"analysis failed: {exc.error}"))
                 return
             rows = [r for r in rows if r.trace_id in findings]
         self.post_message(TracesListed(query, rows, findings))

@@ -25,11 +25,13 @@ from oncall_tui.sim.server import running_sim
 from oncall_tui.sources.capabilities import TraceQuery
 from oncall_tui.sources.native import NativeGateway, Options
 from oncall_tui.tui.app import MessageScreen, OncallApp
+from oncall_tui.tui.help_screen import HelpScreen
 from oncall_tui.tui.loading import (
     LOAD_GROUP,
     TraceAnalysed,
     TraceAnalysing,
     TraceLoadFailed,
+    TraceSearchFailed,
     TracesListed,
 )
 from oncall_tui.tui.trace_screen import TraceScreen
@@ -225,6 +227,17 @@ async def test_file_query_opens_the_biggest_trace_in_a_file(store, tmp_path) -> 
         assert "missing.json: No such file or directory" in status(c.app)
 
 
+async def test_a_store_gone_away_is_said_in_the_status_line(sim, store) -> None:
+    c = Console(store)
+    async with c.app.run_test(size=SIZE, message_hook=c.posted.append) as pilot:
+        await c.listed(pilot, 0)
+        await sim.stop()
+        await c.search(pilot, "errors")
+        await c.until(pilot, lambda: c.of(TraceSearchFailed))
+        assert status(c.app).startswith("cannot search traces:")
+        assert len(c.app.screen.rows) > 0  # the last list stays, the line says why
+
+
 @pytest.mark.parametrize(
     ("query", "named"),
     [
@@ -284,15 +297,21 @@ async def test_hostile_root_names_and_queries_stay_inert(sim, store) -> None:
         assert "\x1b" not in screen_text(c.app) and "\x07" not in screen_text(c.app)
 
 
-async def test_console_answers_keys_while_a_big_trace_is_analysed() -> None:
-    """analyze of 100k spans takes seconds; it runs in a thread worker, so a
-    key press and a timer are handled within a small bound meanwhile. The key
-    goes in as the terminal driver sends it (pilot.press itself waits for the
-    whole process to idle, which a busy analysis thread never is)."""
+@pytest.fixture(scope="module")
+def big_trace():
     from bench.gen import generate
     from oncall_tui.sources.detect import read_traces
 
     [trace] = read_traces(generate(100_000))
+    return trace
+
+
+async def test_console_answers_keys_while_a_big_trace_is_analysed(big_trace) -> None:
+    """analyze of 100k spans takes seconds; it runs in a thread worker, so a
+    key press and a timer are handled within a small bound meanwhile. The key
+    goes in as the terminal driver sends it (pilot.press itself waits for the
+    whole process to idle, which a busy analysis thread never is)."""
+    trace = big_trace
     posted: list[tuple[float, Message]] = []
     app = OncallApp(trace=trace)
     ticks: list[float] = []
@@ -323,6 +342,22 @@ async def test_console_answers_keys_while_a_big_trace_is_analysed() -> None:
     assert len(gaps) >= 10
     assert max(key_lags) < 0.5, key_lags
     assert max(gaps) < 0.5, gaps
+
+
+async def test_keys_opened_while_analysing_give_way_to_the_trace(big_trace) -> None:
+    app = OncallApp(trace=big_trace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.post_message(events.Key("question_mark", "?"))  # see above: not pilot.press
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if isinstance(app.screen, HelpScreen):
+                break
+        [worker] = [w for w in app.workers if w.group == LOAD_GROUP]
+        assert isinstance(app.screen, HelpScreen) and worker.state is WorkerState.RUNNING
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen))
+        await pilot.press("escape")  # under the trace: what was opened, not the keys
+        said = str(app.query_one("#app-status").render())
+        assert said == f"trace {big_trace.trace_id}: {len(big_trace.spans):,} spans"
 
 
 async def test_a_file_given_at_start_is_read_and_analysed_off_the_loop(tmp_path) -> None:
