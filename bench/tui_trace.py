@@ -27,6 +27,7 @@ async def one(n: int, steps: int = 50) -> dict[str, float]:
     from oncall_tui.sources.detect import read_traces
     from oncall_tui.tui.app import OncallApp
     from oncall_tui.tui.call_tree import CallTree
+    from oncall_tui.tui.trace_screen import TraceScreen
     from oncall_tui.tui.tree_model import TreeModel
 
     [trace] = read_traces(generate(n), source="bench")
@@ -40,6 +41,9 @@ async def one(n: int, steps: int = 50) -> dict[str, float]:
     app = OncallApp(trace=trace)
     start = time.perf_counter()
     async with app.run_test(size=(80, 24)) as pilot:
+        # analyze runs in a thread worker now: first paint is when the screen is up.
+        while not isinstance(app.screen, TraceScreen):
+            await pilot.pause(0.01)
         await pilot.pause()
         tree = app.screen.query_one(CallTree)
         first_paint_s = time.perf_counter() - start

@@ -17,10 +17,11 @@ from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from oncall_tui.core.text import inert
+from oncall_tui.tui.loading import TraceAnalysed, TraceAnalysing, TraceLoadFailed, start_loading
 
 CSS_PATH = Path(__file__).with_name("app.tcss")
 
@@ -92,12 +93,16 @@ class OncallApp(App[int]):
         if keys:
             self.set_keymap(keys)
 
+    def compose(self) -> ComposeResult:
+        # The screen under all others: what is loading while a trace is read
+        # and analysed, and what is left when its trace screen is closed.
+        yield Static("", id="app-status", markup=False)
+        yield Footer()
+
     def on_mount(self) -> None:
         if self.trace is not None:
-            from oncall_tui.core.analysis import analyze
-            from oncall_tui.tui.trace_screen import TraceScreen
-
-            self.push_screen(TraceScreen(self.trace, analyze(self.trace)))
+            self._status(f"analysing {len(self.trace.spans):,} spans…")
+            start_loading(self, f"trace {self.trace.trace_id}", trace=self.trace)
         elif self.trace_file:
             self._open_file(self.trace_file)
         elif self.gateway is not None:
@@ -123,21 +128,28 @@ class OncallApp(App[int]):
                 await close()
 
     def _open_file(self, path: str) -> None:
-        from oncall_tui.core.analysis import analyze
-        from oncall_tui.errors import OncallError
-        from oncall_tui.sources.detect import read_traces
+        """Read and analyse the file's biggest trace in a thread; the trace
+        screen opens when ``TraceAnalysed`` arrives."""
+        self._status(f"reading {path}…")
+        start_loading(self, path, path=path)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#app-status", Static).update(inert(text, single_line=True))
+
+    def on_trace_analysing(self, message: TraceAnalysing) -> None:
+        self._status(f"{message.origin}: {message.text}")
+
+    async def on_trace_analysed(self, message: TraceAnalysed) -> None:
         from oncall_tui.tui.trace_screen import TraceScreen
 
-        try:
-            traces = read_traces(Path(path).read_bytes(), source=path)
-        except (OncallError, OSError) as exc:
-            self.push_screen(MessageScreen(f"cannot open {path}: {exc}"))
-            return
-        if not traces:
-            self.push_screen(MessageScreen(f"{path} holds no spans"))
-            return
-        biggest = max(traces, key=lambda t: len(t.spans))
-        self.push_screen(TraceScreen(biggest, analyze(biggest)))
+        self._status(f"{message.origin}: {message.analysis.summary.span_count:,} spans")
+        if isinstance(self.screen, ModalScreen):  # keys or palette opened while it analysed
+            await self.pop_screen()
+        await self.push_screen(TraceScreen(message.trace, message.analysis))
+
+    def on_trace_load_failed(self, message: TraceLoadFailed) -> None:
+        self._status(message.text)
+        self.push_screen(MessageScreen(message.text))
 
     def open_traces(self, route: str | None) -> None:
         from oncall_tui.tui.traces_screen import TracesScreen

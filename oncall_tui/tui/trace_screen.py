@@ -49,10 +49,12 @@ class TraceScreen(Screen[None]):
         Binding("z", "collapse", "Collapse", id="trace.collapse", show=False),
     ]
 
-    def __init__(self, trace: Trace, analysis: Analysis | None = None) -> None:
+    def __init__(self, trace: Trace, analysis: Analysis) -> None:
+        # The analysis comes ready (tui/loading.py runs it in a thread worker):
+        # analysing here would freeze the console for seconds on a big trace.
         super().__init__()
         self.trace = trace
-        self.analysis = analysis or analyze(trace)
+        self.analysis = analysis
         self.adjusted = bool(self.analysis.adjusted)
         self.model = TreeModel(trace, self.analysis)
 

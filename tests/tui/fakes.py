@@ -215,3 +215,15 @@ async def overview_painted(pilot, tries: int = 60) -> None:
             await pilot.pause(REPAINT_S + 0.1)
             return
     raise AssertionError("the overview never painted its routes")
+
+
+async def trace_shown(pilot, tries: int = 400) -> None:
+    """Wait until the trace screen is up: the trace is analysed in a thread first."""
+    from oncall_tui.tui.trace_screen import TraceScreen
+
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if isinstance(pilot.app.screen, TraceScreen):
+            await pilot.pause()
+            return
+    raise AssertionError("the trace screen never opened")

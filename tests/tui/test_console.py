@@ -20,7 +20,7 @@ from oncall_tui.tui.call_tree import CallTree
 from oncall_tui.tui.overview import OverviewScreen
 from oncall_tui.tui.trace_screen import TextModal, TraceScreen
 from tests.builders import TraceBuilder
-from tests.tui.fakes import overview_painted
+from tests.tui.fakes import overview_painted, trace_shown
 
 TMUX_SOCKET = f"oncall-tui-test-{os.getpid()}"  # private server: nobody else ends it
 EVIL = "\x1b]0;pwned\x07\x1b[31m[bold]boom[/bold]"
@@ -54,7 +54,7 @@ def TraceApp(trace) -> OncallApp:
 async def test_trace_screen_marks_cycle_and_jumps_to_it() -> None:
     app = TraceApp(reentrant_trace())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await trace_shown(pilot)
         screen = app.screen
         assert isinstance(screen, TraceScreen)
         title = str(screen.query_one("#trace-title").render())
@@ -74,7 +74,7 @@ async def test_trace_screen_marks_cycle_and_jumps_to_it() -> None:
 async def test_hostile_span_text_is_inert_and_full_value_reachable() -> None:
     app = TraceApp(reentrant_trace())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await trace_shown(pilot)
         tree = app.screen.query_one(CallTree)
         row = next(i for i in range(len(tree.model.rows)) if "pwned" in tree.model.label(i, 80)[0])
         text, _ = tree.model.label(row, 80)
@@ -96,7 +96,7 @@ async def test_hundred_thousand_spans_open_as_one_widget() -> None:
     [trace] = read_traces(generate(100_000))
     app = TraceApp(trace)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await trace_shown(pilot, tries=1200)
         tree = app.screen.query_one(CallTree)
         assert len(tree.model.rows) == len(trace.spans)
         await pilot.press("end")

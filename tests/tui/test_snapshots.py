@@ -15,7 +15,7 @@ import pytest
 from oncall_tui.core.models import TraceSummary
 from oncall_tui.tui.action_screen import ActionScreen, console_spec
 from oncall_tui.tui.app import OncallApp
-from tests.tui.fakes import CLOCK, FixedGateway, lifecycle, overview_painted
+from tests.tui.fakes import CLOCK, FixedGateway, lifecycle, overview_painted, trace_shown
 from tests.tui.test_console import reentrant_trace
 
 SIZES = [(80, 24), (160, 48)]
@@ -54,7 +54,7 @@ async def _settle(pilot) -> None:
 
 class FixedStore:
     async def search(self, query):
-        return [
+        rows = [
             TraceSummary(
                 trace_id="ab" * 16,
                 root_name="invoke_agent planner\x1b[2J[red]x[/red]",
@@ -65,6 +65,7 @@ class FixedStore:
             ),
             TraceSummary(trace_id="cd" * 16, root_name="chat gpt-x", span_count=2),
         ]
+        return [r for r in rows if r.error_count] if query.errors_only else rows
 
     async def get_trace(self, trace_id):
         return reentrant_trace()
@@ -77,7 +78,9 @@ def test_trace_screen(snap_compare, size) -> None:
     "1 ⟲", the findings panel names the cycle with its witness path, and the
     hostile tool name shows as visible \\x1b escapes and literal [bold] text,
     not as colour or a changed window title. Durations and tokens at the right."""
-    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size)
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()), terminal_size=size, run_before=trace_shown
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -85,14 +88,24 @@ def test_trace_screen_cycle_jump_and_span_detail(snap_compare, size) -> None:
     """After `c` the cursor sits on the span that closes the cycle and the
     detail panel shows its GenAI view (tool name, arguments) and attributes,
     the long tool result cut with "enter shows the full value"."""
-    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size, press=["c"])
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["c"],
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_graph_modal(snap_compare, size) -> None:
     """`g` opens the aggregated agent/model/tool graph as text, the reentrant
     tool marked ⟲, and escape closes it."""
-    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size, press=["g"])
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["g"],
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -100,7 +113,10 @@ def test_help_screen(snap_compare, size) -> None:
     """`?` on the trace screen lists that screen's keys, what each does and the
     id to remap it with (trace.graph, tree.next_cycle, ...), plus how to remap."""
     assert snap_compare(
-        OncallApp(trace=reentrant_trace()), terminal_size=size, press=["question_mark"]
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["question_mark"],
     )
 
 
@@ -223,10 +239,49 @@ def test_audit_screen(snap_compare, size) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_traces_screen(snap_compare, size) -> None:
-    """Recent traces: one with an error count in red, its hostile root name
-    shown with its escape as text; the status line says how to open one."""
+    """Recent traces ("traces: all" in the title): one with an error count in
+    red, its hostile root name shown with its escape as text; under the title
+    the empty search line shows its words (route:NAME errors finding:KIND
+    id:HEX file:PATH all); the status line says enter opens one and / searches,
+    and the footer shows "/ Search"."""
     app = OncallApp(store=FixedStore())
     assert snap_compare(app, terminal_size=size, run_before=lambda p: p.pause(0.3))
+
+
+async def _search(pilot, text: str) -> None:
+    """Wait for the first list, then type ``text`` into the search line and enter."""
+    await pilot.pause(0.3)
+    await pilot.press("slash", *text, "enter")
+    for _ in range(60):
+        await pilot.pause(0.05)
+        status = str(pilot.app.screen.query_one("#traces-status").render())
+        if "trace(s)" in status or "bad query" in status:
+            break
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_traces_screen_finding_search(snap_compare, size) -> None:
+    """After typing "errors finding:cycle": the title reads "traces: errors
+    finding:cycle", the search line keeps the query, the one trace with an
+    error is left, with a finding column naming reentrancy_cycle (red: high)
+    before its root name (at 160 columns in full, its escape shown as text; at
+    80 cut by the edge, with the table's horizontal scrollbar); the status line
+    says "1 trace(s) matching errors finding:cycle"."""
+    app = OncallApp(store=FixedStore())
+    assert snap_compare(
+        app, terminal_size=size, run_before=lambda p: _search(p, "errors finding:cycle")
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_traces_screen_bad_query(snap_compare, size) -> None:
+    """A typo in the search line: the status line says in red "bad query:
+    unknown word 'eror'" and lists the words that work; the line keeps the
+    text and the focus (footer: esc Cancel) so it can be fixed; the list and
+    the title ("traces: all") are unchanged."""
+    app = OncallApp(store=FixedStore())
+    assert snap_compare(app, terminal_size=size, run_before=lambda p: _search(p, "eror"))
 
 
 def test_problem_screen(snap_compare) -> None:

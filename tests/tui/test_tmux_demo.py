@@ -83,8 +83,8 @@ def test_demo_overview_cycle_trace_and_kill_switch(term: str) -> None:
         # Move the cursor to agent-assist (the route the reentrancy scenario hits).
         pane.keys(*["Down"] * routes.index("agent-assist"))
         pane.keys("Enter")
-        pane.wait_for("traces of agent-assist")
-        pane.wait_for("trace(s); enter opens one")
+        pane.wait_for("traces: route:agent-assist")
+        pane.wait_for("; enter opens one")
         pane.keys("Enter")
         screen = pane.wait_for("spans  ")
         assert "1 ⟲" in screen or "2 ⟲" in screen, screen
