@@ -178,7 +178,11 @@ class OncallApp(App[int]):
         try:
             inputs = resolve_inputs(rb, {"route": route} if "route" in rb.inputs else {})
             session = Session.create(
-                incidents_dir(self.state_dir or state_dir()), rb, inputs, environment=self.env_name
+                incidents_dir(self.state_dir or state_dir()),
+                rb,
+                inputs,
+                environment=self.env_name,
+                clock=self.clock,
             )
         except OncallError as exc:
             self.notify(f"cannot start runbook {rb.id}: {inert(exc.message)}", severity="error")

@@ -238,6 +238,38 @@ def test_audit_screen(snap_compare, size) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_runbook_screen(snap_compare, size, tmp_path, monkeypatch) -> None:
+    """`b` on support-chat (no alert; the figures imply 429s and a low quota):
+    the quota-exhaustion runbook with its steps, the checks it ran by itself
+    marked ✗/✓, the manual step it waits on (▶) with "d: done   x: skip",
+    and the timeline underneath with each check's evidence (rate_429=0.05)
+    at 08:00:03, the pinned clock."""
+    # The incident id ends in random hex (two incidents in one second differ).
+    monkeypatch.setattr("oncall_tui.runbook.session.secrets.token_hex", lambda n: "beef")
+    gateway = FixedGateway(alerting=False, primary_share=0.95)
+    app = OncallApp(
+        gateway=gateway,
+        gateway_name="fixed",
+        env_name="prod",
+        state_dir=tmp_path,
+        clock=lambda: CLOCK + timedelta(seconds=3),
+        action_runner=lifecycle(gateway, tmp_path),
+    )
+
+    async def before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("b")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            screen = pilot.app.screen
+            if type(screen).__name__ == "RunbookScreen" and not screen.busy:
+                break
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_traces_screen(snap_compare, size) -> None:
     """Recent traces ("traces: all" in the title): one with an error count in
     red, its hostile root name shown with its escape as text; under the title
