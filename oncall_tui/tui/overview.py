@@ -55,6 +55,7 @@ POLL_S = 2.0
 TRACE_SWEEP_S = 10.0
 SWEEP_TRACES = 100
 FINDING_LINES = 3
+FINDING_SHARE = 0.1  # medium findings show when this share of recent traces has them
 REPAINT_S = 0.5  # bounded repaint rate of the routes table
 WINDOW_S = 60
 
@@ -176,6 +177,16 @@ class OverviewScreen(Screen[None]):
         """The runbook `b` would start for this alert (the library's own match)."""
         found = suggest(self.runbooks, alerts=[alert_kind])
         return found[0].runbook.id if found else None
+
+    def _telling_findings(self) -> list[FindingGroup]:
+        """High findings always; medium ones when common (a fallback in 4 of
+        100 traces is the gateway doing its job, in 40 it is the incident)."""
+        swept = self.swept or 0
+        return [
+            g
+            for g in self.finding_groups
+            if g.severity in ("high", "critical") or g.traces >= FINDING_SHARE * swept
+        ]
 
     def _runbook_for_finding(self, kind: str) -> str | None:
         found = suggest(self.runbooks, findings=[kind])
@@ -328,7 +339,7 @@ class OverviewScreen(Screen[None]):
             if runbook:
                 out.append(f"  → runbook {runbook}", style="bold cyan")
             out.append("\n")
-        for g in self.finding_groups[:FINDING_LINES]:
+        for g in self._telling_findings()[:FINDING_LINES]:
             out.append(f"[{g.severity}] ", style=SEVERITY_STYLE.get(g.severity, ""))
             where = f" ({safe(', '.join(g.routes), 40)})" if g.routes else ""
             out.append(f"{g.kind} in {g.traces} of {self.swept} recent traces{where}")

@@ -140,3 +140,18 @@ async def test_flags_are_marked_in_text_not_colour_alone(monkeypatch) -> None:
         assert search[2] == "97%/90%" and search[5] == "8%!"  # 8x its 1% baseline
         alerts = str(app.screen.query_one("#alerts").render())
         assert "quota openai: 50 of 1000 left (5%); resets 01:00 America/Los_Angeles" in alerts
+
+
+def test_medium_findings_show_only_when_common() -> None:
+    """A fallback in 4 of 100 traces is the gateway doing its job; in 40 it is
+    the incident. High findings always show."""
+    from oncall_tui.core.finding_digest import FindingGroup
+
+    screen = OverviewScreen(FixedGateway(), "sim", "prod")
+    screen.swept = 100
+    screen.finding_groups = [
+        FindingGroup("reentrancy_cycle", "high", 1, ("a",), "t1", "loop"),
+        FindingGroup("tier_demotion", "medium", 4, ("b",), "t2", "demoted"),
+        FindingGroup("stale_data", "medium", 40, ("c",), "t3", "old"),
+    ]
+    assert [g.kind for g in screen._telling_findings()] == ["reentrancy_cycle", "stale_data"]

@@ -282,13 +282,17 @@ def test_traces_screen(snap_compare, size) -> None:
 
 async def _search(pilot, text: str) -> None:
     """Wait for the first list, then type ``text`` into the search line and enter."""
-    await pilot.pause(0.3)
+
+    async def until(*needles: str) -> None:
+        for _ in range(200):  # generous: a loaded CI machine is slow, not wrong
+            await pilot.pause(0.05)
+            status = str(pilot.app.screen.query_one("#traces-status").render())
+            if any(n in status for n in needles):
+                return
+
+    await until("trace(s)")
     await pilot.press("slash", *text, "enter")
-    for _ in range(60):
-        await pilot.pause(0.05)
-        status = str(pilot.app.screen.query_one("#traces-status").render())
-        if "trace(s)" in status or "bad query" in status:
-            break
+    await until("matching", "bad query")
     await pilot.pause(0.1)
 
 
