@@ -21,6 +21,7 @@ from oncall_tui.core.models import Span
 DATA_AGE_ATTR = "retrieval.document.age_s"
 _DOC_METADATA = re.compile(r"^retrieval\.documents\.\d+\.document\.metadata$")
 _DOC_PREFIX = "retrieval.documents."
+_FIRST_DOCUMENT = "retrieval.documents.0.document.metadata"
 MAX_DOCUMENTS_READ = 50  # per span: hostile traces may list thousands
 
 
@@ -30,6 +31,11 @@ def data_age_s(span: Span) -> float | None:
     raw = attrs.get(DATA_AGE_ATTR)
     if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
         return float(raw)
+    if _FIRST_DOCUMENT not in attrs:
+        # OpenInference flattens documents from index 0: no document 0, none at
+        # all. One lookup instead of a walk over every tool span's attributes
+        # (a tenth of analyze's findings time on a 100k-span agent trace).
+        return None
     oldest: float | None = None
     read = 0
     for key, value in attrs.items():

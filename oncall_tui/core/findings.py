@@ -219,12 +219,13 @@ def _retries_and_fallbacks(
 _REPAIR_KEYS = ("gen_ai.request.repair_reason", "oncall.repair_reason", "exception.message")
 
 
+_REPAIR_MARKS = frozenset((*_REPAIR_KEYS, "gen_ai.request.repair_attempt"))
+
+
 def _is_repair(span: Span) -> bool:
     attrs = span.attributes
-    if span.status != "error" and not any(
-        k in attrs for k in (*_REPAIR_KEYS, "gen_ai.request.repair_attempt")
-    ):
-        return False  # the common case, decided without building any text
+    if span.status != "error" and _REPAIR_MARKS.isdisjoint(attrs):
+        return False  # the common case, decided in C without building any text
     text = " ".join(str(attrs.get(k, "")) for k in _REPAIR_KEYS).lower()
     if span.status == "error" and any(
         w in (span.status_message or "").lower() for w in _REPAIR_WORDS
