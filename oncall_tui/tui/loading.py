@@ -99,6 +99,9 @@ def start_loading(
     return node.run_worker(
         partial(_load, node, origin, trace, path),
         name=f"load {origin}",
+        # Textual describes a worker by repr(work) unless told: the repr of a
+        # partial holding a 100k-span trace took 1.4 s on the event loop.
+        description=f"load {origin}",
         group=LOAD_GROUP,
         exclusive=True,
         exit_on_error=False,
@@ -132,6 +135,7 @@ async def analysed(node: DOMNode, trace: Trace) -> Analysis:
     worker: Worker[Analysis] = node.run_worker(
         partial(analyze, trace),
         name=f"analyse {trace.trace_id}",
+        description=f"analyse {trace.trace_id}",  # not repr(trace): see start_loading
         group="trace-analyse",
         exit_on_error=False,
         thread=True,
