@@ -43,6 +43,7 @@ from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
     SEVERITY_STYLE,
     age_text,
+    fit_rows,
     route_row,
     safe,
 )
@@ -55,6 +56,7 @@ POLL_S = 2.0
 TRACE_SWEEP_S = 10.0
 SWEEP_TRACES = 100
 FINDING_LINES = 3
+ALERT_ROWS = 6  # text rows of the alert panel (#alerts max-height 7, less its border)
 FINDING_SHARE = 0.1  # medium findings show when this share of recent traces has them
 REPAINT_S = 0.5  # bounded repaint rate of the routes table
 WINDOW_S = 60
@@ -110,6 +112,7 @@ class OverviewScreen(Screen[None]):
         # footer (it lists every key, refresh included).
         Binding("r", "refresh", "Refresh", id="overview.refresh", show=False),
         Binding("b", "runbook", "Runbook", id="overview.runbook"),
+        Binding("a", "all_alerts", "All alerts", id="overview.alerts", show=False),
         Binding("k", "act('kill_switch')", "Kill", id="overview.kill_switch"),
         Binding("v", "act('rollback')", "Rollback", id="overview.rollback"),
         Binding("f", "act('failover')", "Failover", id="overview.failover"),
@@ -123,6 +126,7 @@ class OverviewScreen(Screen[None]):
         self.status: StatusResponse | None = None
         self.alerts: list[Alert] = []
         self.error: str | None = None
+        self.alerts_text = Text("no data yet")  # everything the alert panel would show
         # Set when the gateway cannot say which tier served (LiteLLM): the
         # last figures derived from traces, applied to every status until
         # the next derivation.
@@ -357,7 +361,15 @@ class OverviewScreen(Screen[None]):
                     f" from {self.derived.traces} trace(s) in the trace store\n",
                     style="dim",
                 )
-        self.query_one("#alerts", Static).update(out)
+        self.alerts_text = out
+        panel = self.query_one("#alerts", Static)
+        # max-height 7 in app.tcss: one row of border, six of text.
+        panel.update(fit_rows(out, panel.size.width or 80, ALERT_ROWS, "a shows all"))
+
+    def action_all_alerts(self) -> None:
+        from oncall_tui.tui.trace_screen import TextModal
+
+        self.app.push_screen(TextModal("alerts, trace findings and notes", self.alerts_text))
 
     def _current_route(self) -> str | None:
         table = self.query_one("#routes", DataTable)

@@ -210,3 +210,27 @@ def age_text(status: StatusResponse | None, error: str | None, now: datetime | N
         text.stylize("bold black on yellow")
         text.append(f"  STALE: {safe(error or 'no update', 120)}")
     return text
+
+
+def fit_rows(text: Text, width: int, rows: int, hint: str) -> Text:
+    """``text`` cut to what ``rows`` terminal rows of ``width`` show, its last
+    row saying how much more there is (``hint`` names the key for all of it).
+    A panel that silently loses its bottom lines hides the one that matters."""
+    lines = text.split("\n", allow_blank=False)
+    width = max(width, 1)
+
+    def height(line: Text) -> int:
+        return max(1, -(-len(line.plain) // width))
+
+    if sum(height(line) for line in lines) <= rows:
+        return text
+    out = Text()
+    used = 0
+    for shown, line in enumerate(lines):
+        if used + height(line) > rows - 1:
+            out.append(f"… {len(lines) - shown} more line(s): {hint}", style="bold cyan")
+            return out
+        out.append_text(line)
+        out.append("\n")
+        used += height(line)
+    return out

@@ -155,3 +155,50 @@ def test_medium_findings_show_only_when_common() -> None:
         FindingGroup("stale_data", "medium", 40, ("c",), "t3", "old"),
     ]
     assert [g.kind for g in screen._telling_findings()] == ["reentrancy_cycle", "stale_data"]
+
+
+class ManyAlertsGateway(FixedGateway):
+    async def alerts(self):
+        from oncall_tui.core.gateway import Alert
+
+        return [
+            Alert(
+                id=f"a{n}",
+                route="support-chat",
+                kind="tier_mix_below_slo",
+                severity="high",
+                summary=f"alert number {n} on support-chat",
+                started_at=CLOCK,
+            )
+            for n in range(9)
+        ]
+
+
+async def test_a_full_alert_panel_says_how_much_more_and_a_shows_all() -> None:
+    """Nine alerts do not fit six rows at 80x24: the panel's last row says how
+    many lines it hides, and `a` opens all of them (the quota note included)."""
+    from oncall_tui.tui.trace_screen import TextModal
+
+    app = OncallApp(gateway=ManyAlertsGateway(), gateway_name="sim", clock=lambda: CLOCK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await overview_painted(pilot)
+        panel = str(app.screen.query_one("#alerts").render())
+        assert "alert number 0" in panel and "alert number 8" not in panel
+        assert "more line(s): a shows all" in panel
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, TextModal)
+        text = "\n".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "alert number 8" in text and "quota openai: 50 of 1000 left" in text
+
+
+def test_fit_rows_counts_wrapped_rows() -> None:
+    from rich.text import Text
+
+    from oncall_tui.tui.presenters import fit_rows
+
+    short = Text("a\nb\nc")
+    assert fit_rows(short, 80, 3, "x") is short
+    wrapped = Text("a" * 100 + "\nb\nc")  # 2 + 1 + 1 rows at width 80
+    cut = fit_rows(wrapped, 80, 3, "x").plain
+    assert cut.startswith("a" * 100) and cut.endswith("… 2 more line(s): x")
