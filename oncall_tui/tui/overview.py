@@ -127,15 +127,13 @@ class OverviewScreen(Screen[None]):
         self.alerts: list[Alert] = []
         self.error: str | None = None
         self.alerts_text = Text("no data yet")  # everything the alert panel would show
-        # Set when the gateway cannot say which tier served (LiteLLM): the
-        # last figures derived from traces, applied to every status until
-        # the next derivation.
-        self.trace_stats: list[RouteTraceStats] | None = None
+        # The last trace sweep: route figures (applied to every status of a
+        # gateway that cannot say which tier served, until the next sweep)
+        # and findings.
         self.derived: FromTraces | None = None
         self.finding_groups: list[FindingGroup] = []
         self.swept: int | None = None  # traces read by the last sweep
-        self._needs_traces = False
-        self._gateway_status: StatusResponse | None = None
+        self._gateway_status: StatusResponse | None = None  # as the gateway said it
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -277,7 +275,6 @@ class OverviewScreen(Screen[None]):
         self.post_message(TraceSweep(stats, len(traces), groups))
 
     def on_trace_sweep(self, message: TraceSweep) -> None:
-        self.trace_stats = message.stats
         self.finding_groups = message.groups
         self.swept = message.traces
         self.derived = FromTraces("store", message.traces, [], message.stats)
@@ -288,11 +285,9 @@ class OverviewScreen(Screen[None]):
     def _apply_status(self, status: StatusResponse) -> None:
         """Keep the gateway's own figures; fill only what it cannot say."""
         self._gateway_status = status
-        self._needs_traces = needs_traces(status)
-        if self._needs_traces and self.trace_stats is not None:
-            status, filled = fill_status(status, self.trace_stats, WINDOW_S)
-            if self.derived is not None:
-                self.derived = msgspec.structs.replace(self.derived, routes=filled)
+        if self.derived is not None and needs_traces(status):
+            status, filled = fill_status(status, self.derived.stats, WINDOW_S)
+            self.derived = msgspec.structs.replace(self.derived, routes=filled)
         self.status = status
         self._dirty = True
 
