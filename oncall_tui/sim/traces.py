@@ -14,6 +14,8 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from oncall_tui.core.genai import genai_view
 from oncall_tui.core.models import Span
 from oncall_tui.sim.fleet import Fleet, Record, RouteState
@@ -108,6 +110,19 @@ class _Builder:
             )
         )
         return sid
+
+    def covering(self) -> list[Span]:
+        """The spans with every parent stretched to end no earlier than its
+        children: a synchronous caller cannot return before its callees (the
+        agent's tool steps are laid out after the root's end is chosen)."""
+        index = {s.span_id: i for i, s in enumerate(self.spans)}
+        spans = list(self.spans)
+        for i in range(len(spans) - 1, -1, -1):  # children come after parents
+            child = spans[i]
+            p = index.get(child.parent_id or "")
+            if p is not None and spans[p].end_ns < child.end_ns:
+                spans[p] = msgspec.structs.replace(spans[p], end_ns=child.end_ns)
+        return spans
 
 
 def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
@@ -273,7 +288,7 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
                 host=host,
             )
     del model_id
-    return b.spans
+    return b.covering()
 
 
 def _model_attrs(

@@ -132,6 +132,20 @@ async def test_only_the_reentrancy_scenario_yields_a_call_cycle(name: str) -> No
         assert with_cycles == [], f"{name} must not look like reentrancy"
 
 
+@pytest.mark.parametrize("scenario", [None, "tool-reentrancy", "structured-output-loop"])
+async def test_no_simulated_caller_returns_before_its_callees(scenario: str | None) -> None:
+    """Every span ends no earlier than its children (the agent's tool steps
+    used to run on after the agent and the gateway span had ended)."""
+    route = SCENARIOS[scenario].route if scenario else "agent-assist"
+    async with staged(scenario, route) as seen:
+        traces = await seen.traces()
+    assert traces
+    for trace in traces:
+        ends = {s.span_id: s.end_ns for s in trace.spans}
+        late = [s.name for s in trace.spans if s.parent_id and s.end_ns > ends[s.parent_id]]
+        assert late == [], (trace.trace_id, late)
+
+
 async def test_scenarios_switch_at_run_time_over_http() -> None:
     async with running_sim(seed=SEED, warmup_s=30) as server:
         headers = {"Authorization": f"Bearer {server.token}"}
