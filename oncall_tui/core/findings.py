@@ -13,6 +13,7 @@ from oncall_tui.core.cycles import Cycle
 from oncall_tui.core.data_age import data_age_s
 from oncall_tui.core.graph import Collapsed
 from oncall_tui.core.models import Finding, GenAI, QualityNote, Severity, Span, Trace
+from oncall_tui.core.text import duration_text
 
 REPEATED_CALL_MIN = 3  # identical tool calls in one trace before we say so
 RETRY_ATTEMPTS_MIN = 3  # attempts of one logical model call before "retry storm"
@@ -435,21 +436,13 @@ def _stale_data(spans: list[Span], keys: list[str | None], idx: list[int]) -> li
         Finding(
             "stale_data",
             "medium",
-            f"retrieval handed the model data {_duration(oldest)} old ({where}); "
+            f"retrieval handed the model data {duration_text(oldest)} old ({where}); "
             f"{len(old)} of {len(aged)} retrieval(s) stating a data age exceed "
-            f"{_duration(STALE_DATA_S)}",
+            f"{duration_text(STALE_DATA_S)}",
             _ids(spans, [i for i, _ in sorted(old, key=lambda t: -t[1])]),  # oldest first
             {"max_age_s": round(oldest, 1), "stale": len(old), "with_age": len(aged)},
         )
     ]
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
 
 
 def _quality(notes: list[QualityNote]) -> list[Finding]:

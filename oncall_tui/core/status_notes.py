@@ -8,20 +8,13 @@ message quoting one matches the other. Pure functions of a ``StatusResponse``.
 from __future__ import annotations
 
 from oncall_tui.core.gateway import StatusResponse
+from oncall_tui.core.text import duration_text
 
 #: A fallback path that has not served real traffic for this long may no
 #: longer work when the primary fails (DESIGN: fallback path atrophy).
 ATROPHY_S = 24 * 3600
 #: Quota left below this share of its limit gets a line with its reset time.
 LOW_QUOTA = 0.2
-
-
-def _age(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 def data_age_lines(status: StatusResponse) -> list[str]:
@@ -53,7 +46,7 @@ def atrophy_lines(status: StatusResponse) -> list[str]:
             if tier.last_served_at is None:
                 stale.append(f"{tier.tier} (never seen serving)")
             elif (age := (now - tier.last_served_at).total_seconds()) > ATROPHY_S:
-                stale.append(f"{tier.tier} (last served {_age(age)} ago)")
+                stale.append(f"{tier.tier} (last served {duration_text(age)} ago)")
         if stale:
             lines.append(f"untested fallback of {r.route}: {', '.join(stale)}")
     return lines

@@ -40,3 +40,11 @@ def truncate(text: str, limit: int) -> str:
 def preview(text: object, limit: int = 120) -> str:
     """One inert line for a table cell; the full value stays reachable elsewhere."""
     return truncate(inert(text, single_line=True), limit)
+
+
+def duration_text(seconds: float) -> str:
+    """A span of time as a person says it: "40 min", "26 h", "1.5 h", "9 days"."""
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    value, unit = (seconds / 3600, "h") if seconds < 2 * 86400 else (seconds / 86400, "days")
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"

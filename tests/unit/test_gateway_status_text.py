@@ -48,3 +48,15 @@ def test_a_primary_that_is_idle_is_not_an_untested_fallback() -> None:
         routes=(_route("quiet", TierShare("openai/gpt-4o", 0.0, 0, None)),),
     )
     assert atrophy_lines(status) == []
+
+
+def test_durations_read_as_a_person_says_them() -> None:
+    from oncall_tui.core.text import duration_text
+
+    assert [duration_text(s) for s in (2400, 93_600, 5_400, 777_600, 216_000)] == [
+        "40 min",
+        "26 h",
+        "1.5 h",
+        "9 days",
+        "2.5 days",
+    ]

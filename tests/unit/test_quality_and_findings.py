@@ -278,7 +278,7 @@ def test_stale_data_names_the_oldest_retrieval_and_counts_the_rest() -> None:
     assert f.span_ids == (older, old)
     assert fresh not in f.span_ids
     assert f.numbers == {"max_age_s": 26 * 3600, "stale": 2, "with_age": 3}
-    assert "26.0 h old (tool:search_kb)" in f.summary
+    assert "26 h old (tool:search_kb)" in f.summary
 
 
 def test_openinference_retriever_metadata_dates_the_documents() -> None:
