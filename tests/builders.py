@@ -156,3 +156,15 @@ def gateway_request(
         )
     [trace] = assemble(spans, source="test")
     return trace
+
+
+def looping_agent(n: int, route: str, tool: str = "search_kb") -> Trace:
+    """Trace ``n`` of ``route`` whose tool call nests a model call that calls
+    the same tool again (a reentrancy cycle)."""
+    b = TraceBuilder(trace_id=f"{n:032x}")
+    agent = b.agent("planner", end=1000, attrs={"gen_ai.route": route})
+    m1 = b.model(agent, 0, 900)
+    t1 = b.tool(tool, m1, 10, 890)
+    m2 = b.model(t1, 20, 880)
+    b.tool(tool, m2, 30, 870)
+    return b.trace()

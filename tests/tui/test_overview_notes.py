@@ -15,7 +15,7 @@ from oncall_tui.core.models import Trace
 from oncall_tui.sources.capabilities import TraceQuery
 from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.overview import OverviewScreen
-from tests.builders import TraceBuilder, gateway_request
+from tests.builders import gateway_request, looping_agent
 from tests.tui.fakes import CLOCK, FixedGateway, overview_painted
 
 
@@ -82,24 +82,13 @@ async def test_overview_fills_tier_mix_from_traces_when_the_gateway_cannot() -> 
         assert store.reads == 1  # one window read, not one per status
 
 
-def _looping_agent(n: int, route: str) -> Trace:
-    """A trace whose tool calls nest inside themselves (a reentrancy cycle)."""
-    b = TraceBuilder(trace_id=f"{n:032x}")
-    agent = b.agent("planner", end=1000, attrs={"gen_ai.route": route})
-    m1 = b.model(agent, 0, 900)
-    t1 = b.tool("search_kb", m1, 10, 890)
-    m2 = b.model(t1, 20, 880)
-    b.tool("search_kb", m2, 30, 870)
-    return b.trace()
-
-
 async def test_findings_of_recent_traces_show_with_their_runbook() -> None:
     """A gateway alerts on rates; a tool loop shows only in traces. The
     overview reads the store's recent traces and names the finding, the
     routes it hits and the runbook for it; `b` on that route weighs it with
     what the route's figures imply, though the gateway raises no alert for
     it. The gateway's own tier figures are kept (it reports them)."""
-    store = WindowStore([_looping_agent(n, "search-summary") for n in range(3)] + _traffic())
+    store = WindowStore([looping_agent(n, "search-summary") for n in range(3)] + _traffic())
     app = OncallApp(gateway=FixedGateway(), gateway_name="sim", store=store, clock=lambda: CLOCK)
     async with app.run_test(size=(160, 48)) as pilot:
         await overview_painted(pilot)

@@ -71,6 +71,16 @@ async def test_runbook_steps_checks_decisions_action_and_postmortem(tmp_path) ->
         assert draft.is_file() and "quota" in draft.read_text().lower()
 
 
+async def _act_on_the_action_step(pilot, screen: RunbookScreen) -> None:
+    """quota-exhaustion: mark the manual step, answer yes, press a to act."""
+    await pilot.press("d")
+    await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "answer")
+    await pilot.press("1")
+    await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "confirm")
+    await pilot.press("a")
+    await pilot.pause()
+
+
 async def test_read_only_runbook_offers_no_action(tmp_path) -> None:
     app = OncallApp(
         gateway=FixedGateway(alerting=False, primary_share=0.95),
@@ -81,12 +91,7 @@ async def test_read_only_runbook_offers_no_action(tmp_path) -> None:
     )
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open_runbook(pilot, app)
-        await pilot.press("d")
-        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "answer")
-        await pilot.press("1")
-        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "confirm")
-        await pilot.press("a")
-        await pilot.pause()
+        await _act_on_the_action_step(pilot, screen)
         assert isinstance(app.screen, RunbookScreen)  # no action screen
         assert "not offered, read-only" in screen_text(app)
 
@@ -96,12 +101,7 @@ async def test_runbook_action_cannot_run_without_the_lifecycle(tmp_path) -> None
     app = OncallApp(gateway=gateway, gateway_name="f", env_name="prod", state_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open_runbook(pilot, app)
-        await pilot.press("d")
-        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "answer")
-        await pilot.press("1")
-        await _wait(pilot, lambda: not screen.busy and screen.wait.kind == "confirm")
-        await pilot.press("a")
-        await pilot.pause()
+        await _act_on_the_action_step(pilot, screen)
         assert isinstance(app.screen, RunbookScreen)  # no action screen
         assert "cannot run here" in " ".join(screen_text(app).split())
         footer = "".join(str(w.render()) for w in app.screen.query("FooterKey"))

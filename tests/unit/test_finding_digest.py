@@ -5,21 +5,11 @@ from __future__ import annotations
 from oncall_tui.core.analysis import analyze
 from oncall_tui.core.finding_digest import digest
 from oncall_tui.core.summary import summarize
-from tests.builders import TraceBuilder, gateway_request
-
-
-def _loop(n: int, route: str):
-    b = TraceBuilder(trace_id=f"{n:032x}")
-    agent = b.agent("planner", end=1000, attrs={"gen_ai.route": route})
-    m1 = b.model(agent, 0, 900)
-    t1 = b.tool("search_kb", m1, 10, 890)
-    m2 = b.model(t1, 20, 880)
-    b.tool("search_kb", m2, 30, 870)
-    return b.trace()
+from tests.builders import gateway_request, looping_agent
 
 
 def test_one_group_per_kind_worst_first_with_routes_by_count() -> None:
-    analyses = [analyze(_loop(n, "a")) for n in range(3)] + [analyze(_loop(9, "b"))]
+    analyses = [analyze(looping_agent(n, "a")) for n in range(3)] + [analyze(looping_agent(9, "b"))]
     groups = digest(analyses)
     cycle = next(g for g in groups if g.kind == "reentrancy_cycle")
     assert cycle.traces == 4 and cycle.routes == ("a", "b")
