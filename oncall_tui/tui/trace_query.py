@@ -94,6 +94,9 @@ def is_trace_id(word: str, *, bare: bool = False) -> bool:
     return low <= len(word) <= 32 and all(c in HEX for c in word)
 
 
+_ONE_EACH = {"route": "route", "finding": "finding kind"}
+
+
 def parse(text: str) -> Query:
     """``text`` as typed -> a ``Search`` or an open; ``QueryError`` names the bad word."""
     try:
@@ -102,8 +105,7 @@ def parse(text: str) -> Query:
         raise QueryError(f"cannot read the query: {exc}") from None
     if not words:
         return Search()
-    route: str | None = None
-    finding: str | None = None
+    single: dict[str, str] = {}  # route:, finding: (one of each)
     errors_only = False
     opens: list[tuple[str, OpenTrace | OpenFile]] = []
     filters: list[str] = []
@@ -127,19 +129,15 @@ def parse(text: str) -> Query:
             if not value:
                 raise QueryError(f"'{word}': name the file after file:", word)
             opens.append((word, OpenFile(value)))
-        elif colon and key == "route":
+        elif colon and key in _ONE_EACH:
+            noun = _ONE_EACH[key]
             if not value:
-                raise QueryError(f"'{word}': name the route after route:", word)
-            if route is not None and route != value:
-                raise QueryError(f"'{word}': one route at a time (already route:{route})", word)
-            route = value
-            filters.append(word)
-        elif colon and key == "finding":
-            if not value:
-                raise QueryError(f"'{word}': name a finding kind after finding:", word)
-            if finding is not None and finding != value:
-                raise QueryError(f"'{word}': one finding kind at a time", word)
-            finding = value
+                raise QueryError(f"'{word}': name the {noun} after {key}:", word)
+            if single.get(key, value) != value:
+                raise QueryError(
+                    f"'{word}': one {noun} at a time (already {key}:{single[key]})", word
+                )
+            single[key] = value
             filters.append(word)
         else:
             raise QueryError(f"unknown word '{word}' (try {', '.join(KEYS)})", word)
@@ -149,4 +147,4 @@ def parse(text: str) -> Query:
             extra = opens[1][0] if len(opens) > 1 else filters[0]
             raise QueryError(f"'{word}' opens one trace; '{extra}' cannot go with it", extra)
         return target
-    return Search(route=route, errors_only=errors_only, finding=finding)
+    return Search(route=single.get("route"), errors_only=errors_only, finding=single.get("finding"))
