@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from oncall_tui.core.models import Trace, TraceSummary
+from oncall_tui.core.models import Span, Trace, TraceSummary
+
+#: Attributes a gateway's request span names its route (model group) with.
+ROUTE_KEYS = ("litellm.model_group", "gen_ai.route")
+
+
+def route_of(span: Span) -> str | None:
+    for key in ROUTE_KEYS:
+        value = span.attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def summarize(trace: Trace) -> TraceSummary:
@@ -15,15 +26,10 @@ def summarize(trace: Trace) -> TraceSummary:
     end = max(s.end_ns for s in spans)
     route = root.attributes.get("gen_ai.route") or root.attributes.get("http.route")
     if route is None:
-        # A gateway's spans name the route below the root (LiteLLM's model group).
-        route = next(
-            (
-                s.attributes.get("gen_ai.route") or s.attributes.get("litellm.model_group")
-                for s in spans
-                if "gen_ai.route" in s.attributes or "litellm.model_group" in s.attributes
-            ),
-            None,
-        )
+        # A gateway's spans name the route below the root (LiteLLM's model
+        # group); the earliest attempt is the route the caller asked for.
+        named = [s for s in spans if route_of(s)]
+        route = route_of(min(named, key=lambda s: s.start_ns)) if named else None
     return TraceSummary(
         trace_id=trace.trace_id,
         root_name=root.name,

@@ -16,9 +16,8 @@ import msgspec
 
 from oncall_tui.core.gateway import StatusResponse
 from oncall_tui.core.gateway import TierShare as GwTierShare
-from oncall_tui.core.models import Span, Trace
-
-ROUTE_KEYS = ("litellm.model_group", "gen_ai.route")
+from oncall_tui.core.models import Trace
+from oncall_tui.core.summary import route_of
 
 
 class TierShare(msgspec.Struct, frozen=True):
@@ -37,14 +36,6 @@ class RouteTraceStats(msgspec.Struct, frozen=True):
     served_by: tuple[TierShare, ...]
     latency_p50_ms: float | None
     latency_p95_ms: float | None
-
-
-def _route(span: Span) -> str | None:
-    for key in ROUTE_KEYS:
-        value = span.attributes.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
 
 
 def _pct(sorted_ms: list[float], q: float) -> float | None:
@@ -68,11 +59,11 @@ def route_stats(traces: list[Trace]) -> list[RouteTraceStats]:
     per: dict[str, _Acc] = {}
     for trace in traces:
         attempts = sorted(
-            (s for s in trace.spans if _route(s) is not None), key=lambda s: s.start_ns
+            (s for s in trace.spans if route_of(s) is not None), key=lambda s: s.start_ns
         )
         if not attempts:
             continue
-        asked = _route(attempts[0]) or ""
+        asked = route_of(attempts[0]) or ""
         acc = per.setdefault(asked, _Acc())
         acc.requests += 1
         start = min(s.start_ns for s in trace.spans)
@@ -82,7 +73,7 @@ def route_stats(traces: list[Trace]) -> list[RouteTraceStats]:
             acc.errors += 1
             continue
         served = ok[-1]
-        served_route = _route(served) or asked
+        served_route = route_of(served) or asked
         g = served.gen_ai
         model = (g.response_model or g.request_model) if g else None
         tier = f"{served_route}/{model}" if model else served_route
