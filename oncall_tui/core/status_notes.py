@@ -27,8 +27,8 @@ def data_age_lines(status: StatusResponse) -> list[str]:
         stale = r.stale_data_rate or 0.0
         cached = r.tool_cache_hit_rate
         lines.append(
-            f"data age {r.route}: median {r.data_age_p50_s / 60:.0f} min, promise "
-            f"{r.data_freshness_slo_s / 60:.0f} min, {stale:.0%} of retrievals older"
+            f"data age {r.route}: median {duration_text(r.data_age_p50_s)}, promise "
+            f"{duration_text(r.data_freshness_slo_s)}, {stale:.0%} of retrievals older"
             + (f"; tool cache answers {cached:.0%}" if cached is not None else "")
         )
     return lines

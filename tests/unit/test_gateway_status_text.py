@@ -60,3 +60,21 @@ def test_durations_read_as_a_person_says_them() -> None:
         "9 days",
         "2.5 days",
     ]
+
+
+def test_data_age_line_speaks_in_the_units_the_alert_uses() -> None:
+    from oncall_tui.core.status_notes import data_age_lines
+
+    row = RouteStatus(
+        route="agent-assist",
+        window_s=60,
+        data_age_p50_s=11_520,
+        data_freshness_slo_s=3_600,
+        stale_data_rate=1.0,
+        tool_cache_hit_rate=0.9,
+    )
+    status = StatusResponse(gateway_time=NOW, window_s=60, routes=(row,))
+    assert data_age_lines(status) == [
+        "data age agent-assist: median 3.2 h, promise 1 h, 100% of retrievals older; "
+        "tool cache answers 90%"
+    ]
