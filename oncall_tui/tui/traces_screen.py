@@ -189,12 +189,17 @@ class TracesScreen(Screen[None]):
         columns = ["started", "trace", "spans", "errors", "ms", "root"]
         if message.findings is not None:
             columns.insert(5, "finding")
-        for col in columns:
-            table.add_column(col, key=col)
+        rows = [self._cells(r, message.findings) for r in message.rows]
+        # Widths from the cells now: left to DataTable, they follow on a later
+        # idle tick and a busy console paints the columns label-wide first.
+        for i, col in enumerate(columns):
+            table.add_column(
+                col, key=col, width=max([len(col), *(row[i].cell_len for row in rows)])
+            )
         self.rows = {r.trace_id: r for r in message.rows}
         self.findings = message.findings or {}
-        for r in message.rows:
-            table.add_row(*self._cells(r, message.findings), key=r.trace_id)
+        for r, cells in zip(message.rows, rows, strict=True):
+            table.add_row(*cells, key=r.trace_id)
         what = "" if message.query == "all" else f" matching {safe(message.query, 60)}"
         self._status(f"{len(message.rows)} trace(s){what}; enter opens one, / searches")
 

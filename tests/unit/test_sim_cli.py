@@ -151,7 +151,7 @@ def test_gateway_status_human(sim_env: dict[str, str]) -> None:
     assert "alerts:" in proc.stdout
     # The retrieval route's data age, against its promise (stale data moves no column).
     line = next(x for x in proc.stdout.splitlines() if x.startswith("data age agent-assist"))
-    assert "promise 60 min" in line and "0% of retrievals older" in line, line
+    assert "promise 1 h" in line and "0% of retrievals older" in line, line
 
 
 def test_gateway_status_says_what_it_cannot_reach(cli_env: dict[str, str], tmp_path: Path) -> None:
