@@ -72,6 +72,8 @@ _PROMPT_HASH = (
 )
 _SYSTEM_INSTRUCTIONS = ("gen_ai.system_instructions",)
 _ERROR_TYPE = ("error.type",)
+_HTTP_STATUS = ("http.response.status_code", "http.status_code")
+_HTTP_RESEND = ("http.request.resend_count",)
 
 # OpenInference span kinds onto GenAI operation names.
 _OPENINFERENCE_OPERATION = {
@@ -189,6 +191,8 @@ _FIELDS: tuple[tuple[str, tuple[str, ...], Any], ...] = (
     ("seed", _SEED, _int),
     ("system_prompt_hash", _PROMPT_HASH, None),
     ("error_type", _ERROR_TYPE, None),
+    ("http_status_code", _HTTP_STATUS, _int),
+    ("http_resend_count", _HTTP_RESEND, _int),
 )
 # attribute name -> (field, rank): one dict lookup per attribute instead of
 # one per (field, name) pair; lower rank wins, as in the tuples above.

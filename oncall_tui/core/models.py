@@ -51,6 +51,10 @@ class GenAI(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     seed: int | None = None
     system_prompt_hash: str | None = None
     error_type: str | None = None
+    # An HTTP client attempt (often below a model call, where retries hide):
+    # the response status and how many times the request was re-sent.
+    http_status_code: int | None = None
+    http_resend_count: int | None = None
 
 
 class SpanEvent(msgspec.Struct, frozen=True, gc=False):
@@ -108,6 +112,9 @@ class Trace(msgspec.Struct, weakref=True):  # weak: core.tree caches its index
     completeness_reason: str | None = None
     source: str | None = None  # which adapter/format produced it, e.g. "otlp-json"
     quality: list[QualityNote] = []
+    # Other traces stitched into this one because a root of theirs ran inside
+    # a span of this trace (context lost across threads); see DESIGN.md.
+    linked_trace_ids: list[str] = []
 
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
