@@ -9,7 +9,7 @@ SRC := $(wildcard oncall_tui tests bench plugins)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: check install lint format typecheck imports test test-fast bench demo clean
+.PHONY: check install lint format typecheck imports test test-fast bench demo clean corpus
 
 check: install lint typecheck imports test
 
@@ -49,3 +49,9 @@ demo: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# Re-record the real-instrumentation corpus (tests/corpus/README.md): one venv
+# per family under .corpus-venvs/, libraries from PyPI, spans to 127.0.0.1 only.
+# Not part of `check`: CI reads the recorded files.
+corpus:
+	bash tests/corpus/record/record-all.sh $(FAMILIES)
