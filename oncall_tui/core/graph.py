@@ -88,8 +88,8 @@ def node_key(span: Span) -> str | None:
         # canonical_model drops a prefix naming this provider
         # ("openai/gpt-4o-mini" under openai): never "openai/openai/...".
         return f"model:{provider}/{canonical_model(model, provider) if model else 'unknown'}"
-    if g.agent_name and op is None:
-        return f"agent:{g.agent_name}"
+    # An agent name alone is no agent run: OpenLLMetry and Pydantic AI copy
+    # it onto every span inside the agent (HTTP attempts included).
     return None
 
 

@@ -467,6 +467,29 @@ CASES: list[tuple[str, str, dict[str, Any], tuple[SpanEvent, ...], dict[str, Any
         (),
         {"operation": "chat", "provider": "openai"},
     ),
+    (
+        "newest openllmetry: current gen_ai names, finish reasons as a Python repr",
+        "openai.chat",
+        {
+            "gen_ai.operation.name": "chat",
+            "traceloop.workflow.name": "refund_request",
+            "gen_ai.agent.name": "support_agent",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.response.finish_reasons": "['tool_call']",
+            "gen_ai.usage.input_tokens": "31",
+            "gen_ai.usage.reasoning_tokens": "0",
+        },
+        (),
+        {"operation": "chat", "finish_reasons": ("tool_call",), "input_tokens": 31},
+    ),
+    (
+        "pydantic-ai v1 agent run span",
+        "agent run",
+        {"model_name": "gpt-4o", "agent_name": "dice_game", "logfire.msg": "dice_game run"},
+        (),
+        {"operation": "invoke_agent", "agent_name": "dice_game"},
+    ),
     # -- HTTP client attempts -------------------------------------------------------
     (
         "http attempt, current names",
@@ -544,6 +567,19 @@ def _span(name: str, attrs: dict[str, Any], **kw: Any) -> Span:
 )  # fmt: skip
 def test_model_node_is_the_canonical_requested_model(attrs: dict[str, Any], key: str) -> None:
     assert node_key(_span("chat", attrs)) == key
+
+
+def test_an_agent_name_copied_onto_an_http_attempt_makes_no_agent() -> None:
+    """OpenLLMetry copies gen_ai.agent.name onto every span of the run; the
+    HTTP attempts below a model call then looked like agent calls and closed
+    an agent -> model -> agent loop (corpus openllmetry/http-retries)."""
+    attrs = {
+        "gen_ai.agent.name": "support_agent",
+        "traceloop.workflow.name": "weather_request",
+        "http.request.method": "POST",
+        "http.response.status_code": 429,
+    }
+    assert node_key(_span("POST", attrs)) is None
 
 
 def test_alias_and_snapshot_are_one_node_and_no_fallback() -> None:

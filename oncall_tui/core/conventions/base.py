@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -46,6 +47,8 @@ class Family(NamedTuple):
 
 
 # -- value converters (None: not recorded) ----------------------------------
+
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 
 
 def to_str(value: Any) -> str | None:
@@ -89,7 +92,9 @@ def to_reasons(value: Any) -> tuple[str, ...]:
             try:
                 parsed = json.loads(value)
             except ValueError:
-                return (value,)
+                # OpenLLMetry writes a Python list's repr: "['tool_calls']".
+                quoted = _QUOTED.findall(value)
+                return tuple(a or b for a, b in quoted) if quoted else (value,)
             return tuple(str(v) for v in parsed) if isinstance(parsed, list) else (value,)
         return (value,)
     if isinstance(value, (list, tuple)):

@@ -10,7 +10,11 @@ run span's agent ``agent_name``; version 2 and later use
 
 from __future__ import annotations
 
-from oncall_tui.core.conventions.base import Family
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from oncall_tui.core.conventions.base import FIELD, Family
+from oncall_tui.core.models import SpanEvent
 
 TABLE: tuple[tuple[str, str, int], ...] = (
     ("tool_arguments", "tool_call_arguments", 20),
@@ -18,4 +22,16 @@ TABLE: tuple[tuple[str, str, int], ...] = (
     ("agent_name", "agent_name", 20),
 )
 
-FAMILY = Family("pydantic_ai", TABLE)
+_OP = FIELD["operation"]
+
+
+def _hook(
+    attrs: Mapping[str, Any], values: list[Any], name: str, events: Sequence[SpanEvent]
+) -> None:
+    # ``agent_name`` (unlike the ``gen_ai.agent.name`` baggage copied onto
+    # every span of the run) is set on the agent run span only.
+    if values[_OP] is None and "agent_name" in attrs and "model_name" in attrs:
+        values[_OP] = "invoke_agent"
+
+
+FAMILY = Family("pydantic_ai", TABLE, signals=("agent_name",), hook=_hook)
