@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from oncall_tui.core.conventions import fill_from_requests
 from oncall_tui.core.models import Completeness, QualityNote, Span, Trace
 from oncall_tui.core.quality import check
 
@@ -43,6 +44,7 @@ def assemble(
         (per_trace[tid] if tid else general).append(note)
     traces = []
     for tid, group in by_trace.items():
+        fill_from_requests(group)  # tool arguments recorded only where the model asked
         trace = Trace(
             trace_id=tid,
             spans=group,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import msgspec
 
+from oncall_tui.core.modelid import canonical_model
 from oncall_tui.core.models import Span, Trace
 from oncall_tui.core.tree import SpanTree
 
@@ -64,28 +65,31 @@ class CallGraph(msgspec.Struct):
 
 
 def node_key(span: Span) -> str | None:
-    """The node a span collapses onto, or None when it is not a GenAI span."""
+    """The node a span collapses onto, or None when it is not a GenAI span.
+
+    Reads only the normalised view: which attribute of which family means
+    "tool", "agent" or "model" is decided in ``core.conventions``.
+    """
     g = span.gen_ai
-    attrs = span.attributes
-    oi_kind = attrs.get("openinference.span.kind") if attrs else None
-    if g is not None:
-        op = g.operation
-        if op in _TOOL_OPS or (op is None and g.tool_name and oi_kind != "LLM"):
-            return f"tool:{g.tool_name or _subject(span.name, op)}"
-        if op in _AGENT_OPS or oi_kind == "AGENT":
-            return f"agent:{g.agent_name or _subject(span.name, op)}"
-        # The model asked for, not the resolved version: one node per deployment.
-        model = g.request_model or g.response_model
-        if model is None and op and span.name.startswith(op + " "):
-            model = _subject(span.name, op)  # "chat gpt-x" by the span-name convention
-        if op in _MODEL_OPS or oi_kind == "LLM" or (op is None and model):
-            return f"model:{g.provider or 'unknown'}/{model or 'unknown'}"
-        if g.agent_name and op is None:
-            return f"agent:{g.agent_name}"
-    if oi_kind == "TOOL":
-        return f"tool:{span.name}"
-    if oi_kind == "AGENT":
-        return f"agent:{span.name}"
+    if g is None:
+        return None
+    op = g.operation
+    if op in _TOOL_OPS or (op is None and g.tool_name):
+        return f"tool:{g.tool_name or _subject(span.name, op)}"
+    if op in _AGENT_OPS:
+        return f"agent:{g.agent_name or _subject(span.name, op)}"
+    # The model asked for, not the resolved version: one node per deployment,
+    # and an alias and its dated snapshot are one model.
+    model = g.request_model or g.response_model
+    if model is None and op and span.name.startswith(op + " "):
+        model = _subject(span.name, op)  # "chat gpt-x" by the span-name convention
+    if op in _MODEL_OPS or (op is None and model):
+        provider = g.provider or "unknown"
+        # canonical_model drops a prefix naming this provider
+        # ("openai/gpt-4o-mini" under openai): never "openai/openai/...".
+        return f"model:{provider}/{canonical_model(model, provider) if model else 'unknown'}"
+    # An agent name alone is no agent run: OpenLLMetry and Pydantic AI copy
+    # it onto every span inside the agent (HTTP attempts included).
     return None
 
 

@@ -296,7 +296,7 @@ def convert_span(
         host,
         attrs,
         events,
-        genai_view(attrs) if attrs else None,
+        genai_view(attrs, w.name, events) if attrs else None,
     )
 
 

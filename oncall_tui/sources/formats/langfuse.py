@@ -139,7 +139,7 @@ def observation_span(raw: Any, path: str, notes: list[QualityNote]) -> Span | No
         None,
         attrs,
         (),
-        genai_view(attrs),
+        genai_view(attrs, str(raw.get("name") or raw.get("type") or "")),
     )
 
 
