@@ -109,7 +109,11 @@ def _containers(traces: list[Trace]) -> dict[int, tuple[int, Span, Span]]:
                 stack.append(item)
                 continue
             for t_start, t_neg_end, _, t_ti, tool in reversed(stack[-_STACK_LOOKBACK:]):
-                if t_ti != ti and t_start <= start and -t_neg_end >= -neg_end:
+                if (
+                    t_start <= start
+                    and -t_neg_end >= -neg_end
+                    and traces[t_ti].trace_id != traces[ti].trace_id
+                ):
                     found[ti] = (t_ti, tool, span)
                     break
     return found

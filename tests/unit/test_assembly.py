@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from oncall_tui.cli.main import main
+from oncall_tui.core.analysis import analyze
 from oncall_tui.core.assemble import DERIVED_KINDS, merge_fragments
 from oncall_tui.core.models import Span
 from oncall_tui.core.otlp_write import traces_data
@@ -241,3 +242,54 @@ def test_analyze_json_keys_are_only_added_to(tmp_path: Path, capsys: Any) -> Non
     assert doc["linked_trace_ids"] == {}
     documented = {"summary", "completeness", "completeness_reason", "graph", "cycles"}
     assert documented | {"findings", "quality", "skew", "adjusted"} <= set(doc["traces"][0])
+
+
+# ---------------------------------------------------------- trace listen
+
+
+def test_listen_joins_a_trace_sent_in_three_requests_and_saves_it_whole(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    b = _loop()
+    saved = tmp_path / "got.jsonl"
+    args = ["trace", "listen", "--port", "0", "--count", "3", "--seconds", "60"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oncall_tui", *args, "--save", str(saved)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("listening on http://127.0.0.1:"), first + proc.stderr.read()
+        url = first.split()[2]
+        with httpx.Client(timeout=10) as client:
+            # Children first, the root last: as BatchSpanProcessor flushes.
+            for part in (b.spans[3:], b.spans[1:3], b.spans[:1]):
+                body = msgspec.json.encode(traces_data(part))
+                resp = client.post(url, content=body, headers={"content-type": "application/json"})
+                assert resp.status_code == 200
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, err
+    lines = [ln for ln in out.splitlines() if ln.startswith("trace ")]
+    assert len(lines) == 3
+    assert "2 spans" in lines[0] and "PARTIAL so far: 2 spans' parents" in lines[0]
+    assert "updated: 2 requests so far" in lines[1] and "PARTIAL" in lines[1]
+    assert "5 spans" in lines[2] and "updated: 3 requests so far" in lines[2]
+    assert "PARTIAL" not in lines[2], "whole once the root came"
+    [trace] = read_traces(saved.read_bytes(), source=str(saved))
+    assert len(trace.spans) == 5 and trace.completeness == "complete"
+    live, again = analyze(b.trace()), analyze(trace)
+    assert [f.kind for f in again.findings] == [f.kind for f in live.findings]
+    assert again.cycles == live.cycles
