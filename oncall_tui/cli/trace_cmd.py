@@ -97,12 +97,15 @@ def read_input(path: str) -> tuple[bytes, str]:
 
 
 def load_traces(path: str, trace_id: str | None) -> list[Any]:
+    """Every trace of a file, those split by lost thread context stitched back
+    (core/stitch.py); ``trace_id`` may name an outer or a linked trace."""
+    from oncall_tui.core.stitch import find, stitch
     from oncall_tui.sources.detect import read_traces
 
     data, source = read_input(path)
-    everything = traces = read_traces(data, source=source)
+    everything = traces = stitch(read_traces(data, source=source))
     if trace_id:
-        traces = [t for t in everything if t.trace_id == trace_id.lower()]
+        traces = find(everything, trace_id)
         if not traces:
             # Exit 2 (input), not 3: no outside system failed us, the file lacks it.
             have = ", ".join(t.trace_id for t in everything[:5])
@@ -121,18 +124,29 @@ def _analyze(args: argparse.Namespace) -> int:
     threshold = SEVERITY_ORDER[args.fail_on]
     failing = any(SEVERITY_ORDER[f.severity] >= threshold for a in results for f in a.findings)
     if args.json:
-        emit_json({"traces": results, "fail_on": args.fail_on, "failed": failing})
+        # Outer trace id -> the trace ids stitched into it (core/stitch.py).
+        linked = {t.trace_id: t.linked_trace_ids for t in traces if t.linked_trace_ids}
+        emit_json(
+            {
+                "traces": results,
+                "fail_on": args.fail_on,
+                "failed": failing,
+                "linked_trace_ids": linked,
+            }
+        )
     else:
-        for a in results:
-            _print_analysis(a)
+        for t, a in zip(traces, results, strict=True):
+            _print_analysis(a, t.linked_trace_ids)
     return exit_codes.PROBLEM if failing else exit_codes.OK
 
 
-def _print_analysis(a: Any) -> None:
+def _print_analysis(a: Any, linked: list[str] | None = None) -> None:
     s = a.summary
     dur = f"{(s.duration_ns or 0) / 1e6:.1f} ms"
     say(f"trace {s.trace_id}  {s.span_count} spans  {s.error_count} errors  {dur}")
     say(f"  root: {s.root_name}  service: {s.service}")
+    if linked:
+        say(f"  linked traces (context lost across threads): {', '.join(linked)}")
     if a.completeness != "complete":
         say(f"  {a.completeness.upper()}: {a.completeness_reason or 'the store said so'}")
     if a.cycles:
@@ -165,13 +179,23 @@ def _graph(args: argparse.Namespace) -> int:
         a = analyze(trace)
         in_cycle = frozenset(k for c in a.cycles for k in c.nodes)
         if args.format == "json" or args.json:
-            emit_json({"trace_id": trace.trace_id, "graph": a.graph, "cycles": a.cycles})
+            emit_json(
+                {
+                    "trace_id": trace.trace_id,
+                    "graph": a.graph,
+                    "cycles": a.cycles,
+                    "linked_trace_ids": trace.linked_trace_ids,
+                }
+            )
         elif args.format == "dot":
             sys.stdout.write(_dot(a.graph, in_cycle))
         elif args.format == "mermaid":
             sys.stdout.write(_mermaid(a.graph, in_cycle))
         else:
-            say(f"trace {trace.trace_id}")
+            linked = (
+                f"  (linked: {', '.join(trace.linked_trace_ids)})" if trace.linked_trace_ids else ""
+            )
+            say(f"trace {trace.trace_id}{linked}")
             for line in to_text(a.graph, in_cycle):
                 say("  " + line)
     return exit_codes.OK

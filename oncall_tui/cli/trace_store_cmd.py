@@ -16,12 +16,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
 from oncall_tui.cli.output import emit_json, say, table
 
 if TYPE_CHECKING:
-    from oncall_tui.core.models import Finding
+    from oncall_tui.core.models import Finding, Trace
 
 
 def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -160,20 +162,90 @@ def _search(args: argparse.Namespace) -> int:
 
 async def _with_finding(store: Any, rows: list[Any], wanted: str) -> dict[str, Finding]:
     """Fetch each listed trace (one at a time: a search is at most --limit
-    rows) and keep the most severe finding whose kind matches."""
+    rows), stitch those split by lost thread context (a cycle can cross
+    them), and keep the most severe finding whose kind matches; a finding of
+    a stitched trace counts for every trace id in it."""
     from oncall_tui.core.analysis import analyze, matching_finding
+    from oncall_tui.core.stitch import stitch
 
+    fetched = [await store.get_trace(row.trace_id) for row in rows]
     out: dict[str, Finding] = {}
-    for row in rows:
-        hit = matching_finding(analyze(await store.get_trace(row.trace_id)), wanted)
+    for trace in stitch(fetched):
+        hit = matching_finding(analyze(trace), wanted)
         if hit is not None:
-            out[row.trace_id] = hit
+            for tid in (trace.trace_id, *trace.linked_trace_ids):
+                out[tid] = hit
     return out
 
 
-def _listen(args: argparse.Namespace) -> int:
+class ListenSession:
+    """What ``trace listen`` has received so far, per trace id.
+
+    Exporters send a trace in many requests (a batch per flush, a span per
+    request with SimpleSpanProcessor): each request's pieces are joined to
+    what came before, so a line reports the trace as received so far, says
+    it was updated, and says ``partial`` while parents are still missing.
+    Traces split by lost thread context are stitched over the session. The
+    oldest traces are forgotten past ``keep`` (a session can run for hours).
+    """
+
+    def __init__(self, keep: int = 500) -> None:
+        self.keep = keep
+        self.traces: dict[str, Trace] = {}
+        self.requests: dict[str, int] = {}
+
+    def add(self, traces: list[Trace]) -> list[tuple[Trace, int, str | None]]:
+        """(the trace so far, requests it came in, id of the trace it ran
+        inside or None) for each trace of one request."""
+        from oncall_tui.core.assemble import merge_fragments
+        from oncall_tui.core.stitch import stitch
+
+        touched: list[str] = []
+        for trace in traces:
+            tid = trace.trace_id
+            before = self.traces.pop(tid, None)
+            self.traces[tid] = merge_fragments([before, trace])[0] if before else trace
+            self.requests[tid] = self.requests.get(tid, 0) + 1
+            if tid not in touched:
+                touched.append(tid)
+        while len(self.traces) > self.keep:
+            oldest = next(iter(self.traces))
+            del self.traces[oldest]
+            del self.requests[oldest]
+        outer_of: dict[str, Trace] = {}
+        for t in stitch(list(self.traces.values())):
+            outer_of[t.trace_id] = t
+            for inner in t.linked_trace_ids:
+                outer_of[inner] = t
+        out: list[tuple[Trace, int, str | None]] = []
+        for tid in touched:
+            if tid not in self.traces:
+                continue
+            outer = outer_of.get(tid)
+            if outer is not None and outer.trace_id != tid:
+                out.append((self.traces[tid], self.requests[tid], outer.trace_id))
+            else:
+                out.append((outer or self.traces[tid], self.requests[tid], None))
+        return out
+
+
+def _save_line(body: bytes) -> bytes:
+    """A request body as JSON lines: one compact line per document, so the
+    saved file is itself a trace file ``trace analyze`` reads."""
     import msgspec
 
+    try:
+        return msgspec.json.encode(msgspec.json.decode(body)) + b"\n"
+    except msgspec.DecodeError:
+        # The body was JSON lines already (read_traces accepted it).
+        return b"".join(
+            msgspec.json.encode(msgspec.json.decode(line)) + b"\n"
+            for line in body.splitlines()
+            if line.strip()
+        )
+
+
+def _listen(args: argparse.Namespace) -> int:
     from oncall_tui.core.summary import summarize
     from oncall_tui.core.text import inert
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
@@ -181,25 +253,45 @@ def _listen(args: argparse.Namespace) -> int:
     lock = threading.Lock()
     done = threading.Event()
     seen = [0]
+    session = ListenSession()
     save = Path(args.save).open("ab") if args.save else None  # noqa: SIM115 (closed below)
 
     def on_traces(traces: list[Any], body: bytes) -> None:
         with lock:
             if save is not None:
-                save.write(msgspec.json.encode(msgspec.json.decode(body)) + b"\n")
+                save.write(_save_line(body))
                 save.flush()
-            for trace in traces:
+            for trace, requests, inside in session.add(traces):
                 s = summarize(trace)
                 seen[0] += 1
                 if args.json:
-                    emit_json(s)
-                else:
-                    say(
-                        f"trace {s.trace_id}  {s.span_count} spans  {s.error_count} errors  "
-                        f"{(s.duration_ns or 0) / 1e6:.1f} ms  "
-                        f"{inert(s.service or '-', single_line=True)}: "
-                        f"{inert(s.root_name or '-', single_line=True)}"
+                    emit_json(
+                        {
+                            **msgspec.structs.asdict(s),
+                            "requests": requests,
+                            "completeness": trace.completeness,
+                            "completeness_reason": trace.completeness_reason,
+                            "inside_trace_id": inside,
+                            "linked_trace_ids": trace.linked_trace_ids,
+                        }
                     )
+                    continue
+                line = (
+                    f"trace {s.trace_id}  {s.span_count} spans  {s.error_count} errors  "
+                    f"{(s.duration_ns or 0) / 1e6:.1f} ms  "
+                    f"{inert(s.service or '-', single_line=True)}: "
+                    f"{inert(s.root_name or '-', single_line=True)}"
+                )
+                if requests > 1:
+                    line += f"  (updated: {requests} requests so far)"
+                if trace.completeness != "complete":
+                    why = inert(trace.completeness_reason or "", single_line=True)
+                    line += f"  {trace.completeness.upper()} so far: {why}"
+                if inside:
+                    line += f"  inside trace {inside} (context lost across threads)"
+                elif trace.linked_trace_ids:
+                    line += f"  linked: {', '.join(trace.linked_trace_ids)}"
+                say(line)
             if args.count and seen[0] >= args.count:
                 done.set()
 

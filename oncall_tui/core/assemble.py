@@ -6,6 +6,12 @@ trace); ``assemble`` groups by trace id, keeps the order spans arrived in, and
 attaches notes and completeness. Data-quality analysis of the assembled trace
 (orphans, duplicate ids, parent loops, ...) hangs off here as well, so every
 format gets it for free.
+
+A trace whose spans point at parents the input lacks, or that has no root,
+is a fragment: ``partial`` whatever the store said, so nobody trusts a
+diagnosis of half a trace. ``merge_fragments`` joins the pieces of one trace
+that arrived in several documents (JSON lines, requests, pages) and settles
+completeness again over the whole.
 """
 
 from __future__ import annotations
@@ -15,6 +21,20 @@ from collections.abc import Iterable
 from oncall_tui.core.conventions import fill_from_requests
 from oncall_tui.core.models import Completeness, QualityNote, Span, Trace
 from oncall_tui.core.quality import check
+from oncall_tui.core.tree import tree_for
+
+#: Note kinds ``quality.check`` derives from a trace's spans: recomputed, not
+#: carried over, when fragments are merged (an orphan in a fragment may have
+#: its parent in the next line).
+DERIVED_KINDS = frozenset(
+    {"orphan", "duplicate_id", "parent_loop", "negative_duration", "truncated_attribute"}
+)
+
+#: A decoder's note that a span's parent is in another process (OTLP span
+#: flags mark it remote): that span is a root here, not an orphan.
+REMOTE_PARENT = "remote_parent"
+
+_WEAKNESS: dict[str, int] = {"complete": 0, "partial": 1, "truncated": 2}
 
 
 def assemble(
@@ -55,4 +75,95 @@ def assemble(
         )
         trace.quality.extend(check(trace))
         traces.append(trace)
-    return traces
+    return [_settle(t) for t in traces]
+
+
+def _settle(trace: Trace) -> Trace:
+    """Drop orphan notes for spans whose parent is marked remote, and mark a
+    fragment ``partial`` (a store's own partial/truncated verdict and reason
+    stay: they say more than ours)."""
+    remote = {n.span_id for n in trace.quality if n.kind == REMOTE_PARENT}
+    if remote:
+        trace.quality = [
+            n for n in trace.quality if not (n.kind == "orphan" and n.span_id in remote)
+        ]
+    reason = fragment_reason(trace, remote)
+    if reason is not None and trace.completeness == "complete":
+        trace.completeness = "partial"
+        trace.completeness_reason = reason
+    return trace
+
+
+def fragment_reason(trace: Trace, remote: set[str | None] | None = None) -> str | None:
+    """Why ``trace`` is a fragment of a bigger one, or None when it is whole."""
+    spans = trace.spans
+    if not spans:
+        return None
+    if remote is None:
+        remote = {n.span_id for n in trace.quality if n.kind == REMOTE_PARENT}
+    tree = tree_for(trace)
+    missing = [i for i in tree.orphans if spans[i].span_id not in remote]
+    if missing:
+        first = spans[missing[0]]
+        n = len(missing)
+        what = "1 span's parent is" if n == 1 else f"{n} spans' parents are"
+        return (
+            f"{what} not in the input (first: span {first.span_id} under parent {first.parent_id})"
+        )
+    if not any(s.parent_id is None or s.span_id in remote for s in spans):
+        return "no root span in the input (every span names a parent; the parents loop)"
+    return None
+
+
+def merge_fragments(traces: list[Trace]) -> list[Trace]:
+    """One Trace per trace id, in first-seen order: pieces of a trace read from
+    several documents are joined, quality is checked again over the whole, and
+    completeness is the weakest the stores reported (or ``partial`` if the
+    whole is still a fragment)."""
+    groups: dict[str, list[Trace]] = {}
+    for trace in traces:
+        groups.setdefault(trace.trace_id, []).append(trace)
+    if all(len(g) == 1 for g in groups.values()):
+        return traces
+    return [g[0] if len(g) == 1 else _merge(g) for g in groups.values()]
+
+
+def _store_verdict(trace: Trace) -> tuple[Completeness, str | None]:
+    """What the store said about a fragment, without what ``_settle`` added."""
+    if trace.completeness == "partial" and trace.completeness_reason == fragment_reason(trace):
+        return "complete", None
+    return trace.completeness, trace.completeness_reason
+
+
+def _merge(fragments: list[Trace]) -> Trace:
+    spans: list[Span] = []
+    notes: list[QualityNote] = []
+    seen_notes: set[QualityNote] = set()
+    verdicts: list[tuple[Completeness, str | None]] = []
+    sources: list[str] = []
+    linked: list[str] = []
+    for frag in fragments:
+        verdicts.append(_store_verdict(frag))
+        spans.extend(frag.spans)
+        for note in frag.quality:
+            # Input-wide notes are attached to every trace of a document;
+            # one copy is enough.
+            if note.kind not in DERIVED_KINDS and note not in seen_notes:
+                seen_notes.add(note)
+                notes.append(note)
+        if frag.source and frag.source not in sources:
+            sources.append(frag.source)
+        linked.extend(t for t in frag.linked_trace_ids if t not in linked)
+    worst = max((v[0] for v in verdicts), key=_WEAKNESS.__getitem__)
+    reasons = list(dict.fromkeys(r for c, r in verdicts if c == worst and r))
+    trace = Trace(
+        trace_id=fragments[0].trace_id,
+        spans=spans,
+        completeness=worst,
+        completeness_reason="; ".join(reasons) or None,
+        source="+".join(sources) or None,
+        quality=notes,
+        linked_trace_ids=linked,
+    )
+    trace.quality.extend(check(trace))
+    return _settle(trace)

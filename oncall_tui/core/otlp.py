@@ -74,6 +74,7 @@ class WireSpan(msgspec.Struct, gc=False, rename="camel"):
     events: list[Event] = []
     status: Status | None = None
     dropped_attributes_count: int = 0
+    flags: int | str | None = None  # W3C trace flags plus the parent's is-remote bits
 
 
 class Scope(msgspec.Struct, gc=False, rename="camel"):
@@ -150,6 +151,11 @@ for _num, _code in list(_STATUS.items()):
     _STATUS[_code] = _code
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+# SpanFlags (OTLP 1.1): bit 8 says whether bit 9 is known; bit 9 says the
+# parent span came from another process.
+_REMOTE_KNOWN = 0x100
+_REMOTE = 0x200
 
 
 class IdError(ValueError):
@@ -264,6 +270,19 @@ def convert_span(
             parent_id = cache.get(parent) or _cached_id(cache, parent, 8)
         except IdError as exc:
             notes.append(QualityNote("malformed_span", f"parent {exc}", span_id, path))
+        flags = w.flags
+        if type(flags) is str:
+            flags = int(flags) if flags.isdigit() else None
+        if parent_id and flags and flags & _REMOTE_KNOWN and flags & _REMOTE:
+            notes.append(
+                QualityNote(
+                    "remote_parent",
+                    f"parent {parent_id} of span {span_id} is in another process "
+                    "(span flags mark it remote)",
+                    span_id,
+                    path,
+                )
+            )
     try:
         start = int(w.start_time_unix_nano)
         end = int(w.end_time_unix_nano)

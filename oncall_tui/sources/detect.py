@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from oncall_tui.core.assemble import merge_fragments
 from oncall_tui.core.models import Trace
 from oncall_tui.errors import TraceFormatError
 
@@ -113,10 +114,9 @@ class Document(dict[str, Any]):
 
 
 def parse_json(data: bytes, source: str) -> Any:
-    """Parse JSON or JSON lines (one document per line) with a one-line error.
-
-    A top-level object comes back as a lazy ``Document``.
-    """
+    """Parse one JSON document with a one-line error; a top-level object comes
+    back as a lazy ``Document``. Several documents (JSON lines) come back as
+    ``JsonLines``."""
     try:
         return Document(_TOP.decode(data))
     except msgspec.ValidationError:
@@ -130,18 +130,31 @@ def parse_json(data: bytes, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise TraceFormatError(f"{source}: not UTF-8 text at byte {exc.start}") from None
     except msgspec.DecodeError as exc:
-        lines = [ln for ln in data.splitlines() if ln.strip()]
+        lines = JsonLines.split(data)
         if len(lines) > 1:
-            docs = []
-            for number, line in enumerate(data.splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    docs.append(msgspec.json.decode(line))
-                except (msgspec.DecodeError, UnicodeDecodeError) as line_exc:
-                    raise TraceFormatError(f"{source}:{number}: not JSON ({line_exc})") from None
-            return {"__jsonl__": docs}
+            return lines
         raise TraceFormatError(f"{source}: not JSON ({exc})") from None
+
+
+class JsonLines(list[tuple[int, bytes]]):
+    """(line number, bytes) of each non-blank line: one document per line, as
+    SDK file exporters and the OTel Collector's file exporter write them."""
+
+    @classmethod
+    def split(cls, data: bytes) -> JsonLines:
+        return cls(
+            (number, line) for number, line in enumerate(data.splitlines(), start=1) if line.strip()
+        )
+
+    @staticmethod
+    def parse(line: bytes, where: str) -> Any:
+        try:
+            return Document(_TOP.decode(line))
+        except msgspec.ValidationError:
+            pass  # valid JSON, but not an object
+        except msgspec.DecodeError as exc:
+            raise TraceFormatError(f"{where}: not JSON ({exc})") from None
+        return msgspec.json.decode(line)
 
 
 def detect(doc: Any) -> TraceFormat | None:
@@ -181,23 +194,72 @@ def read_traces(data: bytes, *, source: str = "<input>") -> list[Trace]:
 def _read(data: bytes, source: str) -> list[Trace]:
     raw = _unwrap(data, source)
     doc = parse_json(raw, source)
-    if isinstance(doc, dict) and "__jsonl__" in doc:
+    if isinstance(doc, JsonLines):
+        # Exporters write a trace over many lines (a span or a batch each):
+        # decode every line, then join the pieces by trace id.
         traces: list[Trace] = []
-        for number, part in enumerate(doc["__jsonl__"], start=1):
+        for number, line in doc:
+            where = f"{source}:{number}"
+            part = JsonLines.parse(line, where)
             fmt = detect(part)
             if fmt is None:
-                raise _unknown(f"{source}:{number}")
-            traces.extend(fmt.decode(msgspec.json.encode(part), part, f"{source}:{number}"))
-        return traces
+                raise _unknown(where, part)
+            traces.extend(fmt.decode(line, part, where))
+        return merge_fragments(traces)
     fmt = detect(doc)
     if fmt is None:
-        raise _unknown(source)
-    return fmt.decode(raw, doc, source)
+        raise _unknown(source, doc)
+    return merge_fragments(fmt.decode(raw, doc, source))
 
 
-def _unknown(where: str) -> TraceFormatError:
+def _unknown(where: str, doc: Any) -> TraceFormatError:
     names = ", ".join(known_formats()) or "none registered"
+    for sniff, what in NOT_TRACES:
+        if sniff(doc):
+            return TraceFormatError(f"{where}: {what}, not a trace (trace formats: {names})")
     return TraceFormatError(
         f"{where}: not a trace format oncall-tui knows (known: {names})",
         hint="export OTLP/JSON, or paste the JSON your trace store's API returned",
     )
+
+
+def _keys(doc: Any) -> frozenset[str]:
+    return frozenset(doc) if isinstance(doc, dict) else frozenset()
+
+
+def _first_item_keys(doc: Any, key: str) -> frozenset[str]:
+    items = doc.get(key) if isinstance(doc, dict) else None
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return frozenset(items[0])
+    return frozenset()
+
+
+#: Documents people paste that are about traces but hold none: each gets a
+#: sentence saying what it is instead of the list of formats.
+NOT_TRACES: list[tuple[Callable[[Any], bool], str]] = [
+    (
+        lambda d: "traces" in _keys(d) and "traceID" in _first_item_keys(d, "traces"),
+        "a Tempo search result (trace ids and matched spans only; fetch a trace by id)",
+    ),
+    (
+        lambda d: "summaries" in _keys(d) and "traceId" in _first_item_keys(d, "summaries"),
+        "a Jaeger api_v3 trace summary list (fetch a trace by id)",
+    ),
+    (
+        lambda d: _keys(d) & {"services", "operations"} == _keys(d) and bool(_keys(d)),
+        "a Jaeger service or operation list",
+    ),
+    (
+        lambda d: (
+            "next_cursor" in _keys(d)
+            and {"name", "id"} <= _first_item_keys(d, "data")
+            and "span_id" not in _first_item_keys(d, "data")
+            and "trace_id" not in _first_item_keys(d, "data")
+        ),
+        "a Phoenix project list",
+    ),
+    (
+        lambda d: "openapi" in _keys(d) or "swagger" in _keys(d),
+        "an OpenAPI description",
+    ),
+]

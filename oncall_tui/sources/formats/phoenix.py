@@ -1,6 +1,8 @@
 """Phoenix REST span lists: ``/v1/projects/{p}/spans`` (native, snake_case,
 OpenInference attributes, ISO times) and ``/spans/otlpv1`` (snake_case OTLP
-spans, flat, nulls everywhere, nanos through float64).
+spans, flat, nulls everywhere, nanos through float64); and the trace list
+``/v1/projects/{p}/traces?include_spans=true`` (each trace with summary spans:
+ids, name, kind, status and times, no attributes).
 
 Phoenix returns no resource data, so ``service`` is unknown unless the caller
 (the Phoenix adapter) names the project. Shared with sources/phoenix.py.
@@ -173,6 +175,61 @@ def _decode(raw: bytes, doc: Any, source: str) -> list[Trace]:
     return assemble(spans, source="phoenix", notes=notes)
 
 
+def _is_trace_item(item: Any) -> bool:
+    return isinstance(item, dict) and "trace_id" in item and isinstance(item.get("spans"), list)
+
+
+def _sniff_traces(doc: Any) -> bool:
+    items = _items(doc)
+    return bool(items) and _is_trace_item(items[0])  # type: ignore[index]
+
+
+_SUMMARY_ONLY = (
+    "Phoenix's trace list carries span summaries only (no attributes): models, tools "
+    "and tokens are unknown; /v1/projects/{p}/spans has them"
+)
+
+
+def _decode_traces(raw: bytes, doc: Any, source: str) -> list[Trace]:
+    notes: list[QualityNote] = []
+    spans: list[Span] = []
+    summary_only = False
+    for ti, item in enumerate(_items(doc) or []):
+        where = f"{source}: data[{ti}]"
+        if not _is_trace_item(item):
+            notes.append(QualityNote("malformed_span", "not a Phoenix trace object", None, where))
+            continue
+        for si, given in enumerate(item["spans"]):
+            raw_span = given
+            if isinstance(given, dict) and not isinstance(given.get("context"), dict):
+                # A summary span: its trace id is the enclosing trace's.
+                summary_only = summary_only or "attributes" not in given
+                context = {"trace_id": item["trace_id"], "span_id": given.get("span_id")}
+                raw_span = {**given, "context": context}
+            one = native_span(raw_span, f"{where}.spans[{si}]", notes)
+            if one is not None:
+                spans.append(one)
+    if summary_only:
+        notes.append(QualityNote("other", _SUMMARY_ONLY, None, source))
+    if doc.get("next_cursor"):
+        return assemble(
+            spans,
+            source="phoenix",
+            notes=notes,
+            completeness="partial",
+            reason="one page of a Phoenix trace list: next_cursor says more traces exist",
+        )
+    return assemble(spans, source="phoenix", notes=notes)
+
+
+register(
+    TraceFormat(
+        "phoenix-traces",
+        "Phoenix /v1/projects/{p}/traces?include_spans=true JSON",
+        _sniff_traces,
+        _decode_traces,
+    )
+)
 register(
     TraceFormat(
         "phoenix",
