@@ -156,6 +156,9 @@ def _merge(fragments: list[Trace]) -> Trace:
         linked.extend(t for t in frag.linked_trace_ids if t not in linked)
     worst = max((v[0] for v in verdicts), key=_WEAKNESS.__getitem__)
     reasons = list(dict.fromkeys(r for c, r in verdicts if c == worst and r))
+    # A tool span and the model span that asked for it may arrive in
+    # different pieces: only the whole can lend arguments by call id.
+    fill_from_requests(spans)
     trace = Trace(
         trace_id=fragments[0].trace_id,
         spans=spans,
