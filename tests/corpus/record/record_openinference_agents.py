@@ -174,13 +174,16 @@ def _next_prompt(other: str, depth: int) -> str:
 
 def _reentrant(case_dir: Path, mode: str, scenario: str) -> None:
     """mode: 'nested' (context propagates), 'lost' (inner runs under the outer
-    agent's turn span, beside the tool span), 'thread' (inner runs in a plain thread: new traces)."""
-    with recording(case_dir, _loop_script, packages=PACKAGES, scenario=scenario, env=CONTENT_ON) as rec:
+    agent's turn span, beside the tool span), 'thread' (inner runs in a plain
+    thread: new traces)."""
+    with recording(
+        case_dir, _loop_script, packages=PACKAGES, scenario=scenario, env=CONTENT_ON
+    ) as rec:
         _setup(rec)
         from agents import Agent, OpenAIChatCompletionsModel, RunHooks, Runner, function_tool
         from agents.tracing import get_current_span
-        from openai import AsyncOpenAI
         from agents.tracing.scope import Scope
+        from openai import AsyncOpenAI
 
         outer: dict[str, Any] = {}
 

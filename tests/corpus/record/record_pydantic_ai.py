@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import main, recording
-from pydantic_ai import RunContext  # module level: tool signatures resolve against it
-
 from mock_openai import Reply, prompt_text, text_reply, tool_reply, tool_results
+from pydantic_ai import RunContext  # module level: tool signatures resolve against it
 
 FAMILY = "pydantic-ai"
 PACKAGES = [
