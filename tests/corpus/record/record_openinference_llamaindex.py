@@ -171,7 +171,11 @@ def reentry_script(req: dict[str, Any], n: int) -> Reply:
     text = prompt_text(req)
     done = tool_results(req) > 0
     if "[inner:lookup_policy]" in text:
-        return text_reply("checked") if done else tool_reply(("check_eligibility", {"customer": "C-9"}))
+        return (
+            text_reply("checked")
+            if done
+            else tool_reply(("check_eligibility", {"customer": "C-9"}))
+        )
     if "[inner:check_eligibility]" in text:
         return text_reply("found") if done else tool_reply(("lookup_policy", {"topic": "refund"}))
     if not done:

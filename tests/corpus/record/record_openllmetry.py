@@ -92,7 +92,12 @@ def client(**kw: Any) -> Any:
 
 
 def agent_loop(
-    oai: Any, question: str, tools: dict[str, Any], *, model: str = MODEL, name: str = "support_agent"
+    oai: Any,
+    question: str,
+    tools: dict[str, Any],
+    *,
+    model: str = MODEL,
+    name: str = "support_agent",
 ) -> str:
     """The classic loop: ask, run the tools it picks, feed results back."""
     from traceloop.sdk.decorators import agent
@@ -356,7 +361,7 @@ def parallel_tools(case_dir: Path) -> None:
                 outs = await asyncio.gather(
                     *(tools[c.function.name](**json.loads(c.function.arguments)) for c in calls)
                 )
-                for c, out in zip(calls, outs):
+                for c, out in zip(calls, outs, strict=True):
                     messages.append({"role": "tool", "tool_call_id": c.id, "content": out})
             return "gave up"
 
@@ -439,9 +444,7 @@ def reasoning_stream(case_dir: Path) -> None:
                 stream=True,
                 stream_options={"include_usage": True},
             )
-            return "".join(
-                c.choices[0].delta.content or "" for c in stream if c.choices
-            )
+            return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
         handle()
 
