@@ -397,8 +397,10 @@ def make_cases(
     content_on: dict[str, str],
     content_off: dict[str, str],
     note: str,
+    after: Callable[[Path], None] | None = None,
 ) -> dict[str, Callable[[Path], None]]:
-    """Every case of a family; ``setup()`` instruments and returns the Marks."""
+    """Every case of a family; ``setup()`` instruments and returns the Marks;
+    ``after(case_dir)`` runs once the case is written."""
 
     def case(
         script: Callable[[dict[str, Any], int], Reply],
@@ -418,6 +420,8 @@ def make_cases(
             ):
                 app = App(setup(), max_retries=max_retries)
                 body(app)
+            if after is not None:
+                after(case_dir)
 
         return record
 
