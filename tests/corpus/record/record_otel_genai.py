@@ -132,8 +132,10 @@ class App:
         if tools:
             kw["tools"] = [SPECS[t] for t in tools]
         if not stream:
-            return self.client.chat.completions.create(**kw).choices[0].message.model_dump(
-                exclude_none=True
+            return (
+                self.client.chat.completions.create(**kw)
+                .choices[0]
+                .message.model_dump(exclude_none=True)
             )
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
@@ -145,7 +147,11 @@ class App:
                 for tc in choice.delta.tool_calls or []:
                     call = calls.setdefault(
                         tc.index,
-                        {"id": tc.id, "type": "function", "function": {"name": "", "arguments": ""}},
+                        {
+                            "id": tc.id,
+                            "type": "function",
+                            "function": {"name": "", "arguments": ""},
+                        },
                     )
                     call["function"]["name"] += tc.function.name or ""
                     call["function"]["arguments"] += tc.function.arguments or ""
@@ -201,7 +207,9 @@ class App:
             if parallel:
 
                 async def gather(calls: list[Any] = calls) -> list[Any]:
-                    return list(await asyncio.gather(*(self.run_tool_async(tools, c) for c in calls)))
+                    return list(
+                        await asyncio.gather(*(self.run_tool_async(tools, c) for c in calls))
+                    )
 
                 messages.extend(asyncio.run(gather()))
             else:
@@ -267,7 +275,9 @@ def reentrancy_script(request: dict[str, Any], n: int) -> Reply:
     source = _marker(text, "from")
     depth = int(_marker(text, "depth") or 0)
     if source is None:  # the outer agent's first turn
-        return tool_reply(("research", {"question": "does the refund policy allow it?", "depth": 1}))
+        return tool_reply(
+            ("research", {"question": "does the refund policy allow it?", "depth": 1})
+        )
     if depth >= MAX_DEPTH:
         return text_reply(f"Settled at depth {depth}.")
     other = "verify" if source == "research" else "research"
@@ -466,7 +476,9 @@ def make_cases(
         "same-tool-different-args": case(
             cities_script,
             "get_weather for Paris, London, Tokyo, then answer",
-            lambda app: app.agent("assistant", "Weather in three cities?", {"get_weather": weather}),
+            lambda app: app.agent(
+                "assistant", "Weather in three cities?", {"get_weather": weather}
+            ),
         ),
         "stuck-identical": case(
             stuck_script,
@@ -498,9 +510,12 @@ def make_cases(
         "parallel-tools": case(
             parallel_script,
             "three tool calls in one answer, run concurrently with asyncio.gather",
-            lambda app: app.agent("assistant", "Paris: weather, time, news?", {
-                "get_weather": weather, "get_time": local_time, "get_news": news
-            }, parallel=True),
+            lambda app: app.agent(
+                "assistant",
+                "Paris: weather, time, news?",
+                {"get_weather": weather, "get_time": local_time, "get_news": news},
+                parallel=True,
+            ),
         ),
         "handoff": case(
             handoff_script,
@@ -524,13 +539,16 @@ def make_cases(
             fallback_script,
             "gpt-4o answers 500 (max_retries=0); the app falls back to gpt-4o-mini",
             lambda app: app.agent(
-                "assistant", "Weather in Paris?", {"get_weather": weather},
+                "assistant",
+                "Weather in Paris?",
+                {"get_weather": weather},
                 models=("gpt-4o", "gpt-4o-mini"),
             ),
         ),
         "reasoning-stream": case(
             reasoning_script,
-            "one streamed o3-mini answer: 3000 reasoning tokens, 2.5 s silent after the first chunk",
+            "one streamed o3-mini answer: 3000 reasoning tokens, "
+            "2.5 s silent after the first chunk",
             lambda app: app.agent(
                 "planner", "When should we ship?", {}, models=("o3-mini",), stream=True
             ),
