@@ -362,7 +362,9 @@ def http_retries(case_dir: Path) -> None:
             return Reply(status=500)
         return text_reply("Hello! How can I help?")
 
-    with recording(case_dir, script, packages=PACKAGES, env=OFFLINE, scenario="429, 500, 200") as rec:
+    with recording(
+        case_dir, script, packages=PACKAGES, env=OFFLINE, scenario="429, 500, 200"
+    ) as rec:
         instrument(rec, httpx=True)
         # OpenInference's LangChain tracer never makes its spans current, so
         # the HTTP spans hang off whatever the app made current: a request span.

@@ -342,7 +342,9 @@ def parallel_tools(case_dir: Path) -> None:
             ]
             tools = [SCHEMAS["get_weather"], SCHEMAS["get_time"]]
             for _ in range(MAX_TURNS):
-                r = await client.chat.completions.create(model=MODEL, messages=messages, tools=tools)
+                r = await client.chat.completions.create(
+                    model=MODEL, messages=messages, tools=tools
+                )
                 msg = r.choices[0].message
                 messages.append(msg.model_dump(exclude_none=True))
                 if not msg.tool_calls:
@@ -414,7 +416,9 @@ def handoff(case_dir: Path) -> None:
     with recording(case_dir, script, packages=PACKAGES, scenario="triage -> billing") as rec:
         app = App(rec)
         question = "Was my invoice INV-9 paid?"
-        with app.tracer.start_as_current_span("handle_request", openinference_span_kind="chain") as s:
+        with app.tracer.start_as_current_span(
+            "handle_request", openinference_span_kind="chain"
+        ) as s:
             s.set_input(question)
             app.agent(
                 "triage_agent",
@@ -448,7 +452,9 @@ def fallback(case_dir: Path) -> None:
             return Reply(status=500)
         return plain_script(req, n) if tool_results(req) == 0 else text_reply("18C, sunny.")
 
-    with recording(case_dir, script, packages=PACKAGES, scenario="gpt-4o 500 -> gpt-4o-mini") as rec:
+    with recording(
+        case_dir, script, packages=PACKAGES, scenario="gpt-4o 500 -> gpt-4o-mini"
+    ) as rec:
         app = App(rec, max_retries=0)
 
         def create(messages: list[dict[str, Any]], tools: Tools) -> Any:
