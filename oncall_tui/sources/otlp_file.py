@@ -36,19 +36,24 @@ class OtlpFileStore:
         return sorted(p for p in self.root.rglob("*") if p.name.endswith(_SUFFIXES))
 
     def _traces(self) -> list[Trace]:
+        """Every trace under the path: a trace's pieces in several files are
+        one trace, and traces split by lost thread context are stitched."""
+        from oncall_tui.core.assemble import merge_fragments
+        from oncall_tui.core.stitch import stitch
         from oncall_tui.sources.detect import read_traces
 
         traces: list[Trace] = []
         for file in self._files():
             traces.extend(read_traces(file.read_bytes(), source=str(file)))
-        return traces
+        return stitch(merge_fragments(traces))
 
     async def get_trace(self, trace_id: str) -> Trace:
-        wanted = trace_id.lower()
-        for trace in self._traces():
-            if trace.trace_id == wanted:
-                return trace
-        raise NotFoundError(f"trace {trace_id} not found under {self.root}")
+        from oncall_tui.core.stitch import find
+
+        found = find(self._traces(), trace_id.lower())
+        if not found:
+            raise NotFoundError(f"trace {trace_id} not found under {self.root}")
+        return found[0]
 
     async def search(self, query: TraceQuery) -> list[TraceSummary]:
         from oncall_tui.core.summary import summarize

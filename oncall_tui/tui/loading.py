@@ -22,6 +22,7 @@ from textual.worker import Worker, get_current_worker
 
 from oncall_tui.core.analysis import Analysis, analyze
 from oncall_tui.core.models import Finding, Trace, TraceSummary
+from oncall_tui.core.stitch import stitch
 from oncall_tui.errors import DataError, OncallError
 from oncall_tui.sources.detect import read_traces
 
@@ -85,7 +86,8 @@ def read_biggest(path: str) -> Trace:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise DataError(exc.strerror or str(exc)) from exc
-    traces = read_traces(data, source=path)
+    # Traces split by lost thread context are one trace to the person reading.
+    traces = stitch(read_traces(data, source=path))
     if not traces:
         raise DataError("the file holds no spans")
     return max(traces, key=lambda t: len(t.spans))
