@@ -164,6 +164,16 @@ def test_log_records_as_json_lines_with_a_malformed_one() -> None:
     assert note.where == "logs.jsonl:2: resourceLogs[0].scopeLogs[0].logRecords[0]"
 
 
+def test_malformed_records_are_capped_like_other_notes() -> None:
+    b, records = stuck_agent()
+    bad = [dict(records[0], timeUnixNano="soon") for _ in range(60)]
+    [trace] = read_many([(b.otlp(), "trace.json"), (logs_doc(records + bad), "logs.json")])
+    assert "repeated_tool_call" in _kinds(trace)
+    notes = [n for n in trace.quality if n.kind == "malformed_log"]
+    assert len(notes) == 51
+    assert notes[-1].detail == "10 more malformed_log notes not listed"
+
+
 def test_logs_whose_span_is_absent_are_a_quality_note_not_a_crash() -> None:
     b, records = stuck_agent()
     stray = [

@@ -26,6 +26,7 @@ import msgspec
 from oncall_tui.core import otlp
 from oncall_tui.core.assemble import EventBatch
 from oncall_tui.core.models import QualityNote, SpanEvent
+from oncall_tui.core.quality import MAX_NOTES_PER_KIND
 from oncall_tui.errors import TraceFormatError
 from oncall_tui.sources.detect import TraceFormat, register
 
@@ -76,6 +77,12 @@ def _decode(raw: bytes, doc: Any, source: str) -> list[EventBatch]:
     batch = EventBatch({}, {}, notes)
     for path, record in records:
         _add(batch, record, f"{source}: resourceLogs{path}")
+    if len(notes) > MAX_NOTES_PER_KIND:
+        # As quality.check caps its kinds: a broken logs file stays readable.
+        more = len(notes) - MAX_NOTES_PER_KIND
+        notes[MAX_NOTES_PER_KIND:] = [
+            QualityNote("malformed_log", f"{more} more malformed_log notes not listed")
+        ]
     return [batch]
 
 
