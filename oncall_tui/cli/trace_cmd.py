@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -20,6 +21,8 @@ from oncall_tui.errors import DataError
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+_FILES_HELP = "trace file(s) read together, e.g. trace.json logs.json; - for stdin"
 
 #: Further ``trace`` subcommands (store access, listen) register here.
 EXTRA_REGISTRARS: list[str] = ["oncall_tui.cli.trace_store_cmd"]
@@ -33,9 +36,11 @@ def register(sub: Sub) -> None:
         "analyze",
         help="summary, findings, cycles and data quality of a trace file",
         description="Reads OTLP/JSON, Jaeger, Tempo, Phoenix or Langfuse JSON "
-        "(gzip ok; - for stdin).",
+        "(gzip ok; - for stdin). Several files are read together: spans of one "
+        "trace are joined across them, and OTLP/JSON logs (span events recorded "
+        "as log records) are attached to the spans they name.",
     )
-    analyze.add_argument("file", help="trace file, or - for stdin")
+    analyze.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
     analyze.add_argument("--trace-id", help="analyse only this trace of a multi-trace file")
     analyze.add_argument(
         "--adjust-skew", action="store_true", help="shift cross-host spans into their parents"
@@ -50,7 +55,7 @@ def register(sub: Sub) -> None:
     analyze.set_defaults(func=_analyze)
 
     graph = cmds.add_parser("graph", help="the agent/model/tool call graph of a trace file")
-    graph.add_argument("file", help="trace file, or - for stdin")
+    graph.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
     graph.add_argument("--trace-id", help="only this trace of a multi-trace file")
     graph.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text")
     graph.add_argument("--json", action="store_true", help="same as --format json")
@@ -96,14 +101,21 @@ def read_input(path: str) -> tuple[bytes, str]:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def load_traces(path: str, trace_id: str | None) -> list[Any]:
-    """Every trace of a file, those split by lost thread context stitched back
-    (core/stitch.py); ``trace_id`` may name an outer or a linked trace."""
+def load_traces(paths: str | Sequence[str], trace_id: str | None) -> list[Any]:
+    """Every trace of one file or several read together (spans joined by
+    trace id across them, log records attached to their spans), those split
+    by lost thread context stitched back (core/stitch.py); ``trace_id`` may
+    name an outer or a linked trace."""
     from oncall_tui.core.stitch import find, stitch
-    from oncall_tui.sources.detect import read_traces
+    from oncall_tui.sources.detect import read_many
 
-    data, source = read_input(path)
-    everything = traces = stitch(read_traces(data, source=source))
+    if isinstance(paths, str):
+        paths = [paths]
+    if list(paths).count("-") > 1:
+        raise DataError("- (stdin) can be named only once")
+    inputs = [read_input(path) for path in paths]
+    source = ", ".join(src for _, src in inputs)
+    everything = traces = stitch(read_many(inputs, need_spans=True))
     if trace_id:
         traces = find(everything, trace_id)
         if not traces:
@@ -119,7 +131,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from oncall_tui.core.analysis import analyze
     from oncall_tui.core.models import SEVERITY_ORDER
 
-    traces = load_traces(args.file, args.trace_id)
+    traces = load_traces(args.files, args.trace_id)
     results = [analyze(t, adjust_skew=args.adjust_skew) for t in traces]
     threshold = SEVERITY_ORDER[args.fail_on]
     failing = any(SEVERITY_ORDER[f.severity] >= threshold for a in results for f in a.findings)
@@ -174,7 +186,7 @@ def _graph(args: argparse.Namespace) -> int:
     from oncall_tui.core.analysis import analyze
     from oncall_tui.core.graph import to_text
 
-    traces = load_traces(args.file, args.trace_id)
+    traces = load_traces(args.files, args.trace_id)
     for trace in traces:
         a = analyze(trace)
         in_cycle = frozenset(k for c in a.cycles for k in c.nodes)

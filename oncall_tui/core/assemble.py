@@ -12,14 +12,24 @@ is a fragment: ``partial`` whatever the store said, so nobody trusts a
 diagnosis of half a trace. ``merge_fragments`` joins the pieces of one trace
 that arrived in several documents (JSON lines, requests, pages) and settles
 completeness again over the whole.
+
+Some instrumentations record a span's content apart from it: the older GenAI
+event conventions emit ``gen_ai.choice`` / ``gen_ai.tool.message`` as OTLP
+log records tied to the span by trace and span id. A logs decoder hands those
+over as an ``EventBatch``; ``merge_fragments`` attaches them to their spans
+(one pass, by id), recomputes those spans' GenAI view and lends tool
+arguments across spans again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import msgspec
 
 from oncall_tui.core.conventions import fill_from_requests
-from oncall_tui.core.models import Completeness, QualityNote, Span, Trace
+from oncall_tui.core.genai import genai_view
+from oncall_tui.core.models import Completeness, QualityNote, Span, SpanEvent, Trace
 from oncall_tui.core.quality import check
 from oncall_tui.core.tree import tree_for
 
@@ -35,6 +45,25 @@ DERIVED_KINDS = frozenset(
 REMOTE_PARENT = "remote_parent"
 
 _WEAKNESS: dict[str, int] = {"complete": 0, "partial": 1, "truncated": 2}
+
+#: Note kind for events (log records) whose span the input lacks.
+UNATTACHED_EVENTS = "unattached_events"
+
+
+class EventBatch(msgspec.Struct, gc=False):
+    """Span events recorded apart from their spans (OTLP log records), keyed
+    by (trace id, span id), waiting for the spans they belong to."""
+
+    #: (trace id, span id) -> its events, in the order the input gave them.
+    events: dict[tuple[str, str], list[SpanEvent]]
+    #: (trace id, span id) -> where its first event was in the input.
+    where: dict[tuple[str, str], str]
+    #: Notes about the input as a whole (records that could not be decoded).
+    notes: list[QualityNote] = []
+
+    @property
+    def count(self) -> int:
+        return sum(len(e) for e in self.events.values())
 
 
 def assemble(
@@ -115,17 +144,101 @@ def fragment_reason(trace: Trace, remote: set[str | None] | None = None) -> str 
     return None
 
 
-def merge_fragments(traces: list[Trace]) -> list[Trace]:
+def merge_fragments(traces: list[Trace], events: Sequence[EventBatch] = ()) -> list[Trace]:
     """One Trace per trace id, in first-seen order: pieces of a trace read from
     several documents are joined, quality is checked again over the whole, and
     completeness is the weakest the stores reported (or ``partial`` if the
-    whole is still a fragment)."""
+    whole is still a fragment). ``events`` recorded apart from their spans are
+    attached to them (see ``attach_events``)."""
     groups: dict[str, list[Trace]] = {}
     for trace in traces:
         groups.setdefault(trace.trace_id, []).append(trace)
-    if all(len(g) == 1 for g in groups.values()):
-        return traces
-    return [g[0] if len(g) == 1 else _merge(g) for g in groups.values()]
+    if not all(len(g) == 1 for g in groups.values()):
+        traces = [g[0] if len(g) == 1 else _merge(g) for g in groups.values()]
+    if events:
+        attach_events(traces, events)
+    return traces
+
+
+def attach_events(traces: list[Trace], batches: Sequence[EventBatch]) -> None:
+    """Attach each batch's events to the span they name, in place.
+
+    One pass over the spans of the traces the events name, a dict lookup
+    each. A span that gains events gets its GenAI view recomputed from
+    them (the conventions read ``gen_ai.choice`` / ``gen_ai.tool.message``
+    events as if the span carried them), and its trace gets tool arguments
+    and results lent by call id again. Events whose span the input lacks are
+    kept as one ``unattached_events`` note per trace (or, when their trace
+    is absent too, on every trace): never an error, the spans may simply be
+    in a file that was not read.
+    """
+    pending: dict[tuple[str, str], list[SpanEvent]] = {}
+    where: dict[tuple[str, str], str] = {}
+    general: list[QualityNote] = []
+    for batch in batches:
+        for key, evs in batch.events.items():
+            have = pending.get(key)
+            if have is None:
+                pending[key] = list(evs)
+                where[key] = batch.where[key]
+            else:
+                have.extend(evs)
+        general.extend(batch.notes)
+    named = {tid for tid, _ in pending}
+    for trace in traces:
+        if trace.trace_id not in named:
+            continue
+        tid = trace.trace_id
+        changed = False
+        for span in trace.spans:
+            # pop: a duplicated span id gets the events once (the first span,
+            # as quality.check keeps the first).
+            key = (tid, span.span_id)
+            if key not in pending:
+                continue
+            evs = pending.pop(key)
+            span.events = tuple(sorted((*span.events, *evs), key=_event_time))
+            span.gen_ai = genai_view(span.attributes, span.name, span.events)
+            changed = True
+        if changed:
+            fill_from_requests(trace.spans)
+    if pending:
+        by_trace: dict[str, list[tuple[str, str]]] = {}
+        for key in pending:
+            by_trace.setdefault(key[0], []).append(key)
+        present = {t.trace_id for t in traces}
+        absent = [k for tid, keys in by_trace.items() if tid not in present for k in keys]
+        for trace in traces:
+            keys = by_trace.get(trace.trace_id)
+            if keys:
+                trace.quality.append(_unattached(keys, pending, where))
+        if absent:
+            general.append(_unattached(absent, pending, where))
+    if general:
+        for trace in traces:
+            trace.quality.extend(general)
+
+
+def _event_time(event: SpanEvent) -> int:
+    return event.time_ns
+
+
+def _unattached(
+    keys: list[tuple[str, str]],
+    pending: dict[tuple[str, str], list[SpanEvent]],
+    where: dict[tuple[str, str], str],
+) -> QualityNote:
+    count = sum(len(pending[k]) for k in keys)
+    tid, sid = keys[0]
+    what = "1 event (log record) names" if count == 1 else f"{count} events (log records) name"
+    spans = "a span" if len(keys) == 1 else f"{len(keys)} spans"
+    return QualityNote(
+        UNATTACHED_EVENTS,
+        f"{what} {spans} not in the input (first: span {sid} of trace {tid}); "
+        "read the log records with the trace file they belong to",
+        None,
+        where[keys[0]],
+    )
 
 
 def _store_verdict(trace: Trace) -> tuple[Completeness, str | None]:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import gc
 import gzip
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from oncall_tui.core.assemble import merge_fragments
+from oncall_tui.core.assemble import EventBatch, merge_fragments
 from oncall_tui.core.models import Trace
 from oncall_tui.errors import TraceFormatError
 
@@ -34,8 +34,10 @@ class TraceFormat:
     summary: str
     sniff: Callable[[Any], bool]  # given the parsed top-level JSON value
     # Given the raw bytes too, so a format can decode straight into typed
-    # Structs (msgspec) instead of walking the generic parse.
-    decode: Callable[[bytes, Any, str], list[Trace]]
+    # Structs (msgspec) instead of walking the generic parse. A format of
+    # events recorded apart from their spans (OTLP logs) gives EventBatches,
+    # attached to the spans when everything read together is assembled.
+    decode: Callable[[bytes, Any, str], Sequence[Trace | EventBatch]]
 
 
 FORMATS: list[TraceFormat] = []
@@ -167,11 +169,45 @@ def detect(doc: Any) -> TraceFormat | None:
 
 def read_traces(data: bytes, *, source: str = "<input>") -> list[Trace]:
     """Every trace in ``data`` (any known format, gzip or not)."""
+    return read_many([(data, source)])
+
+
+def read_many(inputs: Iterable[tuple[bytes, str]], *, need_spans: bool = False) -> list[Trace]:
+    """Every trace in several inputs read together, as ``(data, source)``:
+    the spans of one trace id are assembled across all of them, and log
+    records (OTLP logs) are attached to the spans they name, wherever either
+    was read. Log records alone give no trace; with ``need_spans`` (a person
+    named the files) that is an error saying what to pass instead."""
     # Decoding allocates millions of container objects that live on; letting
     # the cycle collector rescan them on every generation makes reading
     # superlinear. Nothing decoded here holds a reference cycle.
     enabled = gc.isenabled()
     gc.disable()
+    try:
+        traces: list[Trace] = []
+        batches: list[EventBatch] = []
+        sources: list[str] = []
+        for data, source in inputs:
+            sources.append(source)
+            for part in _decode_input(data, source):
+                if isinstance(part, EventBatch):
+                    batches.append(part)
+                else:
+                    traces.append(part)
+        if need_spans and not traces and any(b.events for b in batches):
+            count = sum(b.count for b in batches)
+            raise TraceFormatError(
+                f"{', '.join(sources)}: {count} log record(s) naming spans, but no spans: "
+                "read them with the trace file they belong to "
+                "(oncall-tui trace analyze TRACE_FILE LOGS_FILE)"
+            )
+        return merge_fragments(traces, batches)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _decode_input(data: bytes, source: str) -> list[Trace | EventBatch]:
     try:
         return _read(data, source)
     except UnicodeDecodeError as exc:
@@ -186,30 +222,28 @@ def read_traces(data: bytes, *, source: str = "<input>") -> list[Trace]:
             f"{source}: JSON nested too deeply to read (about 1,000 levels is the "
             f"limit; an attribute value nests arrays or key/value lists deeper)"
         ) from None
-    finally:
-        if enabled:
-            gc.enable()
 
 
-def _read(data: bytes, source: str) -> list[Trace]:
+def _read(data: bytes, source: str) -> list[Trace | EventBatch]:
+    """The decoded pieces of one input; the caller joins them by trace id."""
     raw = _unwrap(data, source)
     doc = parse_json(raw, source)
     if isinstance(doc, JsonLines):
         # Exporters write a trace over many lines (a span or a batch each):
-        # decode every line, then join the pieces by trace id.
-        traces: list[Trace] = []
+        # decode every line; the pieces are joined by trace id afterwards.
+        parts: list[Trace | EventBatch] = []
         for number, line in doc:
             where = f"{source}:{number}"
             part = JsonLines.parse(line, where)
             fmt = detect(part)
             if fmt is None:
                 raise _unknown(where, part)
-            traces.extend(fmt.decode(line, part, where))
-        return merge_fragments(traces)
+            parts.extend(fmt.decode(line, part, where))
+        return parts
     fmt = detect(doc)
     if fmt is None:
         raise _unknown(source, doc)
-    return merge_fragments(fmt.decode(raw, doc, source))
+    return list(fmt.decode(raw, doc, source))
 
 
 def _unknown(where: str, doc: Any) -> TraceFormatError:

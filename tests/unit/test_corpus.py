@@ -18,7 +18,7 @@ import pytest
 
 from oncall_tui.core.analysis import Analysis, analyze
 from oncall_tui.core.models import SEVERITY_ORDER
-from oncall_tui.sources.detect import read_traces
+from oncall_tui.sources.detect import read_many
 from tests.corpus.expectations import Expected, load
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -39,7 +39,14 @@ def _stitch(traces: list[Any]) -> list[Any]:
 
 
 def diagnose(path: Path) -> list[Analysis]:
-    return [analyze(t) for t in _stitch(read_traces(path.read_bytes(), source=str(path)))]
+    """The analyses of one recorded form, read together with the case's
+    ``logs.json`` when the family emits content as OTLP log records (what a
+    responder would pass: ``trace analyze trace.json logs.json``)."""
+    inputs = [(path.read_bytes(), str(path))]
+    logs = path.parent / "logs.json"
+    if logs.exists():
+        inputs.append((logs.read_bytes(), str(logs)))
+    return [analyze(t) for t in _stitch(read_many(inputs))]
 
 
 def verdict(analyses: list[Analysis], want: Expected) -> list[str]:

@@ -3,6 +3,6 @@
 Import order is sniff order: more specific formats first.
 """
 
-from oncall_tui.sources.formats import jaeger_v1, langfuse, otlp, phoenix
+from oncall_tui.sources.formats import jaeger_v1, langfuse, otlp, otlp_logs, phoenix
 
-__all__ = ["jaeger_v1", "langfuse", "otlp", "phoenix"]
+__all__ = ["jaeger_v1", "langfuse", "otlp", "otlp_logs", "phoenix"]
