@@ -38,14 +38,12 @@ class OtlpFileStore:
     def _traces(self) -> list[Trace]:
         """Every trace under the path: a trace's pieces in several files are
         one trace, and traces split by lost thread context are stitched."""
-        from oncall_tui.core.assemble import merge_fragments
         from oncall_tui.core.stitch import stitch
-        from oncall_tui.sources.detect import read_traces
+        from oncall_tui.sources.detect import read_many
 
-        traces: list[Trace] = []
-        for file in self._files():
-            traces.extend(read_traces(file.read_bytes(), source=str(file)))
-        return stitch(merge_fragments(traces))
+        # Read together: GenAI events kept as log records beside the spans
+        # (logs.json) attach to their spans too.
+        return stitch(read_many((file.read_bytes(), str(file)) for file in self._files()))
 
     async def get_trace(self, trace_id: str) -> Trace:
         from oncall_tui.core.stitch import find

@@ -42,3 +42,17 @@ def test_threads_that_started_new_traces_come_back_stitched(tmp_path: Path) -> N
     inner = asyncio.run(store.get_trace(outer.linked_trace_ids[-1]))
     assert inner.trace_id == outer.trace_id
     assert len(inner.spans) == len(outer.spans)
+
+
+def test_genai_events_kept_as_log_records_beside_the_spans_are_read(tmp_path: Path) -> None:
+    """Older GenAI instrumentations put tool arguments only in log records;
+    a folder holding both files gives the trace its arguments."""
+    case = CORPUS / "otel-genai-events" / "stuck-identical"
+    (tmp_path / "trace.json").write_bytes((case / "trace.json").read_bytes())
+    (tmp_path / "logs.json").write_bytes((case / "logs.json").read_bytes())
+    store = OtlpFileStore(Options(path=str(tmp_path)))
+    (row,) = asyncio.run(store.search(TraceQuery(limit=10)))
+    trace = asyncio.run(store.get_trace(row.trace_id))
+    tools = [s for s in trace.spans if s.gen_ai and s.gen_ai.operation == "execute_tool"]
+    assert tools
+    assert all(s.gen_ai and s.gen_ai.tool_call_arguments for s in tools)
