@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
+from functools import lru_cache
 
 import msgspec
 
@@ -176,10 +177,14 @@ def canonical_arguments(raw: str) -> str:
     text = raw.strip()
     if text[:1] in ("{", "["):
         try:
-            return msgspec.json.encode(msgspec.json.decode(text), order="sorted").decode()
+            return _SORTED_JSON.encode(_JSON.decode(text)).decode()
         except (msgspec.DecodeError, UnicodeDecodeError):
             pass
     return text
+
+
+_JSON = msgspec.json.Decoder()
+_SORTED_JSON = msgspec.json.Encoder(order="sorted")
 
 
 def _repeated_tool_calls(
@@ -204,15 +209,15 @@ def _repeated_tool_calls(
         if len(idx) < REPEATED_CALL_MIN:
             continue
         if agent_models is None:
-            agent_models = _models_by_agent(spans, models, agent_of)
+            agent_models = _models_by_agent(spans, models, agent_of, col)
         idx.sort(key=lambda i: spans[i].start_ns)
         # The repetition's cost: model calls of this agent run that began
         # after the first identical call returned and before the last began
         # (each read a repeated result and asked again).
-        starts, order = agent_models.get(agent, ([], []))
+        starts, running = agent_models.get(agent, ([], [0]))
         lo = bisect_left(starts, spans[idx[0]].end_ns)
         hi = bisect_left(starts, spans[idx[-1]].start_ns)
-        wasted = _model_tokens(spans, col, order[lo:hi])
+        wasted = running[hi] - running[lo] if hi > lo else 0
         errors = sum(1 for i in idx if spans[i].status == "error")
         severity: Severity = "high" if errors == len(idx) else "medium"
         why = f", all {errors} failed" if errors == len(idx) else f", {errors} failed"
@@ -236,16 +241,21 @@ def _repeated_tool_calls(
 
 
 def _models_by_agent(
-    spans: list[Span], models: list[int], agent_of: list[int]
+    spans: list[Span], models: list[int], agent_of: list[int], col: Collapsed
 ) -> dict[int, tuple[list[int], list[int]]]:
-    """Each agent run's model calls in start order, with their starts."""
+    """Each agent run's model calls: their starts in order, and running token
+    totals (``running[k]``: tokens of the first k calls), so the cost of any
+    stretch of the run is one subtraction."""
     runs: dict[int, list[int]] = {}
     for i in models:
         runs.setdefault(agent_of[i], []).append(i)
     out = {}
     for agent, idx in runs.items():
         idx.sort(key=lambda i: spans[i].start_ns)
-        out[agent] = ([spans[i].start_ns for i in idx], idx)
+        running = [0]
+        for i in idx:
+            running.append(running[-1] + call_tokens(spans, col, i))
+        out[agent] = ([spans[i].start_ns for i in idx], running)
     return out
 
 
@@ -327,7 +337,7 @@ def _retries_and_fallbacks(
             run.append(i)
             if spans[i].status == "error" and n < len(siblings) - 1:
                 continue
-            attempts = sum(_attempts(spans, j, http) for j in run)
+            attempts = sum(_attempts(spans, j, http) for j in run) if http else len(run)
             total_attempts += attempts
             logical += 1
             if attempts > worst_attempts:
@@ -721,10 +731,16 @@ def _resolved(g: GenAI) -> bool:
         return False
     if g.request_model is None:
         return True  # nothing to compare with: the provider named what answered
+    return _resolved_names(response, g.request_model, g.provider)
+
+
+@lru_cache(maxsize=1024)
+def _resolved_names(response: str, request: str, provider: str | None) -> bool:
     # A dated snapshot of the alias asked for pins it; the alias again, or
     # the alias behind a gateway prefix, does not.
-    pinned = bool(_PINNED.search(response))
-    return pinned or not same_model(response, g.request_model, g.provider)
+    if response != request and not same_model(response, request, provider):
+        return True  # another model than the one asked for: a gateway group resolved
+    return bool(_PINNED.search(response))
 
 
 def _flight_recorder(spans: list[Span], models: list[int], tools: list[int]) -> list[Finding]:
