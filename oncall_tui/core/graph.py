@@ -203,14 +203,16 @@ class Collapsed:
                 elif key[0] == "m" and self.keys[target] is not None:
                     lost_model.add(target)
         if plain_inferred:
-            # A plain lost root (a worker thread's task span): what runs under
-            # it now hangs from the call it was inferred into.
+            # A plain lost span (a worker thread's task span, an agent SDK's
+            # workflow span): what runs under it now hangs from the call it
+            # was inferred into.
             for j in tree.order:
                 p = parent[j]
                 if (
                     p >= 0
                     and keys[p] is None
                     and eparent[j] != eparent[p]
+                    and edge_kind[j] != "inferred"  # inferred itself: keeps its caller
                     and (keys[j] is None or edge_kind[p] == "inferred")
                 ):
                     eparent[j] = eparent[p]
@@ -234,14 +236,17 @@ class Collapsed:
 
         - A root or orphan (not the trace's first root) inside a span: a call
           that lost its context (a worker thread, a new trace stitched in).
-        - A sibling (its recorded parent holds the container too): only when
-          the container has no recorded GenAI calls of its own, and then a
-          model call starting inside a tool or agent after it started, a tool
-          or agent starting inside a model call, or a tool or agent starting
-          inside a tool or agent after a lost model call began there (that
-          model chose it). Tools started together after one model call
-          (parallel fan-out) have no model call beginning inside them first:
-          never a call.
+        - A sibling (its recorded parent holds the container too), only when
+          the container has no recorded GenAI calls of its own:
+          a model call starting inside a tool or agent after it started;
+          a tool or agent starting inside a model call;
+          an agent run (or a plain span wrapping GenAI calls, such as an
+          agent SDK's workflow span) starting inside a tool after it started:
+          the tool's body ran a sub-agent;
+          a tool or agent starting inside a tool or agent after a lost model
+          call began there (that model chose it).
+          Tools started together after one model call (parallel fan-out)
+          have no model call beginning inside them first: never a call.
         """
         keys = self.keys
         eparent = self.eparent
@@ -252,7 +257,13 @@ class Collapsed:
                 return -1
             return target
         key = keys[i]
-        if key is None or not self.genai or key[0] == "s":
+        if not self.genai:
+            return -1
+        if key is not None:
+            kind = key[0]
+        elif below[i]:
+            kind = "w"  # a plain span wrapping GenAI calls: a workflow run
+        else:
             return -1
         start = spans[i].start_ns
         # Walk out a few callers: a tool in a fan-out run inside a lost
@@ -264,14 +275,28 @@ class Collapsed:
             tkey = keys[target]
             if tkey is None or below[target] or tree.is_descendant(target, i):
                 return -1
-            if spans[target].start_ns < start and spans[target].end_ns >= spans[i].end_ns:
-                if key[0] == "m":
-                    if tkey[0] in "ta":
-                        return target
-                elif tkey[0] == "m" or target in lost_model:
-                    return target
+            if (
+                spans[target].start_ns < start
+                and spans[target].end_ns >= spans[i].end_ns
+                and _calls(tkey[0], kind, lost=target in lost_model)
+            ):
+                return target
             target = eparent[target]
         return -1
+
+
+def _calls(outer: str, inner: str, *, lost: bool) -> bool:
+    """Does a span of node kind ``outer`` call a sibling of kind ``inner``
+    that starts inside it (first letters: agent, model, tool, "w" a plain
+    span wrapping GenAI calls)? ``lost``: a lost model call began inside
+    ``outer`` already (it chose what follows)."""
+    if inner == "m":
+        return outer in ("t", "a")
+    if outer == "m":
+        return inner in ("t", "a")
+    if outer == "t" and inner in ("a", "w"):
+        return True
+    return lost and inner in ("t", "a", "w")
 
 
 def _tokens(span: Span) -> int:

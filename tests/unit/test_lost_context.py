@@ -242,3 +242,50 @@ def test_lost_context_reentrancy_is_found(
     expected = 2 * laps if names[0] == names[1] else laps
     assert cycle.laps == expected
     assert cycle.max_nesting == 2 * laps
+
+
+def test_a_sub_agent_run_by_a_tool_body_recorded_beside_it_is_its_call() -> None:
+    """Pydantic AI / LangGraph shape: the tool's body runs the inner agent
+    under the outer agent's context, so each inner invoke_agent (with its own
+    properly nested chat and tool spans) is a sibling inside the tool."""
+    b = TraceBuilder()
+    root = b.agent("analyst", end=1000)
+    b.model(root, 10, 140)
+    research = b.tool("research", root, 190, 770)
+    inner = b.agent("analyst", root, 193, 766)
+    b.model(inner, 195, 257)
+    verify = b.tool("verify", inner, 267, 718)
+    inner2 = b.agent("analyst", root, 273, 707)  # inside verify, recorded under the root
+    b.model(inner2, 275, 350)
+    again = b.tool("research", inner2, 362, 658)
+    b.model(root, 773, 850)
+    a = analyze(b.trace())
+    assert {("tool:research", "agent:analyst"), ("tool:verify", "agent:analyst")} <= _inferred(a)
+    [cycle] = a.cycles
+    assert {"tool:research", "tool:verify"} <= set(cycle.nodes)
+    assert cycle.witness[0] == research and cycle.witness[-1] == again
+    assert inner in cycle.witness and verify in cycle.witness and inner2 in cycle.witness
+    assert cycle.inferred and cycle.laps == 2 and cycle.tokens > 0
+
+
+def test_a_plain_workflow_span_wrapping_the_lost_run_is_linked_with_it() -> None:
+    """OpenAI Agents SDK shape: the lost inner run starts with a plain
+    "Agent workflow" span; the agent and its calls hang below it."""
+    b = TraceBuilder()
+    root = b.agent("analyst", end=1000)
+    turn = b.span("turn", root, 1, 990)
+    b.model(turn, 2, 75)
+    research = b.tool("research", turn, 83, 631)
+    workflow = b.span("Agent workflow", turn, 84, 629)
+    inner = b.agent("analyst", workflow, 85, 628)
+    b.model(inner, 86, 155)
+    b.tool("verify", inner, 159, 551)
+    workflow2 = b.span("Agent workflow", turn, 161, 550)
+    inner2 = b.agent("analyst", workflow2, 162, 548)
+    b.model(inner2, 163, 230)
+    again = b.tool("research", inner2, 235, 469)
+    a = analyze(b.trace())
+    assert ("tool:research", "agent:analyst") in _inferred(a)
+    [cycle] = a.cycles
+    assert cycle.witness[0] == research and cycle.witness[-1] == again
+    assert inner in cycle.witness and cycle.inferred and cycle.laps == 2
