@@ -99,6 +99,13 @@ def find_cycles(trace: Trace, graph: CallGraph, col: Collapsed) -> list[Cycle]:
     ]
     if not comps:
         return []
+    if graph.genai:
+        # Reentrancy runs through a tool (DESIGN.md): agents and models calling
+        # each other with no tool between are a wrapper or a mislabelled span
+        # (an HTTP span stamped with its agent's name), not a loop to page on.
+        comps = [c for c in comps if any(k.startswith("tool:") for k in c)]
+        if not comps:
+            return []
     comp_of: dict[str, int] = {k: n for n, c in enumerate(comps) for k in c}
     forest = _Forest(col)
     return [
@@ -173,8 +180,8 @@ def _evidence(
     Laps count calls of one *tool* of the loop along one chain, the outermost
     being lap 1 (A > B > A > B is 2 laps); nesting counts the loop's tool calls
     along one chain. Agent, model, chain and wrapper spans between them add
-    nothing to either. A loop with no tool (agents and models only) counts
-    all of its calls instead.
+    nothing to either. In a trace with no GenAI spans (``span:`` nodes)
+    every call counts.
     """
     spans = trace.spans
     keys = col.keys

@@ -104,6 +104,10 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
                 models.append(i)
             elif k[0] == "t":
                 tools.append(i)
+            elif k[0] == "a" and _is_http(spans[i]):
+                # An HTTP span stamped with its agent's name (OpenLLMetry's
+                # association properties) is still an HTTP attempt.
+                http.append(i)
         elif (g := spans[i].gen_ai) is not None:
             if g.operation == "retrieval":
                 retrievals.append(i)

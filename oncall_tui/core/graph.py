@@ -239,7 +239,8 @@ class Collapsed:
         - A sibling (its recorded parent holds the container too), only when
           the container has no recorded GenAI calls of its own:
           a model call starting inside a tool or agent after it started;
-          a tool or agent starting inside a model call;
+          a tool, an agent or an HTTP attempt starting inside a model call
+          (LangChain's own context does not reach the HTTP client's spans);
           an agent run (or a plain span wrapping GenAI calls, such as an
           agent SDK's workflow span) starting inside a tool after it started:
           the tool's body ran a sub-agent;
@@ -263,6 +264,8 @@ class Collapsed:
             kind = key[0]
         elif below[i]:
             kind = "w"  # a plain span wrapping GenAI calls: a workflow run
+        elif (g := spans[i].gen_ai) is not None and g.http_status_code is not None:
+            kind = "h"  # an HTTP attempt: inside a model call, one of its tries
         else:
             return -1
         start = spans[i].start_ns
@@ -287,13 +290,13 @@ class Collapsed:
 
 def _calls(outer: str, inner: str, *, lost: bool) -> bool:
     """Does a span of node kind ``outer`` call a sibling of kind ``inner``
-    that starts inside it (first letters: agent, model, tool, "w" a plain
-    span wrapping GenAI calls)? ``lost``: a lost model call began inside
+    that starts inside it (first letters: agent, model, tool; "w" a plain
+    span wrapping GenAI calls, "h" a plain HTTP attempt)? ``lost``: a lost model call began inside
     ``outer`` already (it chose what follows)."""
     if inner == "m":
         return outer in ("t", "a")
     if outer == "m":
-        return inner in ("t", "a")
+        return inner in ("t", "a", "h")
     if outer == "t" and inner in ("a", "w"):
         return True
     return lost and inner in ("t", "a", "w")

@@ -88,3 +88,23 @@ def test_a_tool_that_calls_the_model_once_is_not_a_loop() -> None:
     a = analyze(b.trace())
     assert a.cycles == []
     assert not [f for f in a.findings if f.kind == "reentrancy_cycle"]
+
+
+def test_agents_and_models_calling_each_other_without_a_tool_are_not_reentrancy() -> None:
+    """OpenLLMetry stamps the agent's name on every span in its context, the
+    HTTP spans below a chat call included: agent > chat > "agent" is a
+    mislabelled HTTP span, not a loop."""
+    b = TraceBuilder()
+    agent = b.agent("support_agent", end=1000)
+    chat = b.model(agent, 0, 200)
+    b.span(
+        "POST",
+        chat,
+        10,
+        40,
+        attrs={"gen_ai.agent.name": "support_agent", "http.status_code": 200},
+    )
+    b.tool("get_weather", agent, 210, 220)
+    a = analyze(b.trace())
+    assert a.cycles == []
+    assert not [f for f in a.findings if f.kind == "reentrancy_cycle"]

@@ -127,3 +127,18 @@ def test_a_dated_snapshot_answering_an_alias_is_a_resolved_version() -> None:
     # Only the gateway-prefixed alias answered by the bare alias lacks a version.
     assert gap.numbers == {"resolved model version": 1}
     assert gap.span_ids == (prefixed,)
+
+
+def test_http_attempts_recorded_beside_the_model_call_are_still_its_retries() -> None:
+    """LangChain keeps its own run tree: the httpx spans of ChatOpenAI's
+    retries land under the app's request span, nested in time inside the
+    model call."""
+    b = TraceBuilder()
+    request = b.span("POST /chat", None, 0, 400)
+    agent = b.agent("greeter", request, 1, 330)
+    b.model(agent, 48, 302)
+    for t, code in ((80, 429), (136, 500), (218, 200)):
+        _http(b, request, t, code)
+    f = _findings(b)["retry_amplification"]
+    assert f.numbers["worst_attempts"] == 3  # type: ignore[attr-defined]
+    assert "429, 500, then 200" in f.summary  # type: ignore[attr-defined]
