@@ -10,6 +10,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import pairwise
 
 import msgspec
 
@@ -335,12 +336,24 @@ def _retries_and_fallbacks(
     worst_attempts = 0
     swallowed: list[int] = []
     demotions: list[tuple[int, int]] = []
-    for siblings in by_parent.values():
+    for parent, siblings in by_parent.items():
+        # Failed attempts recorded *inside* the model call that finally
+        # answered (Pydantic AI's FallbackModel): that call closes their run.
+        closer = (
+            parent
+            if parent >= 0 and (keys[parent] or "")[:1] == "m" and spans[parent].status != "error"
+            else -1
+        )
         run: list[int] = []
-        for n, i in enumerate(siblings):
-            run.append(i)
+        for n, sibling in enumerate(siblings):
+            run.append(sibling)
+            i = sibling
             if spans[i].status == "error" and n < len(siblings) - 1:
                 continue
+            if spans[i].status == "error" and closer >= 0:
+                run.append(closer)  # counted as a logical call under its own parent
+                logical -= 1
+                i = closer
             attempts = sum(_attempts(spans, j, http) for j in run) if http else len(run)
             total_attempts += attempts
             logical += 1
@@ -351,6 +364,10 @@ def _retries_and_fallbacks(
                 if not _same_model(spans[run[0]], spans[i]):
                     demotions.append((run[0], i))
             run = []
+    for failed, served in _agent_reruns(spans, col):
+        swallowed.append(failed)
+        if not _same_model(spans[failed], spans[served]):
+            demotions.append((failed, served))
     if worst and worst_attempts >= RETRY_ATTEMPTS_MIN:
         amp = total_attempts / max(logical, 1)
         below = [h for i in worst for h in http.get(i, [])]
@@ -402,6 +419,38 @@ def _retries_and_fallbacks(
                 {"errors": len(swallowed)},
             )
         )
+    return out
+
+
+def _agent_reruns(spans: list[Span], col: Collapsed) -> list[tuple[int, int]]:
+    """An app that runs a failed agent again (often on another model): runs
+    of one agent under one parent where the earlier ones failed. Returns
+    (last model call of the failed run, first model call of the run that
+    answered) for each."""
+    keys = col.keys
+    runs: dict[tuple[int, str], list[int]] = {}
+    for i in col.tree.order:
+        k = keys[i]
+        if k is not None and k[0] == "a":
+            runs.setdefault((col.eparent[i], k), []).append(i)
+    candidates = [idx for idx in runs.values() if len(idx) > 1]
+    if not candidates:
+        return []
+    agent_of = _agents(keys, col)
+    model_calls: dict[int, list[int]] = {}
+    for i in col.tree.order:  # pre-order: each run's calls in order
+        k = keys[i]
+        if k is not None and k[0] == "m" and agent_of[i] >= 0:
+            model_calls.setdefault(agent_of[i], []).append(i)
+    out = []
+    for idx in candidates:
+        idx.sort(key=lambda i: spans[i].start_ns)
+        for before, after in pairwise(idx):
+            if spans[before].status != "error" or spans[after].status == "error":
+                continue
+            tried, served = model_calls.get(before), model_calls.get(after)
+            if tried and served:
+                out.append((tried[-1], served[0]))
     return out
 
 

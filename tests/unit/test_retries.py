@@ -142,3 +142,35 @@ def test_http_attempts_recorded_beside_the_model_call_are_still_its_retries() ->
     f = _findings(b)["retry_amplification"]
     assert f.numbers["worst_attempts"] == 3  # type: ignore[attr-defined]
     assert "429, 500, then 200" in f.summary  # type: ignore[attr-defined]
+
+
+def test_a_failed_attempt_inside_the_call_that_answered_is_a_fallback() -> None:
+    """Pydantic AI's FallbackModel: the answering call's span holds the
+    failed attempt on the first model."""
+    b = TraceBuilder()
+    agent = b.agent("support", end=300)
+    served = b.model(agent, 7, 197, model="gpt-4o-mini")
+    tried = b.model(served, 48, 88, model="gpt-4o", status="error")
+    found = _findings(b)
+    assert found["tier_demotion"].span_ids == (tried, served)  # type: ignore[attr-defined]
+    assert found["error_swallowed"].span_ids == (tried,)  # type: ignore[attr-defined]
+
+
+def test_an_agent_run_again_on_another_model_is_a_fallback() -> None:
+    """The app catches the failed agent run and runs it again on a smaller
+    model (each run under its own plain workflow span)."""
+    b = TraceBuilder()
+    request = b.agent("support request", end=400)
+    w1 = b.span("Agent workflow", request, 1, 211)
+    run1 = b.agent("support", w1, 2, 201, status="error")
+    tried = b.model(run1, 11, 174, model="gpt-4o", status="error")
+    w2 = b.span("Agent workflow", request, 236, 380)
+    run2 = b.agent("support", w2, 240, 368)
+    served = b.model(run2, 241, 329, model="gpt-4o-mini")
+    assert _findings(b)["tier_demotion"].span_ids == (tried, served)  # type: ignore[attr-defined]
+    # The same model again after a failed run is a retry, not a fallback.
+    b2 = TraceBuilder()
+    request = b2.agent("support request", end=400)
+    b2.model(b2.agent("support", request, 2, 201, status="error"), 11, 174, status="error")
+    b2.model(b2.agent("support", request, 240, 368), 241, 329)
+    assert "tier_demotion" not in _findings(b2)
