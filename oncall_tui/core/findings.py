@@ -527,33 +527,43 @@ def _structured_repair(
 #: How the hidden wait is estimated when no span says when the first visible
 #: token came (docs/findings.md, hidden_reasoning_latency).
 ESTIMATE_METHOD = "ttfc + reasoning_tokens / (output_tokens / (duration - ttfc))"
+#: The same, for a streamed call that recorded no first-chunk time.
+ESTIMATE_METHOD_NO_TTFC = "reasoning_tokens / (output_tokens / duration); no ttfc recorded"
 
 
-def estimated_hidden_wait_s(span: Span) -> float | None:
+def estimated_hidden_wait_s(span: Span) -> tuple[float, str] | None:
     """Seconds from the first chunk to the first *visible* token, estimated
-    from standard attributes only: the output streams at a steady rate
-    r = output_tokens / (duration - ttfc), the reasoning tokens come first,
-    so the first visible token lands reasoning_tokens / r after the first
-    chunk. ``None`` when the call did not stream (no ttfc: the answer lands
-    whole, nobody watches a blank stream) or a number is missing or absurd.
-    Output tokens that are fewer than the reasoning tokens cannot include
-    them, so then the two are added."""
+    from standard attributes only, and the method used: the output streams at
+    a steady rate r = output_tokens / (duration - ttfc), the reasoning tokens
+    come first, so the first visible token lands reasoning_tokens / r after
+    the first chunk. A streamed call with no first-chunk time is taken to
+    stream from its start (ttfc = 0). ``None`` when the call was not streamed
+    (the answer lands whole; no first token to mislead anyone) or a number is
+    missing or absurd. Output tokens fewer than the reasoning tokens cannot
+    include them, so then the two are added."""
     g = span.gen_ai
-    if g is None or not g.reasoning_tokens or g.time_to_first_chunk_s is None:
+    if g is None or not g.reasoning_tokens:
+        return None
+    if g.time_to_first_chunk_s is not None:
+        ttfc, method = g.time_to_first_chunk_s, ESTIMATE_METHOD
+    elif g.streaming:
+        ttfc, method = 0.0, ESTIMATE_METHOD_NO_TTFC
+    else:
         return None
     output = g.output_tokens or 0
     if output < g.reasoning_tokens:
         output += g.reasoning_tokens
-    streaming_s = span.duration_ns / 1e9 - g.time_to_first_chunk_s
+    streaming_s = span.duration_ns / 1e9 - ttfc
     if output <= 0 or streaming_s <= 0:
         return None
-    return g.reasoning_tokens * streaming_s / output
+    return g.reasoning_tokens * streaming_s / output, method
 
 
 def _reasoning_latency(spans: list[Span], models: list[int]) -> list[Finding]:
     slow: list[int] = []
     guessed: list[int] = []
     worst_gap = worst_guess = 0.0
+    methods: set[str] = set()
     for i in models:
         g = spans[i].gen_ai
         if g is None:
@@ -563,9 +573,12 @@ def _reasoning_latency(spans: list[Span], models: list[int]) -> list[Finding]:
             if gap >= HIDDEN_REASONING_GAP_S:
                 slow.append(i)
                 worst_gap = max(worst_gap, gap)
-        elif (guess := estimated_hidden_wait_s(spans[i]) or 0.0) >= HIDDEN_REASONING_GAP_S:
+        elif (estimate := estimated_hidden_wait_s(spans[i])) is not None and (
+            estimate[0] >= HIDDEN_REASONING_GAP_S
+        ):
             guessed.append(i)
-            worst_guess = max(worst_guess, guess)
+            worst_guess = max(worst_guess, estimate[0])
+            methods.add(estimate[1])
     out = []
     if slow:
         reasoning = _reasoning(spans, slow)
@@ -593,7 +606,7 @@ def _reasoning_latency(spans: list[Span], models: list[int]) -> list[Finding]:
                     "worst_gap_s": round(worst_guess, 3),
                     "reasoning_tokens": reasoning,
                     "estimated": 1,
-                    "method": ESTIMATE_METHOD,
+                    "method": "; ".join(sorted(methods)),
                 },
             )
         )

@@ -74,6 +74,8 @@ _SYSTEM_INSTRUCTIONS = ("gen_ai.system_instructions",)
 _ERROR_TYPE = ("error.type",)
 _HTTP_STATUS = ("http.response.status_code", "http.status_code")
 _HTTP_RESEND = ("http.request.resend_count",)
+# OpenLLMetry's flag; OpenInference keeps it in llm.invocation_parameters.
+_STREAMING = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
 
 # OpenInference span kinds onto GenAI operation names.
 _OPENINFERENCE_OPERATION = {
@@ -131,6 +133,14 @@ def _float(value: Any) -> float | None:
         return None
     # inf/NaN in a latency or a temperature is junk, not a measurement.
     return number if math.isfinite(number) else None
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
 
 
 def _finish_reasons(value: Any) -> tuple[str, ...]:
@@ -193,6 +203,7 @@ _FIELDS: tuple[tuple[str, tuple[str, ...], Any], ...] = (
     ("error_type", _ERROR_TYPE, None),
     ("http_status_code", _HTTP_STATUS, _int),
     ("http_resend_count", _HTTP_RESEND, _int),
+    ("streaming", _STREAMING, _bool),
 )
 # attribute name -> (field, rank): one dict lookup per attribute instead of
 # one per (field, name) pair; lower rank wins, as in the tuples above.
@@ -209,6 +220,7 @@ _FIELD_AT = {field: index for index, (field, _, _) in enumerate(_FIELDS)}
 _OP_AT = _FIELD_AT["operation"]
 _FINISH_AT = _FIELD_AT["finish_reasons"]
 _HASH_AT = _FIELD_AT["system_prompt_hash"]
+_STREAMING_AT = _FIELD_AT["streaming"]
 _PARAM_AT = tuple((name, _FIELD_AT[name]) for name in _PARAM_FIELDS)
 _EMPTY_OK_AT = frozenset(_FIELD_AT[f] for f in _EMPTY_IS_AN_ANSWER)
 if tuple(f for f, _, _ in _FIELDS) != GenAI.__struct_fields__:  # pragma: no cover
@@ -304,6 +316,8 @@ def genai_view(attrs: Mapping[str, Any]) -> GenAI | None:
         for name, index in _PARAM_AT:
             if values[index] is None and params.get(name) is not None:
                 values[index] = _CONVERTERS[index](params[name])
+        if values[_STREAMING_AT] is None:
+            values[_STREAMING_AT] = _bool(params.get("stream"))
     if values[_HASH_AT] is None and plan.system_instructions:
         instructions = _first(attrs, _SYSTEM_INSTRUCTIONS)
         if instructions is not None:

@@ -4,7 +4,7 @@ first *visible* token came, estimate it from the stream rate, and say so."""
 from __future__ import annotations
 
 from oncall_tui.core.analysis import analyze
-from oncall_tui.core.findings import ESTIMATE_METHOD
+from oncall_tui.core.findings import ESTIMATE_METHOD, ESTIMATE_METHOD_NO_TTFC
 from tests.builders import TraceBuilder
 
 
@@ -53,6 +53,45 @@ def test_a_non_streamed_call_has_nothing_to_estimate() -> None:
         attrs={"gen_ai.usage.reasoning.output_tokens": 900, "gen_ai.usage.output_tokens": 1000},
     )
     assert not [f for f in analyze(b.trace()).findings if f.kind == "hidden_reasoning_latency"]
+
+
+def test_a_streamed_call_without_a_first_chunk_time_streams_from_its_start() -> None:
+    """OpenInference's LangChain spans: reasoning tokens, and "stream": true in
+    the invocation parameters, but no first-chunk time."""
+    b = TraceBuilder()
+    agent = b.agent("a", end=20_000)
+    m = b.span(
+        "ChatOpenAI",
+        agent,
+        0,
+        2_556,
+        attrs={
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "o3-mini",
+            "llm.invocation_parameters": '{"model": "o3-mini", "stream": true}',
+            "llm.token_count.completion": 3011,
+            "llm.token_count.completion_details.reasoning": 3000,
+        },
+    )
+    [f] = [f for f in analyze(b.trace()).findings if f.kind == "hidden_reasoning_latency"]
+    assert f.span_ids == (m,)
+    assert f.numbers["worst_gap_s"] == round(3000 * 2.556 / 3011, 3)
+    assert f.numbers["method"] == ESTIMATE_METHOD_NO_TTFC
+    # Not streamed: the answer lands whole, nobody watches a blank stream.
+    b2 = TraceBuilder()
+    b2.span(
+        "ChatOpenAI",
+        b2.agent("a", end=20_000),
+        0,
+        2_556,
+        attrs={
+            "openinference.span.kind": "LLM",
+            "llm.invocation_parameters": '{"model": "o3-mini", "stream": false}',
+            "llm.token_count.completion": 3011,
+            "llm.token_count.completion_details.reasoning": 3000,
+        },
+    )
+    assert not [f for f in analyze(b2.trace()).findings if f.kind == "hidden_reasoning_latency"]
 
 
 def test_a_recorded_first_visible_chunk_beats_the_estimate() -> None:
