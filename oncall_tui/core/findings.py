@@ -210,7 +210,13 @@ def _repeated_tool_calls(
         groups.setdefault((agent_of[i], k, canonical_arguments(args)), []).append(i)
     out = []
     agent_models: dict[int, tuple[list[int], list[int]]] | None = None
-    for (agent, key, args), idx in groups.items():
+    for (agent, key, args), group in groups.items():
+        if len(group) < REPEATED_CALL_MIN:
+            continue
+        # A call made inside another of the group re-entered it: that is
+        # reentrancy (its own finding), not the agent asking again.
+        members = set(group)
+        idx = [i for i in group if not _inside_one_of(i, members, col.eparent)]
         if len(idx) < REPEATED_CALL_MIN:
             continue
         if agent_models is None:
@@ -243,6 +249,17 @@ def _repeated_tool_calls(
             )
         )
     return out
+
+
+def _inside_one_of(i: int, members: set[int], eparent: list[int]) -> bool:
+    j = eparent[i]
+    for _ in range(256):  # deeper than any real call chain; bad data cannot hang it
+        if j < 0:
+            return False
+        if j in members:
+            return True
+        j = eparent[j]
+    return False
 
 
 def _models_by_agent(

@@ -289,3 +289,27 @@ def test_a_plain_workflow_span_wrapping_the_lost_run_is_linked_with_it() -> None
     [cycle] = a.cycles
     assert cycle.witness[0] == research and cycle.witness[-1] == again
     assert inner in cycle.witness and cycle.inferred and cycle.laps == 2
+
+
+def test_any_finding_over_stitched_traces_names_them() -> None:
+    """The same stuck call made from the outer agent and again from a
+    sub-agent's thread (a trace of its own, stitched in)."""
+    outer_id, inner_id = "a1b2" * 8, "c3d4" * 8
+    b = TraceBuilder(trace_id=outer_id)
+    agent = b.agent("support", end=1000)
+    tool = b.tool("delegate", agent, 10, 900, args='{"q": "x"}')
+    inner = TraceBuilder(trace_id=inner_id)
+    inner._ids = b._ids
+    sub = inner.agent("support", None, 20, 880)  # same agent name: one agent run's calls
+    for t in (30, 130, 230):
+        inner.tool("lookup_order", sub, t, t + 10, args='{"id": 42}', status="error")
+    trace = Trace(outer_id, [*b.spans, *inner.spans], linked_trace_ids=[inner_id])
+    found = {f.kind: f for f in analyze(trace).findings}
+    assert tool and "trace_ids" not in found["repeated_tool_call"].numbers  # one trace's spans
+    # Evidence from both traces: the flight recorder's gaps span them.
+    b.model(agent, 950, 990, complete=False)
+    inner.model(sub, 300, 400, complete=False)
+    trace = Trace(outer_id, [*b.spans, *inner.spans], linked_trace_ids=[inner_id])
+    [gaps] = [f for f in analyze(trace).findings if f.kind == "flight_recorder_gaps"]
+    assert gaps.numbers["trace_ids"] == f"{outer_id},{inner_id}"
+    assert "(across traces a1b2a1b2…, c3d4c3d4…)" in gaps.summary

@@ -78,3 +78,25 @@ def test_a_schema_repair_loop_says_what_the_repairs_cost() -> None:
     [f] = [f for f in analyze(b.trace()).findings if f.kind == "structured_output_retry"]
     assert f.numbers["wasted_tokens"] == 3 * 120
     assert "the repairs cost 360 model tokens" in f.summary
+
+
+def test_a_tool_re_entered_with_the_same_arguments_is_reentrancy_not_repetition() -> None:
+    """lookup_policy(topic=refund) > check_eligibility > lookup_policy(topic=refund)
+    > ...: each call inside the one before is the reentrancy finding's."""
+    b = TraceBuilder()
+    parent = b.agent("support_agent", end=1000)
+    t, end = 10, 990
+    for n in range(5):
+        name, args = (
+            ("lookup_policy", '{"topic": "refund"}')
+            if n % 2 == 0
+            else (
+                "check_eligibility",
+                '{"customer": "C-9"}',
+            )
+        )
+        tool = b.tool(name, parent, t, end, args=args)
+        parent = b.model(tool, t + 1, end - 1)
+        t, end = t + 10, end - 10
+    found = {f.kind for f in analyze(b.trace()).findings}
+    assert "reentrancy_cycle" in found and "repeated_tool_call" not in found
