@@ -7,11 +7,17 @@ check it rather than trust it. Thresholds are module constants, named.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
+from functools import lru_cache
+from itertools import pairwise
+
+import msgspec
 
 from oncall_tui.core.cycles import Cycle
 from oncall_tui.core.data_age import data_age_s
-from oncall_tui.core.graph import Collapsed
+from oncall_tui.core.graph import Collapsed, call_tokens
+from oncall_tui.core.modelid import same_model
 from oncall_tui.core.models import Finding, GenAI, QualityNote, Severity, Span, Trace
 from oncall_tui.core.text import duration_text
 
@@ -33,6 +39,8 @@ _NO_GENAI = GenAI()
 # snapshot suffix (-0917), or a tag/digest (@sha, :v3).
 _PINNED = re.compile(r"\d{4}-?\d{2}-?\d{2}|-\d{3,4}$|@|:[\w.-]+$")
 
+# HTTP answers a client retries: rate limited, timed out, and every 5xx.
+_RETRYABLE_STATUS = frozenset({408, 429})
 _EMPTY_RESULTS = frozenset({"", "null", "none", "[]", "{}", '""'})
 _REFUSAL_REASONS = frozenset({"content_filter", "refusal", "safety", "blocked"})
 _REPAIR_WORDS = ("schema", "valid", "parse", "json", "repair", "fix")
@@ -47,24 +55,39 @@ def cycle_findings(cycles: list[Cycle]) -> list[Finding]:
     for c in cycles:
         loop = " -> ".join([*c.witness_keys])
         severity: Severity = "medium" if c.inferred else "high"
-        basis = " (rests on inferred edges)" if c.inferred else ""
+        basis = (
+            " (inferred: context propagation was lost, the calls nest in time only)"
+            if c.inferred
+            else ""
+        )
+        across = f" across traces {_short_ids(c.trace_ids)}" if c.trace_ids else ""
+        numbers: dict[str, float | int | str] = {
+            "laps": c.laps,
+            "max_nesting": c.max_nesting,
+            "tokens": c.tokens,
+            "wasted_tokens": c.wasted_tokens,
+            "duration_ms": round(c.duration_ns / 1e6, 3),
+            "spans": c.spans,
+            "inferred": int(c.inferred),
+        }
+        if c.trace_ids:
+            numbers["trace_ids"] = ",".join(c.trace_ids)
         out.append(
             Finding(
                 "reentrancy_cycle",
                 severity,
                 f"tool reentrancy: {loop}; {c.laps} laps, nesting {c.max_nesting}, "
-                f"{c.tokens} tokens{basis}",
+                f"{c.tokens} tokens inside the loop, {c.wasted_tokens} of them in "
+                f"re-entered calls{across}{basis}",
                 tuple(c.witness),
-                {
-                    "laps": c.laps,
-                    "max_nesting": c.max_nesting,
-                    "tokens": c.tokens,
-                    "duration_ms": round(c.duration_ns / 1e6, 3),
-                    "spans": c.spans,
-                },
+                numbers,
             )
         )
     return out
+
+
+def _short_ids(trace_ids: Iterable[str]) -> str:
+    return ", ".join(f"{t[:8]}…" if len(t) > 8 else t for t in trace_ids)
 
 
 def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
@@ -75,23 +98,31 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     models: list[int] = []
     tools: list[int] = []
     retrievals: list[int] = []  # retriever spans are not graph nodes
+    http: list[int] = []  # HTTP attempts (status or resend count), not graph nodes
     for i, k in enumerate(keys):
         if k is not None:
             if k[0] == "m":
                 models.append(i)
             elif k[0] == "t":
                 tools.append(i)
-        elif (g := spans[i].gen_ai) is not None and g.operation == "retrieval":
-            retrievals.append(i)
+            elif k[0] == "a" and _is_http(spans[i]):
+                # An HTTP span stamped with its agent's name (OpenLLMetry's
+                # association properties) is still an HTTP attempt.
+                http.append(i)
+        elif (g := spans[i].gen_ai) is not None:
+            if g.operation == "retrieval":
+                retrievals.append(i)
+            elif g.http_status_code is not None or g.http_resend_count is not None:
+                http.append(i)
     found = cycle_findings(cycles)
-    found += _repeated_tool_calls(spans, keys, tools, col)
+    found += _repeated_tool_calls(spans, tools, models, col)
     by_parent: dict[int, list[int]] = {}
     eparent = col.eparent
     for i in col.tree.order:
         k = keys[i]
         if k is not None and k[0] == "m":
             by_parent.setdefault(eparent[i], []).append(i)
-    found += _retries_and_fallbacks(trace, by_parent, keys)
+    found += _retries_and_fallbacks(trace, by_parent, col, _http_attempts(spans, http, col))
     found += _structured_repair(spans, by_parent, col)
     found += _reasoning_latency(spans, models)
     found += _cache_thrash(spans, keys, models)
@@ -101,7 +132,34 @@ def find(trace: Trace, col: Collapsed, cycles: list[Cycle]) -> list[Finding]:
     found += _stale_data(spans, keys, [*tools, *retrievals])
     found += _quality(trace.quality)
     found += _flight_recorder(spans, models, tools)
+    if trace.linked_trace_ids:
+        found = [_name_traces(f, trace, col) for f in found]
     return found
+
+
+def _name_traces(finding: Finding, trace: Trace, col: Collapsed) -> Finding:
+    """A trace stitched from several (context lost across threads): say which
+    traces a finding's evidence spans, so each can be opened in its store."""
+    if "trace_ids" in finding.numbers:
+        return finding
+    by_id = col.tree.by_id
+    spans = trace.spans
+    ids = list(
+        dict.fromkeys(
+            spans[j].trace_id for sid in finding.span_ids if (j := by_id.get(sid)) is not None
+        )
+    )
+    if len(ids) < 2:
+        return finding
+    return msgspec.structs.replace(
+        finding,
+        summary=f"{finding.summary} (across traces {_short_ids(ids)})",
+        numbers={**finding.numbers, "trace_ids": ",".join(ids)},
+    )
+
+
+def _model_tokens(spans: list[Span], col: Collapsed, idx: Iterable[int]) -> int:
+    return sum(call_tokens(spans, col, i) for i in idx)
 
 
 def _agents(keys: list[str | None], col: Collapsed) -> list[int]:
@@ -117,11 +175,30 @@ def _agents(keys: list[str | None], col: Collapsed) -> list[int]:
     return agent_of
 
 
+def canonical_arguments(raw: str) -> str:
+    """Tool call arguments as one text per meaning: JSON re-encoded with
+    sorted keys and no whitespace (``{"b":1, "a":2}`` is ``{"a":2,"b":1}``);
+    anything else whitespace-trimmed."""
+    text = raw.strip()
+    if text[:1] in ("{", "["):
+        try:
+            return _SORTED_JSON.encode(_JSON.decode(text)).decode()
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            pass
+    return text
+
+
+_JSON = msgspec.json.Decoder()
+_SORTED_JSON = msgspec.json.Encoder(order="sorted")
+
+
 def _repeated_tool_calls(
-    spans: list[Span], keys: list[str | None], tools: list[int], col: Collapsed
+    spans: list[Span], tools: list[int], models: list[int], col: Collapsed
 ) -> list[Finding]:
-    """The same tool, byte-identical arguments, >= 3 times under one agent
-    invocation (different agents asking the same thing is not the pattern)."""
+    """The same tool, the same arguments (canonical JSON), >= 3 times under
+    one agent invocation (different agents asking the same thing is not the
+    pattern). Calls whose arguments were not recorded are never "identical"."""
+    keys = col.keys
     agent_of = _agents(keys, col) if tools else []
     groups: dict[tuple[int, str, str], list[int]] = {}
     for i in tools:
@@ -130,11 +207,28 @@ def _repeated_tool_calls(
         args = g.tool_call_arguments if g is not None else None
         if args is None:
             continue
-        groups.setdefault((agent_of[i], k, args.strip()), []).append(i)
+        groups.setdefault((agent_of[i], k, canonical_arguments(args)), []).append(i)
     out = []
-    for (agent, key, args), idx in groups.items():
+    agent_models: dict[int, tuple[list[int], list[int]]] | None = None
+    for (agent, key, args), group in groups.items():
+        if len(group) < REPEATED_CALL_MIN:
+            continue
+        # A call made inside another of the group re-entered it: that is
+        # reentrancy (its own finding), not the agent asking again.
+        members = set(group)
+        idx = [i for i in group if not _inside_one_of(i, members, col.eparent)]
         if len(idx) < REPEATED_CALL_MIN:
             continue
+        if agent_models is None:
+            agent_models = _models_by_agent(spans, models, agent_of, col)
+        idx.sort(key=lambda i: spans[i].start_ns)
+        # The repetition's cost: model calls of this agent run that began
+        # after the first identical call returned and before the last began
+        # (each read a repeated result and asked again).
+        starts, running = agent_models.get(agent, ([], [0]))
+        lo = bisect_left(starts, spans[idx[0]].end_ns)
+        hi = bisect_left(starts, spans[idx[-1]].start_ns)
+        wasted = running[hi] - running[lo] if hi > lo else 0
         errors = sum(1 for i in idx if spans[i].status == "error")
         severity: Severity = "high" if errors == len(idx) else "medium"
         why = f", all {errors} failed" if errors == len(idx) else f", {errors} failed"
@@ -143,54 +237,182 @@ def _repeated_tool_calls(
                 "repeated_tool_call",
                 severity,
                 f"{key} called {len(idx)} times with identical arguments"
-                f"{f' under {keys[agent]}' if agent >= 0 else ''}{why}",
+                f"{f' under {keys[agent]}' if agent >= 0 else ''}{why}; "
+                f"the repetition cost {wasted} model tokens",
                 _ids(spans, idx),
-                {"calls": len(idx), "errors": errors, "arguments_chars": len(args)},
+                {
+                    "calls": len(idx),
+                    "errors": errors,
+                    "arguments_chars": len(args),
+                    "wasted_tokens": wasted,
+                },
             )
         )
     return out
 
 
+def _inside_one_of(i: int, members: set[int], eparent: list[int]) -> bool:
+    j = eparent[i]
+    for _ in range(256):  # deeper than any real call chain; bad data cannot hang it
+        if j < 0:
+            return False
+        if j in members:
+            return True
+        j = eparent[j]
+    return False
+
+
+def _models_by_agent(
+    spans: list[Span], models: list[int], agent_of: list[int], col: Collapsed
+) -> dict[int, tuple[list[int], list[int]]]:
+    """Each agent run's model calls: their starts in order, and running token
+    totals (``running[k]``: tokens of the first k calls), so the cost of any
+    stretch of the run is one subtraction."""
+    runs: dict[int, list[int]] = {}
+    for i in models:
+        runs.setdefault(agent_of[i], []).append(i)
+    out = {}
+    for agent, idx in runs.items():
+        idx.sort(key=lambda i: spans[i].start_ns)
+        running = [0]
+        for i in idx:
+            running.append(running[-1] + call_tokens(spans, col, i))
+        out[agent] = ([spans[i].start_ns for i in idx], running)
+    return out
+
+
+def _retryable(code: int | None, span: Span) -> bool:
+    if code is None:
+        return span.status == "error"  # no answer at all: a connection error
+    return code in _RETRYABLE_STATUS or code >= 500
+
+
+def _http_attempts(spans: list[Span], http: list[int], col: Collapsed) -> dict[int, list[int]]:
+    """HTTP client spans below one model call, when they are retries of it:
+    model span -> its attempts in start order. The model span is the logical
+    call (the outermost of a gateway wrapper and the provider span it wraps);
+    an HTTP span inside another HTTP span is one attempt seen twice."""
+    keys = col.keys
+    parent = col.tree.parent
+    edge_kind = col.edge_kind
+    below: dict[int, list[int]] = {}
+    for h in http:
+        d = parent[h]
+        if d >= 0 and _is_http(spans[d]):
+            continue
+        m = col.eparent[h]
+        if m < 0 or (keys[m] or "")[:1] != "m":
+            continue  # under a tool or an agent: its own business, not a model retry
+        while parent[m] >= 0 and keys[parent[m]] == keys[m] and edge_kind[m] == "call":
+            m = parent[m]
+        below.setdefault(m, []).append(h)
+    out = {}
+    for m, hs in below.items():
+        hs.sort(key=lambda h: spans[h].start_ns)
+        resent = max(((spans[h].gen_ai or _NO_GENAI).http_resend_count or 0) for h in hs)
+        failed = any(
+            _retryable((spans[h].gen_ai or _NO_GENAI).http_status_code, spans[h]) for h in hs[:-1]
+        )
+        if failed or resent > 0:
+            out[m] = hs
+    return out
+
+
+def _is_http(span: Span) -> bool:
+    g = span.gen_ai
+    return g is not None and (g.http_status_code is not None or g.http_resend_count is not None)
+
+
+def _attempts(spans: list[Span], i: int, http: dict[int, list[int]]) -> int:
+    hs = http.get(i)
+    if hs is None:
+        return 1
+    resent = max(((spans[h].gen_ai or _NO_GENAI).http_resend_count or 0) for h in hs)
+    return max(len(hs), resent + 1)
+
+
+def _statuses(spans: list[Span], hs: list[int]) -> str:
+    codes = [str((spans[h].gen_ai or _NO_GENAI).http_status_code or "error") for h in hs]
+    if len(codes) < 2:
+        return codes[0] if codes else ""
+    return f"{', '.join(codes[:-1])}, then {codes[-1]}"
+
+
 def _retries_and_fallbacks(
-    trace: Trace, by_parent: dict[int, list[int]], keys: list[str | None]
+    trace: Trace, by_parent: dict[int, list[int]], col: Collapsed, http: dict[int, list[int]]
 ) -> list[Finding]:
+    """Attempts of one logical model call: failed model calls followed by one
+    more under the same parent (a gateway recording each attempt as a span),
+    and HTTP retries below one model span (an SDK retrying inside the call)."""
     spans = trace.spans
+    keys = col.keys
     out: list[Finding] = []
     total_attempts = 0
     logical = 0
     worst: list[int] = []
+    worst_attempts = 0
     swallowed: list[int] = []
     demotions: list[tuple[int, int]] = []
-    for siblings in by_parent.values():
+    for parent, siblings in by_parent.items():
+        # Failed attempts recorded *inside* the model call that finally
+        # answered (Pydantic AI's FallbackModel): that call closes their run.
+        closer = (
+            parent
+            if parent >= 0 and (keys[parent] or "")[:1] == "m" and spans[parent].status != "error"
+            else -1
+        )
         run: list[int] = []
-        for i in siblings:
-            run.append(i)
-            if spans[i].status != "error":
-                total_attempts += len(run)
-                logical += 1
-                if len(run) > len(worst):
-                    worst = list(run)
-                first_key = keys[run[0]]
-                if len(run) > 1:
-                    swallowed.extend(run[:-1])
-                    if first_key != keys[i]:
-                        demotions.append((run[0], i))
-                run = []
-        if run:
-            total_attempts += len(run)
+        for n, sibling in enumerate(siblings):
+            run.append(sibling)
+            i = sibling
+            if spans[i].status == "error" and n < len(siblings) - 1:
+                continue
+            if spans[i].status == "error" and closer >= 0:
+                run.append(closer)  # counted as a logical call under its own parent
+                logical -= 1
+                i = closer
+            attempts = sum(_attempts(spans, j, http) for j in run) if http else len(run)
+            total_attempts += attempts
             logical += 1
-            if len(run) > len(worst):
-                worst = list(run)
-    if worst and len(worst) >= RETRY_ATTEMPTS_MIN:
+            if attempts > worst_attempts:
+                worst, worst_attempts = list(run), attempts
+            if spans[i].status != "error" and len(run) > 1:
+                swallowed.extend(run[:-1])
+                if not _same_model(spans[run[0]], spans[i]):
+                    demotions.append((run[0], i))
+            run = []
+    for failed, served in _agent_reruns(spans, col):
+        swallowed.append(failed)
+        if not _same_model(spans[failed], spans[served]):
+            demotions.append((failed, served))
+    if worst and worst_attempts >= RETRY_ATTEMPTS_MIN:
         amp = total_attempts / max(logical, 1)
+        below = [h for i in worst for h in http.get(i, [])]
+        numbers: dict[str, float | int | str] = {
+            "worst_attempts": worst_attempts,
+            "attempts_per_call": round(amp, 3),
+        }
+        if below:
+            numbers["http_attempts"] = len(below)
+            numbers["http_statuses"] = ",".join(
+                str((spans[h].gen_ai or _NO_GENAI).http_status_code or "error") for h in below
+            )
+        if len(worst) == 1 and below:
+            what = f"{worst_attempts} HTTP attempts ({_statuses(spans, below)})"
+        elif below:
+            what = (
+                f"{worst_attempts} attempts ({len(worst)} model calls, "
+                f"{len(below)} HTTP attempts below them)"
+            )
+        else:
+            what = f"{worst_attempts} attempts"
         out.append(
             Finding(
                 "retry_amplification",
-                "high" if len(worst) >= 2 * RETRY_ATTEMPTS_MIN else "medium",
-                f"one model call took {len(worst)} attempts; "
-                f"{amp:.2f} attempts per logical call in this trace",
-                _ids(spans, worst),
-                {"worst_attempts": len(worst), "attempts_per_call": round(amp, 3)},
+                "high" if worst_attempts >= 2 * RETRY_ATTEMPTS_MIN else "medium",
+                f"one model call took {what}; {amp:.2f} attempts per logical call in this trace",
+                _ids(spans, [*worst, *below]),
+                numbers,
             )
         )
     if demotions:
@@ -215,6 +437,49 @@ def _retries_and_fallbacks(
             )
         )
     return out
+
+
+def _agent_reruns(spans: list[Span], col: Collapsed) -> list[tuple[int, int]]:
+    """An app that runs a failed agent again (often on another model): runs
+    of one agent under one parent where the earlier ones failed. Returns
+    (last model call of the failed run, first model call of the run that
+    answered) for each."""
+    keys = col.keys
+    runs: dict[tuple[int, str], list[int]] = {}
+    for i in col.tree.order:
+        k = keys[i]
+        if k is not None and k[0] == "a":
+            runs.setdefault((col.eparent[i], k), []).append(i)
+    candidates = [idx for idx in runs.values() if len(idx) > 1]
+    if not candidates:
+        return []
+    agent_of = _agents(keys, col)
+    model_calls: dict[int, list[int]] = {}
+    for i in col.tree.order:  # pre-order: each run's calls in order
+        k = keys[i]
+        if k is not None and k[0] == "m" and agent_of[i] >= 0:
+            model_calls.setdefault(agent_of[i], []).append(i)
+    out = []
+    for idx in candidates:
+        idx.sort(key=lambda i: spans[i].start_ns)
+        for before, after in pairwise(idx):
+            if spans[before].status != "error" or spans[after].status == "error":
+                continue
+            tried, served = model_calls.get(before), model_calls.get(after)
+            if tried and served:
+                out.append((tried[-1], served[0]))
+    return out
+
+
+def _same_model(a: Span, b: Span) -> bool:
+    """One model behind both calls: same provider, and the same model once an
+    alias, its dated snapshot and a gateway prefix are seen as one."""
+    ga, gb = a.gen_ai or _NO_GENAI, b.gen_ai or _NO_GENAI
+    if ga.provider != gb.provider:
+        return False
+    return same_model(
+        ga.request_model or ga.response_model, gb.request_model or gb.response_model, ga.provider
+    )
 
 
 _REPAIR_KEYS = ("gen_ai.request.repair_reason", "oncall.repair_reason", "exception.message")
@@ -260,45 +525,113 @@ def _structured_repair(
             failed_checks = []
         count = max(len(repairs), len(failed_checks))
         if count >= STRUCTURED_REPAIR_MIN:
+            # The repair calls are the cost; with only failed checks to go
+            # by, every model call after the first one was a repair.
+            wasted = _model_tokens(spans, col, repairs if repairs else models[1:])
             out.append(
                 Finding(
                     "structured_output_retry",
                     "medium" if count < 2 * STRUCTURED_REPAIR_MIN else "high",
-                    f"model re-asked {count} times to fix its own structured output",
+                    f"model re-asked {count} times to fix its own structured output; "
+                    f"the repairs cost {wasted} model tokens",
                     _ids(spans, repairs or failed_checks),
-                    {"repairs": count, "model_calls": len(models)},
+                    {"repairs": count, "model_calls": len(models), "wasted_tokens": wasted},
                 )
             )
     return out
 
 
+#: How the hidden wait is estimated when no span says when the first visible
+#: token came (docs/findings.md, hidden_reasoning_latency).
+ESTIMATE_METHOD = "ttfc + reasoning_tokens / (output_tokens / (duration - ttfc))"
+#: The same, for a streamed call that recorded no first-chunk time.
+ESTIMATE_METHOD_NO_TTFC = "reasoning_tokens / (output_tokens / duration); no ttfc recorded"
+
+
+def estimated_hidden_wait_s(span: Span) -> tuple[float, str] | None:
+    """Seconds from the first chunk to the first *visible* token, estimated
+    from standard attributes only, and the method used: the output streams at
+    a steady rate r = output_tokens / (duration - ttfc), the reasoning tokens
+    come first, so the first visible token lands reasoning_tokens / r after
+    the first chunk. A streamed call with no first-chunk time is taken to
+    stream from its start (ttfc = 0). ``None`` when the call was not streamed
+    (the answer lands whole; no first token to mislead anyone) or a number is
+    missing or absurd. Output tokens fewer than the reasoning tokens cannot
+    include them, so then the two are added."""
+    g = span.gen_ai
+    if g is None or not g.reasoning_tokens:
+        return None
+    if g.time_to_first_chunk_s is not None:
+        ttfc, method = g.time_to_first_chunk_s, ESTIMATE_METHOD
+    elif g.streaming:
+        ttfc, method = 0.0, ESTIMATE_METHOD_NO_TTFC
+    else:
+        return None
+    output = g.output_tokens or 0
+    if output < g.reasoning_tokens:
+        output += g.reasoning_tokens
+    streaming_s = span.duration_ns / 1e9 - ttfc
+    if output <= 0 or streaming_s <= 0:
+        return None
+    return g.reasoning_tokens * streaming_s / output, method
+
+
 def _reasoning_latency(spans: list[Span], models: list[int]) -> list[Finding]:
     slow: list[int] = []
-    worst_gap = 0.0
+    guessed: list[int] = []
+    worst_gap = worst_guess = 0.0
+    methods: set[str] = set()
     for i in models:
         g = spans[i].gen_ai
-        if g is None or g.time_to_first_visible_s is None:
+        if g is None:
             continue
-        gap = g.time_to_first_visible_s - (g.time_to_first_chunk_s or 0.0)
-        if gap >= HIDDEN_REASONING_GAP_S:
-            slow.append(i)
-            worst_gap = max(worst_gap, gap)
-    if not slow:
-        return []
-    reasoning = 0
-    for i in slow:
-        g = spans[i].gen_ai
-        reasoning += (g.reasoning_tokens or 0) if g is not None else 0
-    return [
-        Finding(
-            "hidden_reasoning_latency",
-            "medium",
-            f"{len(slow)} model call(s) showed the first visible token up to "
-            f"{worst_gap:.1f}s after the first token ({reasoning} reasoning tokens)",
-            _ids(spans, slow),
-            {"worst_gap_s": round(worst_gap, 3), "reasoning_tokens": reasoning},
+        if g.time_to_first_visible_s is not None:
+            gap = g.time_to_first_visible_s - (g.time_to_first_chunk_s or 0.0)
+            if gap >= HIDDEN_REASONING_GAP_S:
+                slow.append(i)
+                worst_gap = max(worst_gap, gap)
+        elif (estimate := estimated_hidden_wait_s(spans[i])) is not None and (
+            estimate[0] >= HIDDEN_REASONING_GAP_S
+        ):
+            guessed.append(i)
+            worst_guess = max(worst_guess, estimate[0])
+            methods.add(estimate[1])
+    out = []
+    if slow:
+        reasoning = _reasoning(spans, slow)
+        out.append(
+            Finding(
+                "hidden_reasoning_latency",
+                "medium",
+                f"{len(slow)} model call(s) showed the first visible token up to "
+                f"{worst_gap:.1f}s after the first token ({reasoning} reasoning tokens)",
+                _ids(spans, slow),
+                {"worst_gap_s": round(worst_gap, 3), "reasoning_tokens": reasoning},
+            )
         )
-    ]
+    if guessed:
+        reasoning = _reasoning(spans, guessed)
+        out.append(
+            Finding(
+                "hidden_reasoning_latency",
+                "medium",
+                f"{len(guessed)} model call(s) showed the first visible token an estimated "
+                f"{worst_guess:.1f}s after the first token ({reasoning} reasoning tokens; "
+                "estimated from the stream rate, no span records it)",
+                _ids(spans, guessed),
+                {
+                    "worst_gap_s": round(worst_guess, 3),
+                    "reasoning_tokens": reasoning,
+                    "estimated": 1,
+                    "method": "; ".join(sorted(methods)),
+                },
+            )
+        )
+    return out
+
+
+def _reasoning(spans: list[Span], idx: list[int]) -> int:
+    return sum((spans[i].gen_ai or _NO_GENAI).reasoning_tokens or 0 for i in idx)
 
 
 def _cache_thrash(spans: list[Span], keys: list[str | None], models: list[int]) -> list[Finding]:
@@ -479,7 +812,18 @@ def _resolved(g: GenAI) -> bool:
     response = g.response_model
     if not response:
         return False
-    return response != g.request_model or bool(_PINNED.search(response))
+    if g.request_model is None:
+        return True  # nothing to compare with: the provider named what answered
+    return _resolved_names(response, g.request_model, g.provider)
+
+
+@lru_cache(maxsize=1024)
+def _resolved_names(response: str, request: str, provider: str | None) -> bool:
+    # A dated snapshot of the alias asked for pins it; the alias again, or
+    # the alias behind a gateway prefix, does not.
+    if response != request and not same_model(response, request, provider):
+        return True  # another model than the one asked for: a gateway group resolved
+    return bool(_PINNED.search(response))
 
 
 def _flight_recorder(spans: list[Span], models: list[int], tools: list[int]) -> list[Finding]:

@@ -10,9 +10,11 @@ spans at all is graphed span-name to span-name.
 Edges:
 - ``call``: effective parent -> child.
 - ``inferred``: where context propagation was lost. A root or orphan span that
-  starts and ends inside another span of the same service and host, or a
-  sibling that runs inside a childless sibling of the same process, is taken
-  as called by that span. Labelled, so a cycle that rests on one says so.
+  starts and ends inside another span of the same service and host is taken
+  as called by it; so is a sibling nested in time the way a lost call nests
+  (a model call starting inside a tool, then a tool starting after it inside
+  that tool), never the way parallel fan-out overlaps (``Collapsed._lost_call``
+  says exactly when). Labelled, so a cycle that rests on one says so.
 - ``chose_tool``: model span -> the tool span it asked for (same
   ``gen_ai.tool.call.id`` in the model's output and the tool span). Kept to
   explain a loop; never used to find one.
@@ -139,50 +141,169 @@ class Collapsed:
             self._infer(spans, tree)
 
     def _infer(self, spans: list[Span], tree: SpanTree) -> None:
-        """Interval containment inside one process: a sweep with a stack per
-        (service, host), O(n log n) for the sort."""
+        """Interval containment inside one process (DESIGN.md, "The call graph
+        and reentrancy"): one sort and a stack sweep per (service, host), so
+        O(n log n). Each span meets its innermost container; whether that is a
+        lost call is decided by ``_lost_call``."""
         keys = self.keys
+        eparent = self.eparent
+        edge_kind = self.edge_kind
+        parent = tree.parent
+        n = len(spans)
+        first_root = tree.roots[0] if tree.roots else -1
         groups: dict[tuple[str | None, str | None], list[int]] = {}
         for i in tree.order:
             groups.setdefault((spans[i].service, spans[i].host), []).append(i)
-        parent = tree.parent
-        children = tree.children
+        if all(len(members) < 2 for members in groups.values()):
+            return
+        # Does a span have a GenAI node among its recorded descendants? Then
+        # context propagation works inside it, and a sibling running during
+        # it was not called by it (parallel work, a background task).
+        below = [False] * n
+        for j in reversed(tree.order):
+            p = parent[j]
+            if p >= 0 and (below[j] or keys[j] is not None):
+                below[p] = True
+        # Node spans into which a lost *model* call was inferred: a tool
+        # starting inside such a span after it is that model's choice, not a
+        # parallel sibling.
+        lost_model: set[int] = set()
+        plain_inferred = False
         for members in groups.values():
             if len(members) < 2:
                 continue
             members.sort(key=lambda i: (spans[i].start_ns, -spans[i].end_ns))
             stack: list[int] = []
             for i in members:
-                s = spans[i]
-                while stack and spans[stack[-1]].end_ns < s.start_ns:
+                end = spans[i].end_ns
+                # A span on the stack that ends before this one ends either
+                # ended already or only partly overlaps it; anything later that
+                # it could contain, this span contains more tightly. So it can
+                # go for good: amortised O(1), no depth limit.
+                while stack and spans[stack[-1]].end_ns < end:
                     stack.pop()
-                container = -1
-                # Partial overlaps break nesting; look a few levels down only.
-                for j in reversed(stack[-4:]):
-                    if spans[j].end_ns >= s.end_ns and spans[j].start_ns <= s.start_ns:
-                        container = j
-                        break
+                container = stack[-1] if stack else -1
                 stack.append(i)
-                if container < 0 or keys[i] is None or tree.is_descendant(i, container):
+                if container < 0 or tree.is_descendant(i, container):
                     continue
-                lost_root = parent[i] < 0 and tree.roots[0] != i
-                container_key = keys[container]
-                lost_sibling = (
-                    parent[i] >= 0
-                    and parent[i] == parent[container]
-                    and not children[container]
-                    and container_key is not None
-                    and s.start_ns > spans[container].start_ns
-                    # Same kind inside same kind (tool in tool, model in model)
-                    # is parallel fan-out (asyncio.gather, parallel tool calls),
-                    # far likelier than a lost context: never a call.
-                    and container_key[0] != (keys[i] or " ")[0]
+                if tree.is_descendant(container, i):
+                    continue  # skewed clocks: a child that starts before its parent
+                target = self._lost_call(
+                    spans,
+                    tree,
+                    i,
+                    container,
+                    first_root=first_root,
+                    below=below,
+                    lost_model=lost_model,
                 )
-                if lost_root or lost_sibling:
-                    target = container if keys[container] is not None else self.eparent[container]
-                    if target >= 0:
-                        self.eparent[i] = target
-                        self.edge_kind[i] = "inferred"
+                if target < 0:
+                    continue
+                eparent[i] = target
+                edge_kind[i] = "inferred"
+                key = keys[i]
+                if key is None:
+                    plain_inferred = True
+                elif key[0] == "m" and self.keys[target] is not None:
+                    lost_model.add(target)
+        if plain_inferred:
+            # A plain lost span (a worker thread's task span, an agent SDK's
+            # workflow span): what runs under it now hangs from the call it
+            # was inferred into.
+            for j in tree.order:
+                p = parent[j]
+                if (
+                    p >= 0
+                    and keys[p] is None
+                    and eparent[j] != eparent[p]
+                    and edge_kind[j] != "inferred"  # inferred itself: keeps its caller
+                    and (keys[j] is None or edge_kind[p] == "inferred")
+                ):
+                    eparent[j] = eparent[p]
+                    if edge_kind[p] == "inferred":
+                        edge_kind[j] = "inferred"
+
+    def _lost_call(
+        self,
+        spans: list[Span],
+        tree: SpanTree,
+        i: int,
+        container: int,
+        *,
+        first_root: int,
+        below: list[bool],
+        lost_model: set[int],
+    ) -> int:
+        """The node span that called span ``i`` although the trace does not
+        say so, or -1. ``container`` is the innermost span of the same process
+        whose interval holds ``i`` and that is not its ancestor.
+
+        - A root or orphan (not the trace's first root) inside a span: a call
+          that lost its context (a worker thread, a new trace stitched in).
+        - A sibling (its recorded parent holds the container too), only when
+          the container has no recorded GenAI calls of its own:
+          a model call starting inside a tool or agent after it started;
+          a tool, an agent or an HTTP attempt starting inside a model call
+          (LangChain's own context does not reach the HTTP client's spans);
+          an agent run (or a plain span wrapping GenAI calls, such as an
+          agent SDK's workflow span) starting inside a tool after it started:
+          the tool's body ran a sub-agent;
+          a tool or agent starting inside a tool or agent after a lost model
+          call began there (that model chose it).
+          Tools started together after one model call (parallel fan-out)
+          have no model call beginning inside them first: never a call.
+        """
+        keys = self.keys
+        eparent = self.eparent
+        p = tree.parent[i]
+        target = container if keys[container] is not None else eparent[container]
+        if p < 0:
+            if i == first_root or target < 0 or tree.is_descendant(target, i):
+                return -1
+            return target
+        key = keys[i]
+        if not self.genai:
+            return -1
+        if key is not None:
+            kind = key[0]
+        elif below[i]:
+            kind = "w"  # a plain span wrapping GenAI calls: a workflow run
+        elif (g := spans[i].gen_ai) is not None and g.http_status_code is not None:
+            kind = "h"  # an HTTP attempt: inside a model call, one of its tries
+        else:
+            return -1
+        start = spans[i].start_ns
+        # Walk out a few callers: a tool in a fan-out run inside a lost
+        # context meets its parallel sibling first, and the call that holds
+        # them both is one step further out.
+        for _ in range(4):
+            if target < 0 or target == p or not tree.is_descendant(target, p):
+                return -1
+            tkey = keys[target]
+            if tkey is None or below[target] or tree.is_descendant(target, i):
+                return -1
+            if (
+                spans[target].start_ns < start
+                and spans[target].end_ns >= spans[i].end_ns
+                and _calls(tkey[0], kind, lost=target in lost_model)
+            ):
+                return target
+            target = eparent[target]
+        return -1
+
+
+def _calls(outer: str, inner: str, *, lost: bool) -> bool:
+    """Does a span of node kind ``outer`` call a sibling of kind ``inner``
+    that starts inside it (first letters: agent, model, tool; "w" a plain
+    span wrapping GenAI calls, "h" a plain HTTP attempt)? ``lost``: a lost model call began inside
+    ``outer`` already (it chose what follows)."""
+    if inner == "m":
+        return outer in ("t", "a")
+    if outer == "m":
+        return inner in ("t", "a", "h")
+    if outer == "t" and inner in ("a", "w"):
+        return True
+    return lost and inner in ("t", "a", "w")
 
 
 def _tokens(span: Span) -> int:

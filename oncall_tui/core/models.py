@@ -55,6 +55,9 @@ class GenAI(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     # the response status and how many times the request was re-sent.
     http_status_code: int | None = None
     http_resend_count: int | None = None
+    # The call asked for a streamed answer (None: not recorded). Without a
+    # first-chunk time, hidden reasoning is estimated only for streamed calls.
+    streaming: bool | None = None
 
 
 class SpanEvent(msgspec.Struct, frozen=True, gc=False):

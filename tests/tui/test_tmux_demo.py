@@ -88,7 +88,7 @@ def test_demo_overview_cycle_trace_and_kill_switch(term: str) -> None:
         pane.keys("Enter")
         screen = pane.wait_for("spans  ")
         assert "1 ⟲" in screen or "2 ⟲" in screen, screen
-        assert "⟲ model:" in screen  # the witness path in the findings panel
+        assert "⟲ tool:" in screen  # the witness path, tool to re-entered tool
         pane.keys("Escape")
         pane.keys("Escape")
         pane.wait_for("tier/SLO")

@@ -98,3 +98,13 @@ def test_non_finite_numbers_are_unknown_not_a_crash() -> None:
     assert view is not None
     assert view.input_tokens is None and view.output_tokens is None
     assert view.time_to_first_chunk_s is None and view.temperature is None
+
+
+def test_streaming_comes_from_the_flag_or_the_invocation_parameters() -> None:
+    from oncall_tui.core.genai import genai_view
+
+    assert genai_view({"gen_ai.is_streaming": True}).streaming is True  # type: ignore[union-attr]
+    assert genai_view({"gen_ai.is_streaming": "False"}).streaming is False  # type: ignore[union-attr]
+    params = {"llm.invocation_parameters": '{"stream": true}'}
+    assert genai_view(params).streaming is True  # type: ignore[union-attr]
+    assert genai_view({"gen_ai.request.model": "x"}).streaming is None  # type: ignore[union-attr]

@@ -61,6 +61,14 @@ def to_str(value: Any) -> str | None:
     return str(value)
 
 
+def to_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
 def to_int(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None

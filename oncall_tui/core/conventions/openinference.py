@@ -134,6 +134,8 @@ def _hook(
 
 
 def _invocation(params: dict[str, Any], values: list[Any]) -> None:
+    if values[FIELD["streaming"]] is None and isinstance(params.get("stream"), bool):
+        values[FIELD["streaming"]] = params["stream"]
     if values[_REQUEST] is None:
         model = params.get("model") or params.get("model_name")
         if isinstance(model, str) and model:

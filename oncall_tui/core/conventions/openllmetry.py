@@ -22,6 +22,8 @@ from oncall_tui.core.conventions.base import FIELD, Family, nonempty, to_str
 from oncall_tui.core.models import SpanEvent
 
 TABLE: tuple[tuple[str, str, int], ...] = (
+    ("gen_ai.is_streaming", "streaming", 20),
+    ("llm.is_streaming", "streaming", 21),
     ("llm.vendor", "provider", 25),  # the oldest releases
     ("llm.request.model", "request_model", 20),
     ("llm.response.model", "response_model", 20),

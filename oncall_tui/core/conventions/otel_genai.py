@@ -21,6 +21,7 @@ from oncall_tui.core.conventions.base import FIELD, Family, nonempty, to_reasons
 from oncall_tui.core.models import SpanEvent
 
 TABLE: tuple[tuple[str, str, int], ...] = (
+    ("gen_ai.request.stream", "streaming", 0),
     ("gen_ai.operation.name", "operation", 0),
     ("gen_ai.provider.name", "provider", 0),
     ("gen_ai.system", "provider", 10),  # deprecated; often names a framework

@@ -17,6 +17,7 @@ from oncall_tui.core.conventions.base import (
     FIELD,
     Hook,
     to_float,
+    to_bool,
     to_int,
     to_reasons,
     to_str,
@@ -40,6 +41,7 @@ _CONVERTER: dict[str, Any] = {
     "temperature": to_float,
     "top_p": to_float,
     "finish_reasons": to_reasons,
+    "streaming": to_bool,
 }
 _CONVERTERS: tuple[Any, ...] = tuple(_CONVERTER.get(f, to_str) for f in _FIELDS)
 # The type that passes through untouched (checked with ``type(v) is T``, not a
