@@ -91,9 +91,12 @@ def _hook(
         request_type = attrs.get("llm.request.type")
         if isinstance(request_type, str):
             values[_OP] = _REQUEST_TYPE.get(request_type)
-    if values[_OUTPUT_TOKENS] is not None and values[_OUTPUT_CHARS] is None:
-        if "gen_ai.completion.0.role" in attrs or "gen_ai.completion.0.content" in attrs:
-            values[_OUTPUT_CHARS] = flat_chars(attrs, "gen_ai.completion.", _COMPLETION_SUFFIXES)
+    if (
+        values[_OUTPUT_TOKENS] is not None
+        and values[_OUTPUT_CHARS] is None
+        and ("gen_ai.completion.0.role" in attrs or "gen_ai.completion.0.content" in attrs)
+    ):
+        values[_OUTPUT_CHARS] = flat_chars(attrs, "gen_ai.completion.", _COMPLETION_SUFFIXES)
     if events and start_ns is not None and values[_TTFC] is None:
         _stream_times(values, events, start_ns)
 

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple, cast
 from oncall_tui.core.conventions.base import (
     FIELD,
     Hook,
-    to_float,
     to_bool,
+    to_float,
     to_int,
     to_reasons,
     to_str,
