@@ -198,7 +198,7 @@ def attach_events(traces: list[Trace], batches: Sequence[EventBatch]) -> None:
                 continue
             evs = pending.pop(key)
             span.events = tuple(sorted((*span.events, *evs), key=_event_time))
-            span.gen_ai = genai_view(span.attributes, span.name, span.events)
+            span.gen_ai = genai_view(span.attributes, span.name, span.events, span.start_ns)
             changed = True
         if changed:
             fill_from_requests(trace.spans)

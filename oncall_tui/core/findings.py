@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
+from typing import NamedTuple
 
 import msgspec
 
@@ -541,97 +542,165 @@ def _structured_repair(
     return out
 
 
-#: How the hidden wait is estimated when no span says when the first visible
-#: token came (docs/findings.md, hidden_reasoning_latency).
+#: Visible text is counted at this many characters a token (English prose
+#: with OpenAI's tokenizers averages about 4); only where no reasoning count
+#: was recorded. Non-ASCII text runs nearer 1, so the view counts such a
+#: character as 4 (``GenAI.output_chars``): overcounting the visible part can
+#: only hide an alarm.
+CHARS_PER_TOKEN = 4
+#: A wait is put down to hidden reasoning only when the hidden tokens are at
+#: least this share of the output and at least this many.
+HIDDEN_SHARE_MIN = 0.5
+HIDDEN_TOKENS_MIN = 200
+
+#: How the wait for the first visible token was found, in order of preference
+#: (docs/findings.md, hidden_reasoning_latency).
+MEASURED_METHOD = "first visible chunk - first chunk, both recorded"
+MEASURED_FROM_START = "time to first visible chunk, from the request start (no first-chunk time)"
 ESTIMATE_METHOD = "ttfc + reasoning_tokens / (output_tokens / (duration - ttfc))"
-#: The same, for a streamed call that recorded no first-chunk time.
+#: The same, for a call that recorded no first-chunk time (streamed or not
+#: recorded as either).
 ESTIMATE_METHOD_NO_TTFC = "reasoning_tokens / (output_tokens / duration); no ttfc recorded"
+#: No reasoning count at all: the hidden tokens are the output tokens the
+#: captured output does not account for.
+ESTIMATE_METHOD_CONTENT = (
+    f"hidden = output_tokens - visible output chars / {CHARS_PER_TOKEN}; "
+    "duration * hidden / output_tokens"
+)
+
+
+class HiddenWait(NamedTuple):
+    """How long one model call kept its first visible token back."""
+
+    gap_s: float
+    method: str
+    estimated: bool
+    hidden_tokens: int | None  # reasoning tokens, counted or estimated
+    counted: bool  # hidden_tokens is the provider's reasoning count
+
+
+def _visible_tokens(g: GenAI) -> int | None:
+    if g.output_chars is None:
+        return None
+    return -(-g.output_chars // CHARS_PER_TOKEN)  # ceil
+
+
+def _hidden(g: GenAI) -> tuple[int, int, bool] | None:
+    """(hidden tokens, output tokens including them, counted by the provider)."""
+    if g.reasoning_tokens is not None:
+        output = g.output_tokens or 0
+        if output < g.reasoning_tokens:  # this output count leaves them out
+            output += g.reasoning_tokens
+        return g.reasoning_tokens, output, True
+    visible = _visible_tokens(g)
+    if visible is None or not g.output_tokens:
+        return None
+    return max(0, g.output_tokens - visible), g.output_tokens, False
+
+
+def _mostly_hidden(hidden: int, output: int) -> bool:
+    return hidden >= HIDDEN_TOKENS_MIN and hidden >= HIDDEN_SHARE_MIN * output
+
+
+def hidden_wait(span: Span) -> HiddenWait | None:
+    """The wait for one call's first visible token, measured or estimated,
+    or ``None`` when nothing says it was spent on hidden tokens.
+
+    Measured: both chunk times recorded (an attribute, or OpenLLMetry's chunk
+    events); a time to first visible chunk alone (Pydantic AI) counts from
+    the request start, so it stands only when the hidden tokens are most of
+    the output. Estimated: the output streams at a steady rate, the hidden
+    tokens come first, so the first visible token lands
+    hidden / (output / (duration - ttfc)) after the first chunk (ttfc 0 when
+    not recorded); the hidden tokens are the reasoning count, else the output
+    tokens the captured visible output (~4 characters a token) leaves over.
+    Never for a call recorded as not streamed (the answer lands whole), and
+    never unless the hidden tokens are most of the output: a false alarm
+    costs more than a miss."""
+    g = span.gen_ai
+    if g is None:
+        return None
+    hidden = _hidden(g)
+    mostly = hidden is not None and _mostly_hidden(hidden[0], hidden[1])
+    count = hidden[0] if hidden is not None else None
+    counted = hidden is not None and hidden[2]
+    ttfc, ttfv = g.time_to_first_chunk_s, g.time_to_first_visible_s
+    if ttfv is not None:
+        if ttfc is not None and (hidden is None or mostly):
+            return HiddenWait(ttfv - ttfc, MEASURED_METHOD, False, count, counted)
+        if ttfc is None and mostly:
+            return HiddenWait(ttfv, MEASURED_FROM_START, False, count, counted)
+        return None
+    if hidden is None or not mostly or g.streaming is False:
+        return None
+    duration_s = span.duration_ns / 1e9
+    if ttfc is not None:
+        method = ESTIMATE_METHOD if counted else ESTIMATE_METHOD_CONTENT
+    else:
+        ttfc = 0.0
+        method = ESTIMATE_METHOD_NO_TTFC if counted else ESTIMATE_METHOD_CONTENT
+    streaming_s = duration_s - ttfc
+    if hidden[1] <= 0 or streaming_s <= 0:
+        return None
+    return HiddenWait(hidden[0] * streaming_s / hidden[1], method, True, count, counted)
 
 
 def estimated_hidden_wait_s(span: Span) -> tuple[float, str] | None:
-    """Seconds from the first chunk to the first *visible* token, estimated
-    from standard attributes only, and the method used: the output streams at
-    a steady rate r = output_tokens / (duration - ttfc), the reasoning tokens
-    come first, so the first visible token lands reasoning_tokens / r after
-    the first chunk. A streamed call with no first-chunk time is taken to
-    stream from its start (ttfc = 0). ``None`` when the call was not streamed
-    (the answer lands whole; no first token to mislead anyone) or a number is
-    missing or absurd. Output tokens fewer than the reasoning tokens cannot
-    include them, so then the two are added."""
-    g = span.gen_ai
-    if g is None or not g.reasoning_tokens:
+    """The estimate alone (no measurement recorded): seconds and method."""
+    wait = hidden_wait(span)
+    if wait is None or not wait.estimated:
         return None
-    if g.time_to_first_chunk_s is not None:
-        ttfc, method = g.time_to_first_chunk_s, ESTIMATE_METHOD
-    elif g.streaming:
-        ttfc, method = 0.0, ESTIMATE_METHOD_NO_TTFC
-    else:
-        return None
-    output = g.output_tokens or 0
-    if output < g.reasoning_tokens:
-        output += g.reasoning_tokens
-    streaming_s = span.duration_ns / 1e9 - ttfc
-    if output <= 0 or streaming_s <= 0:
-        return None
-    return g.reasoning_tokens * streaming_s / output, method
+    return wait.gap_s, wait.method
 
 
 def _reasoning_latency(spans: list[Span], models: list[int]) -> list[Finding]:
-    slow: list[int] = []
-    guessed: list[int] = []
-    worst_gap = worst_guess = 0.0
-    methods: set[str] = set()
+    groups: dict[bool, list[tuple[int, HiddenWait]]] = {False: [], True: []}
     for i in models:
         g = spans[i].gen_ai
-        if g is None:
-            continue
-        if g.time_to_first_visible_s is not None:
-            gap = g.time_to_first_visible_s - (g.time_to_first_chunk_s or 0.0)
-            if gap >= HIDDEN_REASONING_GAP_S:
-                slow.append(i)
-                worst_gap = max(worst_gap, gap)
-        elif (estimate := estimated_hidden_wait_s(spans[i])) is not None and (
-            estimate[0] >= HIDDEN_REASONING_GAP_S
-        ):
-            guessed.append(i)
-            worst_guess = max(worst_guess, estimate[0])
-            methods.add(estimate[1])
+        if g is None or (g.output_tokens is None and g.reasoning_tokens is None):
+            continue  # cheap skip: nothing to weigh a wait against
+        wait = hidden_wait(spans[i])
+        if wait is not None and wait.gap_s >= HIDDEN_REASONING_GAP_S:
+            groups[wait.estimated].append((i, wait))
     out = []
-    if slow:
-        reasoning = _reasoning(spans, slow)
-        out.append(
-            Finding(
-                "hidden_reasoning_latency",
-                "medium",
-                f"{len(slow)} model call(s) showed the first visible token up to "
-                f"{worst_gap:.1f}s after the first token ({reasoning} reasoning tokens)",
-                _ids(spans, slow),
-                {"worst_gap_s": round(worst_gap, 3), "reasoning_tokens": reasoning},
+    for estimated, hits in groups.items():
+        if not hits:
+            continue
+        worst = max(w.gap_s for _, w in hits)
+        methods = "; ".join(sorted({w.method for _, w in hits}))
+        reasoning = sum(w.hidden_tokens or 0 for _, w in hits if w.counted)
+        guessed = sum(w.hidden_tokens or 0 for _, w in hits if not w.counted)
+        after = "the request started" if methods == MEASURED_FROM_START else "the first token"
+        tokens = ", ".join(
+            part
+            for part in (
+                f"{reasoning} reasoning tokens" if any(w.counted for _, w in hits) else "",
+                f"~{guessed} hidden tokens" if guessed else "",
             )
+            if part
         )
-    if guessed:
-        reasoning = _reasoning(spans, guessed)
+        how = f"estimated ({methods})" if estimated else f"measured ({methods})"
+        numbers: dict[str, float | int | str] = {
+            "worst_gap_s": round(worst, 3),
+            "estimated": int(estimated),
+            "method": methods,
+        }
+        if any(w.counted for _, w in hits):
+            numbers["reasoning_tokens"] = reasoning
+        if guessed:
+            numbers["hidden_tokens"] = guessed
         out.append(
             Finding(
                 "hidden_reasoning_latency",
                 "medium",
-                f"{len(guessed)} model call(s) showed the first visible token an estimated "
-                f"{worst_guess:.1f}s after the first token ({reasoning} reasoning tokens; "
-                "estimated from the stream rate, no span records it)",
-                _ids(spans, guessed),
-                {
-                    "worst_gap_s": round(worst_guess, 3),
-                    "reasoning_tokens": reasoning,
-                    "estimated": 1,
-                    "method": "; ".join(sorted(methods)),
-                },
+                f"{len(hits)} model call(s) showed the first visible token "
+                f"{'an estimated' if estimated else 'up to'} {worst:.1f}s after {after}"
+                f"{f' ({tokens})' if tokens else ''}; {how}",
+                _ids(spans, [i for i, _ in hits]),
+                numbers,
             )
         )
     return out
-
-
-def _reasoning(spans: list[Span], idx: list[int]) -> int:
-    return sum((spans[i].gen_ai or _NO_GENAI).reasoning_tokens or 0 for i in idx)
 
 
 def _cache_thrash(spans: list[Span], keys: list[str | None], models: list[int]) -> list[Finding]:

@@ -58,6 +58,13 @@ class GenAI(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     # The call asked for a streamed answer (None: not recorded). Without a
     # first-chunk time, hidden reasoning is estimated only for streamed calls.
     streaming: bool | None = None
+    # Size of the visible output the span recorded (text, refusals, reasoning
+    # text and tool-call arguments of its output messages), in characters, a
+    # non-ASCII one counted as 4 (about a token); None when content capture
+    # was off or the output is not all text. Without a reasoning count, output
+    # tokens beyond these (~4 characters a token) were hidden: docs/findings.md,
+    # hidden_reasoning_latency.
+    output_chars: int | None = None
 
 
 class SpanEvent(msgspec.Struct, frozen=True, gc=False):

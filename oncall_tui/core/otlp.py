@@ -315,7 +315,7 @@ def convert_span(
         host,
         attrs,
         events,
-        genai_view(attrs, w.name, events) if attrs else None,
+        genai_view(attrs, w.name, events, start) if attrs else None,
     )
 
 

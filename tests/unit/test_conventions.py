@@ -380,7 +380,7 @@ CASES: list[tuple[str, str, dict[str, Any], tuple[SpanEvent, ...], dict[str, Any
         {"tool_call_arguments": '{"sides":6}', "tool_call_result": "4", "tool_name": "roll_dice"},
     ),
     (
-        "pydantic-ai chat span: its own first-chunk name",
+        "pydantic-ai chat span: its first-chunk time is the first chunk WITH content",
         "chat gpt-4o",
         {
             "gen_ai.operation.name": "chat",
@@ -389,9 +389,17 @@ CASES: list[tuple[str, str, dict[str, Any], tuple[SpanEvent, ...], dict[str, Any
             "gen_ai.request.model": "gpt-4o",
             "gen_ai.agent.name": "dice_game",
             "gen_ai.client.operation.time_to_first_chunk": 0.42,
+            "gen_ai.usage.output_tokens": 3020,
+            "gen_ai.usage.details.reasoning_tokens": 3000,
         },
         (),
-        {"operation": "chat", "time_to_first_chunk_s": 0.42, "provider": "openai"},
+        {
+            "operation": "chat",
+            "time_to_first_chunk_s": None,
+            "time_to_first_visible_s": 0.42,
+            "reasoning_tokens": 3000,
+            "provider": "openai",
+        },
     ),
     # -- OpenLLMetry -------------------------------------------------------------
     (
@@ -834,3 +842,128 @@ def test_hostile_json_in_messages_costs_nothing_and_breaks_nothing() -> None:
           "gen_ai.output.messages": "[" * 5000 + "tool"})  # fmt: skip
     _tool_without_args(t, agent, "call_9")
     assert len(t.trace().spans) == 3
+
+
+# -- the visible output's size and stream times (hidden_reasoning_latency) ----
+
+
+def test_output_chars_wherever_each_family_records_the_output() -> None:
+    """Text and tool-call arguments of the model's own output, from every
+    place a family writes it; None when content capture was off."""
+    messages = json.dumps(
+        [
+            {
+                "role": "assistant",
+                "parts": [
+                    {"type": "text", "content": "Checking."},
+                    {"type": "tool_call", "id": "c1", "name": "f", "arguments": {"q": 1}},
+                ],
+            }
+        ]
+    )
+    otel = genai_view({"gen_ai.usage.output_tokens": 9, "gen_ai.output.messages": messages})
+    assert otel is not None and otel.output_chars == len("Checking.") + len('{"q":1}')
+    choice = SpanEvent(
+        "gen_ai.choice",
+        1,
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Hi",
+                "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": '{"a":2}'}}],
+            },
+        },
+    )
+    events = genai_view(
+        {"gen_ai.operation.name": "chat", "gen_ai.usage.output_tokens": 9}, "chat", (choice,)
+    )
+    assert events is not None and events.output_chars == 2 + 7
+    oi = genai_view(
+        {
+            "openinference.span.kind": "LLM",
+            "llm.token_count.completion": 9,
+            "llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.content": "Hello",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": "{}",
+        }
+    )
+    assert oi is not None and oi.output_chars == 7
+    legacy = genai_view(
+        {
+            "llm.request.type": "chat",
+            "gen_ai.usage.completion_tokens": 9,
+            "gen_ai.completion.0.role": "assistant",
+            "gen_ai.completion.0.content": "Bonjour",
+        }
+    )
+    assert legacy is not None and legacy.output_chars == 7
+    # A non-ASCII character is about a token: it counts as 4 characters.
+    cjk = genai_view(
+        {
+            "gen_ai.usage.output_tokens": 9,
+            "gen_ai.output.messages": json.dumps(
+                [{"role": "assistant", "parts": [{"type": "text", "content": "好的ok"}]}]
+            ),
+        }
+    )
+    assert cjk is not None and cjk.output_chars == 4 + 4 + 2
+    off = genai_view(
+        {
+            "openinference.span.kind": "LLM",
+            "llm.token_count.completion": 9,
+            "llm.output_messages.0.message.role": "assistant",
+        }
+    )
+    assert off is not None and off.output_chars is None
+    no_parts = genai_view(
+        {"gen_ai.usage.output_tokens": 9, "gen_ai.output.messages": '[{"role": "assistant"}]'}
+    )
+    assert no_parts is not None and no_parts.output_chars is None
+
+
+def test_openinference_reasoning_count_from_the_response_usage() -> None:
+    response = {
+        "object": "response",
+        "output": [{"type": "message", "content": [{"type": "output_text", "text": "Hi"}]}],
+        "usage": {"output_tokens": 3020, "output_tokens_details": {"reasoning_tokens": 3000}},
+    }
+    attrs = {
+        "openinference.span.kind": "LLM",
+        "llm.token_count.completion": 3020,
+        "output.value": json.dumps([response]),
+    }
+    view = genai_view(attrs)
+    assert view is not None and view.reasoning_tokens == 3000
+    # A TOOL span's output is the tool's result, never a usage report.
+    tool = genai_view({**attrs, "openinference.span.kind": "TOOL", "tool.name": "t"})
+    assert tool is not None and tool.reasoning_tokens is None
+    # Hostile or oversized: no count, no error.
+    for junk in ('[{"usage": {"output_tokens_details": {"reasoning_tokens": "x"}}}]', "{" * 5000):
+        bad = genai_view({**attrs, "output.value": junk + '"reasoning_tokens"'})
+        assert bad is not None and bad.reasoning_tokens is None
+    big = genai_view({**attrs, "output.value": json.dumps([response]) + " " * 70_000})
+    assert big is not None and big.reasoning_tokens is None
+
+
+def test_openllmetry_chunk_events_give_both_stream_times() -> None:
+    start = 1_000_000_000
+    attrs = {"gen_ai.is_streaming": True, "gen_ai.operation.name": "chat"}
+    bare = tuple(
+        SpanEvent("gen_ai.content.completion.chunk", start + ms * MS) for ms in (47, 2542, 2544)
+    )
+    view = genai_view(attrs, "openai.chat", bare, start)
+    assert view is not None
+    assert view.time_to_first_chunk_s == 0.047 and view.time_to_first_visible_s == 2.542
+    # Events that carry their delta are read by content.
+    rich = (
+        SpanEvent("llm.content.completion.chunk", start + 40 * MS, {"role": "assistant"}),
+        SpanEvent("llm.content.completion.chunk", start + 900 * MS, {"content": ""}),
+        SpanEvent("llm.content.completion.chunk", start + 3000 * MS, {"content": "Hi"}),
+    )
+    view = genai_view(attrs, "openai.chat", rich, start)
+    assert view is not None
+    assert view.time_to_first_chunk_s == 0.04 and view.time_to_first_visible_s == 3.0
+    # No start time given: nothing measured rather than a wrong offset.
+    view = genai_view(attrs, "openai.chat", bare)
+    assert view is not None and view.time_to_first_chunk_s is None

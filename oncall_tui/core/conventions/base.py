@@ -28,8 +28,10 @@ from oncall_tui.core.models import GenAI, SpanEvent
 FIELD: dict[str, int] = {name: i for i, name in enumerate(GenAI.__struct_fields__)}
 
 #: A hook fills or corrects ``values`` (one slot per GenAI field, already
-#: filled from the tables) for one span. It must not raise on hostile input.
-Hook = Callable[[Mapping[str, Any], list[Any], str, Sequence[SpanEvent]], None]
+#: filled from the tables) for one span, given its attributes, name, events
+#: and start time (ns; None when the caller has none). It must not raise on
+#: hostile input.
+Hook = Callable[[Mapping[str, Any], list[Any], str, Sequence[SpanEvent], int | None], None]
 
 
 class Family(NamedTuple):
@@ -126,3 +128,97 @@ def json_object(raw: Any) -> dict[str, Any]:
 
 def nonempty(value: Any) -> bool:
     return value is not None and value != ""
+
+
+# -- the visible output's size (hidden_reasoning_latency) --------------------
+
+# Message part types whose text a user sees, and the key holding it. Any
+# other part (an image, a file, a part type we do not know) has no size in
+# characters, so the output's size is then unknown.
+_PART_TEXT = {"text": "content", "reasoning": "content", "refusal": "content"}
+# Bound on what is walked, so a hostile attribute costs little.
+_MAX_PARTS = 1000
+
+
+def text_size(text: str) -> int:
+    """A text's size in ASCII-equivalent characters: a non-ASCII character
+    (CJK, emoji, ...) is about one token, not a quarter of one, so it counts
+    as 4. Overcounting what was visible can only hide an alarm."""
+    if text.isascii():
+        return len(text)
+    return len(text) + 3 * sum(1 for c in text if ord(c) > 127)
+
+
+def _length(value: Any) -> int:
+    return text_size(value if isinstance(value, str) else to_str(value) or "")
+
+
+def messages_chars(raw: Any) -> int | None:
+    """Characters of the visible output in GenAI messages
+    (``gen_ai.output.messages``: ``[{role, parts: [...]}]``, a JSON string or
+    an array): text, reasoning and refusal parts, and tool-call arguments.
+    ``None`` when content was not captured (a part without its text) or a
+    part is not text."""
+    if isinstance(raw, str):
+        if not raw.startswith("["):
+            return None
+        try:
+            raw = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None  # truncated by an attribute length limit, or junk
+    if not isinstance(raw, list) or not raw:
+        return None
+    total = seen = 0
+    for message in raw:
+        parts = message.get("parts") if isinstance(message, dict) else None
+        if not isinstance(parts, list):
+            return None
+        for part in parts:
+            seen += 1
+            if seen > _MAX_PARTS or not isinstance(part, dict):
+                return None
+            kind = part.get("type")
+            if kind == "tool_call":
+                if "arguments" not in part:
+                    return None
+                total += _length(part["arguments"]) if part["arguments"] is not None else 0
+                continue
+            key = _PART_TEXT.get(kind) if isinstance(kind, str) else None
+            if key is None or not isinstance(part.get(key), str):
+                return None
+            total += text_size(part[key])
+    return total
+
+
+def openai_message_chars(message: Any) -> int | None:
+    """Characters of an OpenAI-shaped message (``gen_ai.choice`` events:
+    ``{role, content, tool_calls: [{function: {arguments}}]}``); ``None``
+    when it carries neither content nor tool calls (capture off)."""
+    if not isinstance(message, dict):
+        return None
+    content = message.get("content")
+    calls = message.get("tool_calls")
+    if not isinstance(content, str) and not isinstance(calls, list):
+        return None
+    total = text_size(content) if isinstance(content, str) else 0
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or "arguments" not in function:
+            return None
+        total += _length(function["arguments"]) if function["arguments"] is not None else 0
+    return total
+
+
+def flat_chars(attrs: Mapping[str, Any], prefix: str, suffixes: tuple[str, ...]) -> int | None:
+    """Characters of the flattened message attributes under ``prefix`` whose
+    names end with one of ``suffixes`` (``llm.output_messages.0.message.content``,
+    ``gen_ai.completion.0.tool_calls.1.arguments``); ``None`` when there is
+    none (content capture off). Walks every key: call it only for spans that
+    carry such attributes."""
+    total = 0
+    found = False
+    for key, value in attrs.items():
+        if key.startswith(prefix) and key.endswith(suffixes) and value is not None:
+            found = True
+            total += _length(value)
+    return total if found else None

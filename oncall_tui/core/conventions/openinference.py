@@ -15,17 +15,25 @@ What a table cannot say, the hook does:
   ``llm.invocation_parameters`` (``model``, or ``model_name`` in LlamaIndex);
 - agent identity: ``agent.name``, else ``graph.node.id`` (Agents SDK, CrewAI),
   else the LangGraph node (``metadata`` JSON, ``langgraph_node``), else the
-  span name. Which CHAIN spans are agents is in ``_chain_agent``.
+  span name. Which CHAIN spans are agents is in ``_chain_agent``;
+- an LLM span's visible output size is the sum of its
+  ``llm.output_messages.N.message.content`` (and ``.contents.M`` text parts)
+  and tool-call arguments; the openai-agents instrumentation records a
+  streamed call's reasoning tokens only in ``output.value`` (the Responses
+  API object's ``usage.output_tokens_details.reasoning_tokens``), read when
+  that value is small and names them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oncall_tui.core.conventions.base import (
     FIELD,
     Family,
+    flat_chars,
     json_object,
     nonempty,
     to_float,
@@ -90,6 +98,17 @@ _TOOL = FIELD["tool_name"]
 _ARGS = FIELD["tool_call_arguments"]
 _RESULT = FIELD["tool_call_result"]
 _REQUEST = FIELD["request_model"]
+_OUTPUT_TOKENS = FIELD["output_tokens"]
+_OUTPUT_CHARS = FIELD["output_chars"]
+_REASONING = FIELD["reasoning_tokens"]
+_OUTPUT_SUFFIXES = (
+    ".message.content",
+    ".message_content.text",
+    ".tool_call.function.arguments",
+)
+# output.value is parsed for a reasoning count only up to this size: the
+# Responses object is a few KB; a long answer is not worth a parse per span.
+_MAX_USAGE_JSON = 64 * 1024
 _PARAMS = (
     ("temperature", FIELD["temperature"], to_float),
     ("top_p", FIELD["top_p"], to_float),
@@ -99,7 +118,11 @@ _PARAMS = (
 
 
 def _hook(
-    attrs: Mapping[str, Any], values: list[Any], name: str, events: Sequence[SpanEvent]
+    attrs: Mapping[str, Any],
+    values: list[Any],
+    name: str,
+    events: Sequence[SpanEvent],
+    start_ns: int | None,
 ) -> None:
     if "llm.invocation_parameters" in attrs:
         _invocation(json_object(attrs["llm.invocation_parameters"]), values)
@@ -124,6 +147,8 @@ def _hook(
     # Only a TOOL span is a tool: LlamaIndex writes the tool about to run
     # onto the agent step that dispatches it.
     values[_TOOL] = None
+    if kind == "LLM" and values[_OUTPUT_TOKENS] is not None:
+        _llm_output(attrs, values)
     if kind == "AGENT":
         values[_AGENT] = _agent_identity(attrs) or _graph_node(attrs, name) or name or None
     elif kind == "CHAIN" and values[_OP] is None:
@@ -131,6 +156,40 @@ def _hook(
         if agent:
             values[_OP] = "invoke_agent"
             values[_AGENT] = agent
+
+
+def _llm_output(attrs: Mapping[str, Any], values: list[Any]) -> None:
+    if values[_OUTPUT_CHARS] is None and "llm.output_messages.0.message.role" in attrs:
+        values[_OUTPUT_CHARS] = flat_chars(attrs, "llm.output_messages.", _OUTPUT_SUFFIXES)
+    raw = attrs.get("output.value")
+    if (
+        values[_REASONING] is None
+        and isinstance(raw, str)
+        and len(raw) <= _MAX_USAGE_JSON
+        and '"reasoning_tokens"' in raw
+    ):
+        values[_REASONING] = _usage_reasoning(raw)
+
+
+def _usage_reasoning(raw: str) -> int | None:
+    """``usage.output_tokens_details.reasoning_tokens`` (Responses API) or
+    ``usage.completion_tokens_details.reasoning_tokens`` (Chat Completions)
+    of the response object(s) in an ``output.value`` JSON string."""
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    for item in (parsed if isinstance(parsed, list) else [parsed])[:8]:
+        usage = item.get("usage") if isinstance(item, dict) else None
+        if not isinstance(usage, dict):
+            continue
+        for key in ("output_tokens_details", "completion_tokens_details"):
+            details = usage.get(key)
+            if isinstance(details, dict):
+                count = to_int(details.get("reasoning_tokens"))
+                if count is not None and count >= 0:
+                    return count
+    return None
 
 
 def _invocation(params: dict[str, Any], values: list[Any]) -> None:

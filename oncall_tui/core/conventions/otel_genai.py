@@ -17,7 +17,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from oncall_tui.core.conventions.base import FIELD, Family, nonempty, to_reasons, to_str
+from oncall_tui.core.conventions.base import (
+    FIELD,
+    Family,
+    messages_chars,
+    nonempty,
+    openai_message_chars,
+    to_reasons,
+    to_str,
+)
 from oncall_tui.core.models import SpanEvent
 
 TABLE: tuple[tuple[str, str, int], ...] = (
@@ -46,8 +54,6 @@ TABLE: tuple[tuple[str, str, int], ...] = (
     ("gen_ai.usage.cache_creation_input_tokens", "cache_creation_tokens", 10),
     ("gen_ai.usage.cache_write_input_tokens", "cache_creation_tokens", 11),  # Strands
     ("gen_ai.response.time_to_first_chunk", "time_to_first_chunk_s", 0),
-    # Pydantic AI's name for the same (seconds).
-    ("gen_ai.client.operation.time_to_first_chunk", "time_to_first_chunk_s", 5),
     ("gen_ai.server.time_to_first_token", "time_to_first_chunk_s", 10),
     # Not in the conventions yet: the first chunk a user can SEE (reasoning
     # chunks excluded). Our simulator and docs/protocol.md emit it.
@@ -70,16 +76,30 @@ _ARGS = FIELD["tool_call_arguments"]
 _RESULT = FIELD["tool_call_result"]
 _FINISH = FIELD["finish_reasons"]
 _CALL_ID = FIELD["tool_call_id"]
+_OUTPUT_TOKENS = FIELD["output_tokens"]
+_OUTPUT_CHARS = FIELD["output_chars"]
 
 
 def _hook(
-    attrs: Mapping[str, Any], values: list[Any], name: str, events: Sequence[SpanEvent]
+    attrs: Mapping[str, Any],
+    values: list[Any],
+    name: str,
+    events: Sequence[SpanEvent],
+    start_ns: int | None,
 ) -> None:
     if values[_HASH] is None:
         instructions = attrs.get("gen_ai.system_instructions")
         if nonempty(instructions):
             text = to_str(instructions) or ""
             values[_HASH] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    # The visible output's size, only where it can matter: a call that
+    # counted its output tokens (one parse of the model's own output).
+    if (
+        values[_OUTPUT_TOKENS] is not None
+        and values[_OP] != "execute_tool"
+        and "gen_ai.output.messages" in attrs
+    ):
+        values[_OUTPUT_CHARS] = messages_chars(attrs["gen_ai.output.messages"])
     if events:
         _from_events(values, events)
 
@@ -88,6 +108,11 @@ def _from_events(values: list[Any], events: Sequence[SpanEvent]) -> None:
     """The older event conventions put a tool span's arguments and result, and
     a model span's finish reason, in span events instead of attributes."""
     tool = values[_OP] == "execute_tool"
+    # Output size from events, only when no attribute gave it (several
+    # choices are summed; one without content makes it unknown).
+    chars: int | None = None
+    sized = values[_OUTPUT_CHARS] is not None or tool or values[_OUTPUT_TOKENS] is None
+    unknown = False
     for event in events:
         attrs = event.attributes
         if event.name == "gen_ai.tool.message" and tool:
@@ -100,12 +125,26 @@ def _from_events(values: list[Any], events: Sequence[SpanEvent]) -> None:
             if tool:
                 if values[_RESULT] is None and attrs.get("message") is not None:
                     values[_RESULT] = to_str(attrs["message"])
-            elif not values[_FINISH]:
-                reason = attrs.get("finish_reason")
-                if reason is None:
-                    reason = _json(attrs.get("gen_ai.event.content")).get("finish_reason")
-                if nonempty(reason):
-                    values[_FINISH] = to_reasons(reason)
+            else:
+                if not sized and not unknown:
+                    message = attrs.get("message")
+                    if message is None:  # the oldest form: one JSON body
+                        message = _json(attrs.get("gen_ai.event.content")).get("message")
+                    size = openai_message_chars(message)
+                    if size is None:
+                        unknown = True
+                    else:
+                        chars = (chars or 0) + size
+                if not values[_FINISH]:
+                    reason = attrs.get("finish_reason")
+                    if reason is None:
+                        reason = _json(attrs.get("gen_ai.event.content")).get("finish_reason")
+                    if nonempty(reason):
+                        values[_FINISH] = to_reasons(reason)
+        elif event.name == "gen_ai.client.inference.operation.details" and not tool:
+            if not sized and "gen_ai.output.messages" in attrs:
+                values[_OUTPUT_CHARS] = messages_chars(attrs["gen_ai.output.messages"])
+                sized = True
         elif event.name == "gen_ai.client.inference.operation.details" and tool:
             for part in _parts(attrs.get("gen_ai.input.messages")):
                 if part.get("type") == "tool_call" and values[_ARGS] is None:
@@ -113,6 +152,8 @@ def _from_events(values: list[Any], events: Sequence[SpanEvent]) -> None:
             for part in _parts(attrs.get("gen_ai.output.messages")):
                 if part.get("type") == "tool_call_response" and values[_RESULT] is None:
                     values[_RESULT] = to_str(part.get("response", part.get("result")))
+    if chars is not None and not unknown and values[_OUTPUT_CHARS] is None:
+        values[_OUTPUT_CHARS] = chars
 
 
 def _json(raw: Any) -> dict[str, Any]:

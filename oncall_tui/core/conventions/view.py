@@ -36,6 +36,7 @@ _CONVERTER: dict[str, Any] = {
     "seed": to_int,
     "http_status_code": to_int,
     "http_resend_count": to_int,
+    "output_chars": to_int,
     "time_to_first_chunk_s": to_float,
     "time_to_first_visible_s": to_float,
     "temperature": to_float,
@@ -152,12 +153,16 @@ def _plan(keys: tuple[str, ...]) -> _Plan | None:
 
 
 def genai_view(
-    attrs: Mapping[str, Any], name: str = "", events: Sequence[SpanEvent] = ()
+    attrs: Mapping[str, Any],
+    name: str = "",
+    events: Sequence[SpanEvent] = (),
+    start_ns: int | None = None,
 ) -> GenAI | None:
     """The normalised GenAI view, or ``None`` for a span with no GenAI data.
 
-    ``name`` and ``events`` are the span's: some families put the tool or
-    agent name only in the span name, or arguments only in span events.
+    ``name``, ``events`` and ``start_ns`` are the span's: some families put
+    the tool or agent name only in the span name, arguments only in span
+    events, and stream timings only as event times (which need the start).
     Hot: runs once per span of every trace read.
     """
     keys = tuple(attrs)
@@ -186,7 +191,7 @@ def genai_view(
             values[index] = value
             break
     for hook in plan.hooks:
-        hook(attrs, values, name, events if plan.reads_events else ())
+        hook(attrs, values, name, events if plan.reads_events else (), start_ns)
     if values[_PROVIDER] is None and (values[_REQUEST] or values[_RESPONSE]):
         values[_PROVIDER] = provider_of(values[_REQUEST] or values[_RESPONSE])
     if values[_FINISH] is None:

@@ -117,7 +117,7 @@ def _span(raw: Any, processes: dict[str, Any], path: str, notes: list[QualityNot
         _host(process, service) if isinstance(process, dict) else service,
         attrs,
         events,
-        genai_view(attrs, str(raw.get("operationName", "")), events) if attrs else None,
+        genai_view(attrs, str(raw.get("operationName", "")), events, start) if attrs else None,
     )
 
 

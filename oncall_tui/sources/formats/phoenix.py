@@ -104,7 +104,7 @@ def native_span(
         service,
         attrs,
         tuple(events),
-        genai_view(attrs, str(raw.get("name", "")), events) if attrs else None,
+        genai_view(attrs, str(raw.get("name", "")), events, start) if attrs else None,
     )
 
 
