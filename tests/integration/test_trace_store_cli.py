@@ -22,6 +22,7 @@ pytestmark = [
 ]
 
 HERE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -174,7 +175,9 @@ def test_listen_prints_each_trace_and_saves_what_it_got(
             assert bad.status_code == 400
             ok = client.post(url, content=body, headers={"content-type": "application/json"})
             assert ok.status_code == 200
-            other = (HERE_FIXTURES / "plain_agent_loop.json").read_bytes()
+            # Another trace id (the hand-made fixtures share the W3C example
+            # id with Phoenix's, and one id is one trace now).
+            other = (CORPUS / "otel-genai" / "plain-loop" / "trace.json").read_bytes()
             ok2 = client.post(
                 url,
                 content=gzip.compress(other),
