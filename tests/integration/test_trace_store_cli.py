@@ -21,7 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not SHARED.is_dir(), reason="shared fixtures not present"),
 ]
 
-HERE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
