@@ -23,7 +23,14 @@ from typing import Any
 import msgspec
 
 from oncall_tui.actions.audit import AuditLog, AuditRecord
-from oncall_tui.actions.model import ActionResult, ActionSpec, Change, Plan, Stage
+from oncall_tui.actions.model import (
+    ActionResult,
+    ActionSpec,
+    Change,
+    Plan,
+    Stage,
+    cli_command,
+)
 from oncall_tui.actions.redact import Redactor
 from oncall_tui.core.gateway import ActionRecord
 from oncall_tui.errors import (
@@ -51,6 +58,8 @@ _CAPABILITY: dict[str, type[Any]] = {
 
 #: Stages after which a call may have reached the target.
 _SENT = ("attempt", "attempt_failed", "executed", "failed")
+#: Last stages a re-run continues from (the plan in the log is kept).
+_RESUMES = (*_SENT, "verified", "not_verified")
 
 
 class Confirmation(msgspec.Struct, frozen=True):
@@ -176,30 +185,44 @@ class Executor:
         if spec.kind == "rollback" and not spec.to_version:
             raise UsageError("a rollback needs the version to roll back to")
         spec = msgspec.structs.replace(spec, env=spec.env or self.env)
-        key = spec.idempotency_key()
-        history = self.audit.for_key(key)
-        stages = [r.stage for r in history]
-        if any(s in _SENT for s in stages):
-            stored = next(r for r in reversed(history) if r.stage == "planned")
-            plan = msgspec.convert(stored.data["plan"], Plan)
+        warnings = self._log_damage()
+        followed: set[str] = set()
+        while True:
+            key = spec.idempotency_key()
+            history = self.audit.for_key(key)
+            stages = [r.stage for r in history]
+            if not any(s in _SENT for s in stages):
+                plan = await self._fresh_plan(spec, stages)
+                return msgspec.structs.replace(plan, warnings=warnings)
+            plan = _stored_plan(history)
+            plan = msgspec.structs.replace(plan, resume_from=stages[-1], warnings=warnings)
             done = stages[-1] == "undo_ready" or (stages[-1] == "verified" and plan.undo is None)
-            previous = _result_from(history) if done else None
-            if previous is not None:
-                undone_by = self._undone_by(plan.action_id)
-                if undone_by is not None:
-                    # Reporting "done" here would tell a script the state holds; it does not.
-                    previous = msgspec.structs.replace(
-                        previous,
-                        verified=False,
-                        detail=f"applied earlier as {plan.action_id}, then undone by "
-                        f"{undone_by}; nothing sent. Pass a new --id to apply it again",
-                    )
-            return msgspec.structs.replace(plan, resume_from=stages[-1], previous=previous)
+            if not done:
+                return plan
+            undone_by = self._undone_by(plan.action_id)
+            if undone_by is not None:
+                # Reporting "done" here would tell a script the state holds; it does not.
+                previous = msgspec.structs.replace(
+                    _result_from(history),
+                    verified=False,
+                    detail=f"applied earlier as {plan.action_id}, then undone by "
+                    f"{undone_by}; nothing sent. Pass a new --id to apply it again",
+                )
+                return msgspec.structs.replace(plan, previous=previous)
+            # A later action may already have re-applied this one (its state
+            # was lost once before): that one speaks for the command now.
+            newer = self._superseded_by(plan.action_id)
+            if newer is None or newer.idempotency_key() in followed:
+                return await self._recheck(plan, history)
+            followed.add(key)
+            spec = newer
+
+    async def _fresh_plan(self, spec: ActionSpec, stages: list[str]) -> Plan:
         name, adapter = self._choose(spec)
         prior = await self._guard(adapter.capture(spec.intent))
-        plan = Plan(
+        return Plan(
             action_id=spec.action_id(),
-            idempotency_key=key,
+            idempotency_key=spec.idempotency_key(),
             spec=spec,
             actor=self.actor,
             adapter=name,
@@ -210,7 +233,76 @@ class Executor:
             confirm_phrase=spec.route,
             resume_from=stages[-1] if stages else None,
         )
-        return plan
+
+    async def _recheck(self, plan: Plan, history: list[AuditRecord]) -> Plan:
+        """A finished action, re-run: the log says what was done; the target says
+        whether it still holds (read the way verification reads it)."""
+        previous = _result_from(history)
+        adapter: Any = self.adapters.get(plan.adapter)
+        if adapter is None:
+            previous = msgspec.structs.replace(
+                previous,
+                verified=False,
+                detail=f"applied and verified earlier as {plan.action_id}; cannot check it "
+                f"now: adapter {plan.adapter!r} is not in environment {self.env!r}; nothing sent",
+            )
+            return msgspec.structs.replace(plan, previous=previous)
+        try:
+            seen: Observation = await self._guard(adapter.observe(plan.spec.intent))
+        except OncallError as exc:
+            previous = msgspec.structs.replace(
+                previous,
+                verified=False,
+                rechecked=True,
+                detail=f"applied and verified earlier as {plan.action_id}; cannot read the "
+                f"target now ({exc}); nothing sent",
+            )
+            return msgspec.structs.replace(plan, previous=previous)
+        if seen.holds:
+            previous = msgspec.structs.replace(
+                previous,
+                observation=seen,
+                rechecked=True,
+                detail=f"applied and verified earlier as {plan.action_id}, and it still holds "
+                f"now: {seen.detail}; nothing sent",
+            )
+            return msgspec.structs.replace(plan, previous=previous)
+        # Changed outside the tool. The old key is spent (its log is complete),
+        # so applying the state again is a new action with its own key that
+        # names the old one: offered, and done only when confirmed.
+        again = msgspec.structs.replace(plan.spec, supersedes=plan.action_id)
+        fresh = await self._fresh_plan(
+            again, [r.stage for r in self.audit.for_key(again.idempotency_key())]
+        )
+        return msgspec.structs.replace(
+            fresh, drift=_scrubbed(self.redactor, seen), warnings=plan.warnings
+        )
+
+    def _superseded_by(self, action_id: str) -> ActionSpec | None:
+        """The spec of the last action planned to re-apply ``action_id``."""
+        found = None
+        for r in self.audit.records():
+            if r.stage != "planned":
+                continue
+            spec = (r.data.get("plan") or {}).get("spec") or {}
+            if spec.get("supersedes") == action_id:
+                found = spec
+        return msgspec.convert(found, ActionSpec) if found is not None else None
+
+    def _log_damage(self) -> list[str]:
+        """What is wrong with the audit log, as warnings: acting goes on (a person
+        may need to act now), but loudly, and the action's records say so."""
+        report = self.audit.verify()
+        if report.ok:
+            return []
+        shown = [f"{p.kind}: {p.message}" for p in report.problems[:5]]
+        more = len(report.problems) - len(shown)
+        head = (
+            f"the audit log {self.audit.path} is damaged ({len(report.problems)} problem(s)"
+            + (f", {more} not shown" if more else "")
+            + "); 'oncall-tui audit verify' shows them, 'oncall-tui audit repair' mends it"
+        )
+        return [head, *shown]
 
     def _undone_by(self, action_id: str) -> str | None:
         """The id of a finished undo of ``action_id``, if the log holds one."""
@@ -228,27 +320,46 @@ class Executor:
 
     # ------------------------------------------------------------ execute
 
-    async def execute(self, plan: Plan, *, confirm: Confirmation) -> ActionResult:
-        """Run the plan once; a second console running the same key waits its turn."""
+    async def execute(
+        self, plan: Plan, *, confirm: Confirmation, wait: bool = False
+    ) -> ActionResult:
+        """Run the plan once; a second console running the same key is refused.
+
+        ``wait``: on a re-run of an action the log says ended ``not_verified``,
+        poll the read-back for the whole deadline again (default: look once).
+        """
         with self.audit.key_lock(plan.idempotency_key):
             if plan.previous is None and plan.resume_from not in _SENT:
                 stages = [r.stage for r in self.audit.for_key(plan.idempotency_key)]
                 if any(s in _SENT for s in stages):
                     # Another console acted between our plan and now: go by its log.
                     plan = await self.plan(plan.spec)
-            return await self._execute(plan, confirm)
+            result = await self._execute(plan, confirm, wait)
+            return msgspec.structs.replace(result, warnings=plan.warnings)
 
-    async def _execute(self, plan: Plan, confirm: Confirmation) -> ActionResult:
+    async def _execute(self, plan: Plan, confirm: Confirmation, wait: bool) -> ActionResult:
         if plan.previous is not None:
             return msgspec.structs.replace(plan.previous, outcome="already_done", resumed=True)
-        resuming = plan.resume_from in _SENT
+        resuming = plan.resume_from in _RESUMES
         self._check_confirmation(plan, confirm)
         if not resuming:
-            self._log(plan, "captured", {"prior": plan.prior, "adapter": plan.adapter})
+            captured: dict[str, Any] = {"prior": plan.prior, "adapter": plan.adapter}
+            if plan.spec.supersedes is not None:
+                captured["supersedes"] = plan.spec.supersedes
+                if plan.drift is not None:
+                    captured["drift"] = msgspec.to_builtins(plan.drift)
+                captured["detail"] = (
+                    f"re-applies {plan.spec.supersedes}, whose state no longer held"
+                )
+            self._log(plan, "captured", captured)
             self._log(
                 plan, "planned", {"plan": msgspec.to_builtins(plan), "detail": plan.describe()[0]}
             )
-        self._log(plan, "confirmed", {"how": confirm.how, "resume": resuming})
+        confirmed: dict[str, Any] = {"how": confirm.how, "resume": resuming}
+        if plan.warnings:
+            # The damage this action was taken on, in the action's own record.
+            confirmed["log_damaged"] = plan.warnings
+        self._log(plan, "confirmed", confirmed)
         adapter = self.adapters.get(plan.adapter)
         if adapter is None:
             raise UnsupportedError(
@@ -265,7 +376,11 @@ class Executor:
             record, attempts = outcome
         else:
             record = _record_from(self.audit.for_key(plan.idempotency_key))
-        observation, polls = await self._verify(plan, adapter)
+        if plan.resume_from == "not_verified" and not wait:
+            # It already waited a whole deadline once: look once, and say what to do.
+            observation, polls = await self._observe(adapter, plan.spec), 1
+        else:
+            observation, polls = await self._verify(plan, adapter)
         if observation.holds:
             self._log(
                 plan,
@@ -283,6 +398,7 @@ class Executor:
                     {"undo": msgspec.to_builtins(plan.undo), "detail": "inverse call ready"},
                 )
         else:
+            hint = _not_verified_hint(plan)
             self._log(
                 plan,
                 "not_verified",
@@ -290,6 +406,7 @@ class Executor:
                     "observation": msgspec.to_builtins(observation),
                     "polls": polls,
                     "detail": observation.detail,
+                    "hint": hint,
                 },
             )
         return self._result(
@@ -303,6 +420,7 @@ class Executor:
             polls=polls,
             attempts=attempts,
             resumed=resuming,
+            hint="" if observation.holds else _not_verified_hint(plan),
         )
 
     def _check_confirmation(self, plan: Plan, confirm: Confirmation) -> None:
@@ -461,6 +579,7 @@ class Executor:
             attempts=kw.get("attempts", 0),
             undo=plan.undo if kw["verified"] else None,
             resumed=kw.get("resumed", False),
+            hint=self.redactor.text(kw.get("hint", "")),
         )
 
     # ------------------------------------------------------------ undo
@@ -484,6 +603,34 @@ class Executor:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _stored_plan(history: list[AuditRecord]) -> Plan:
+    stored = next((r for r in reversed(history) if r.stage == "planned"), None)
+    if stored is None:
+        raise ActionError(
+            f"the audit log holds calls for {history[0].action_id} but not its plan",
+            hint="'oncall-tui audit verify' shows what is damaged; a new --id starts a new action",
+        )
+    return msgspec.convert(stored.data["plan"], Plan)
+
+
+def _scrubbed(redactor: Redactor, seen: Observation) -> Observation:
+    return msgspec.convert(redactor.scrub(msgspec.to_builtins(seen)), Observation)
+
+
+def _not_verified_hint(plan: Plan) -> str:
+    """What to do about an action applied but not seen to hold, naming the commands."""
+    wait = cli_command(plan.spec, extra="--yes --wait")
+    if plan.spec.undoes is not None:
+        return f"to poll the read-back for the whole deadline again: {wait}"
+    rid = plan.spec.request_id if plan.spec.request_id is not None else plan.spec.reason
+    again = cli_command(plan.spec, request_id=f"{rid} after {plan.action_id}", extra="--yes")
+    return (
+        "the target does not show the state asked for. If it lost it (a restart, or a "
+        f"change made elsewhere), apply it again as a new action: {again}; if traffic "
+        f"has yet to move, poll the read-back for the whole deadline again: {wait}"
+    )
 
 
 def _already(plan: Plan) -> bool:

@@ -8,6 +8,7 @@ same command run twice after a crash finds its first run in the audit log.
 from __future__ import annotations
 
 import hashlib
+import shlex
 from typing import Any, Literal
 
 import msgspec
@@ -46,6 +47,9 @@ class ActionSpec(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     request_id: str | None = None
     via: str | None = None  # adapter name from the config; None: the first capable
     undoes: str | None = None  # action id this one takes back
+    #: Action id of a finished action whose state no longer holds (changed
+    #: outside the tool), which this one applies again under a new key.
+    supersedes: str | None = None
 
     @property
     def intent(self) -> ActionIntent:
@@ -73,6 +77,9 @@ class ActionSpec(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
                 target,
                 self.request_id if self.request_id is not None else self.reason,
             ]
+            if self.supersedes is not None:
+                # Appended only when set, so every earlier key stays the same.
+                basis.append({"supersedes": self.supersedes})
         digest = hashlib.sha256(msgspec.json.encode(basis)).hexdigest()
         return f"otui-{digest[:32]}"
 
@@ -106,6 +113,11 @@ class Plan(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     #: Set when the audit log already holds this action: how far it got.
     resume_from: str | None = None
     previous: ActionResult | None = None
+    #: Set on a new action offered because a finished one (``spec.supersedes``)
+    #: no longer holds: the fresh read-back that shows it.
+    drift: Observation | None = None
+    #: Loud warnings for the person acting (a damaged audit log).
+    warnings: list[str] = []
 
     def describe(self) -> list[str]:
         lines = [f"{self.action_id}: {describe_spec(self.spec)}"]
@@ -125,10 +137,21 @@ class Plan(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
         lines.append(f"  actor:  {self.actor}   key: {self.idempotency_key}")
         if self.undo is not None:
             lines.append(f"  undo:   {describe_spec(self.undo)}")
+        if self.drift is not None:
+            lines.append(
+                f"  drift:  {self.spec.supersedes} was applied and verified, but it no longer "
+                f"holds now: {self.drift.detail}"
+            )
+            lines.append(
+                "          this is a NEW action (new key) applying it again; "
+                f"its records name {self.spec.supersedes}"
+            )
         if self.resume_from is not None:
             lines.append(
                 f"  resume: the audit log has this action up to stage {self.resume_from!r}"
             )
+        for warning in self.warnings:
+            lines.append(f"  WARNING: {warning}")
         return lines
 
 
@@ -152,6 +175,11 @@ class ActionResult(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True
     attempts: int = 0
     undo: ActionSpec | None = None
     resumed: bool = False
+    #: True when a re-run read the target again (``observation`` is that read).
+    rechecked: bool = False
+    #: What to do next, naming the command (e.g. after ``not_verified``).
+    hint: str = ""
+    warnings: list[str] = []
 
 
 def _fmt(value: object) -> str:
@@ -174,3 +202,29 @@ def describe_spec(spec: ActionSpec) -> str:
     if spec.to_tier is None:
         return f"clear the forced tier of route {spec.route!r} (its chain serves again)"
     return f"force route {spec.route!r} onto tier {spec.to_tier!r}"
+
+
+def cli_command(spec: ActionSpec, *, request_id: str | None = None, extra: str = "") -> str:
+    """The headless command that asks for ``spec`` (for hints), quoted for a shell."""
+    q = shlex.quote
+    if spec.undoes is not None:
+        words = ["oncall-tui", "undo", spec.undoes]
+    else:
+        name = spec.kind.replace("_", "-")
+        words = ["oncall-tui", name, spec.route]
+        if spec.kind == "kill_switch" and not spec.enabled:
+            words.append("--off")
+        elif spec.kind == "rollback":
+            words += ["--to", str(spec.to_version)]
+        elif spec.kind == "failover":
+            words += ["--to", spec.to_tier] if spec.to_tier else ["--clear"]
+        words += ["--reason", spec.reason]
+        rid = request_id if request_id is not None else spec.request_id
+        if rid is not None:
+            words += ["--id", rid]
+        if spec.via:
+            words += ["--via", spec.via]
+    if spec.env:
+        words += ["--env", spec.env]
+    command = " ".join(q(w) for w in words)
+    return f"{command} {extra}".rstrip()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 import msgspec
@@ -36,6 +37,12 @@ def _common(p: argparse.ArgumentParser, *, route: bool = True) -> None:
     )
     p.add_argument(
         "--deadline", type=float, default=60.0, metavar="S", help="verification deadline (60)"
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="re-run of an action that ended not verified: poll the read-back for the whole "
+        "--deadline again (default: look once and say what to do)",
     )
     add_json(p)
 
@@ -105,9 +112,14 @@ async def _act(args: argparse.Namespace) -> int:
         else:
             spec = _spec(args, executor.env)
         plan = await executor.plan(spec)
+        for warning in plan.warnings:
+            # Loud, and on stderr so --json output stays a document.
+            say(f"WARNING: {warning}", sys.stderr)
         result = None
         if plan.previous is not None or args.yes:
-            result = await executor.execute(plan, confirm=Confirmation(assume_yes=True))
+            result = await executor.execute(
+                plan, confirm=Confirmation(assume_yes=True), wait=args.wait
+            )
     log = str(audit_path(cfg))
     if args.json:
         emit_json(
@@ -123,7 +135,13 @@ async def _act(args: argparse.Namespace) -> int:
             say(line)
         if result is None:
             say("")
-            say("planned only: nothing was changed. Re-run with --yes to execute.")
+            if plan.drift is not None:
+                say(
+                    f"{plan.spec.supersedes} no longer holds: re-run with --yes to apply it "
+                    f"again as the new action {plan.action_id}."
+                )
+            else:
+                say("planned only: nothing was changed. Re-run with --yes to execute.")
         else:
             _say_result(result, log)
     if result is None:
@@ -143,6 +161,8 @@ def _say_result(result: Any, log: str) -> None:
         "failed": "FAILED",
     }.get(result.outcome, result.outcome)
     say(f"{result.action_id}: {verdict}: {result.detail}")
+    if result.hint:
+        say(f"hint: {result.hint}")
     if result.undo is not None:
         say(f"undo with: oncall-tui undo {result.action_id} --yes")
     say(f"audit log: {log}")

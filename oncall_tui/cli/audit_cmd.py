@@ -1,4 +1,4 @@
-"""``audit show`` and ``audit verify``: read and check the action audit log."""
+"""``audit show``, ``audit verify``, ``audit repair``: read, check and mend the action audit log."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
     add_json(verify)
     verify.set_defaults(func=_verify)
     repair = cmds.add_parser(
-        "repair", help="move a torn last record (cut off by a crash) into a sidecar file"
+        "repair",
+        help="move damaged lines (torn, junk, edited) into a side file and record the repair",
     )
     repair.add_argument("--file", metavar="PATH", help="audit log file (default: from the config)")
     add_json(repair)
@@ -98,23 +99,37 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _repair(args: argparse.Namespace) -> int:
     from oncall_tui.actions import AuditLog
+    from oncall_tui.actions.setup import default_actor
+    from oncall_tui.config import Config
 
     log = AuditLog(_path(args))
-    sidecar = log.repair_torn_tail() if log.path.exists() else None
+    cfg = load_config(args) if not args.file and config_path(args).exists() else Config()
+    result = log.repair(actor=default_actor(cfg))
     report = log.verify()
     if args.json:
         emit_json(
             {
                 "path": str(log.path),
-                "moved_to": str(sidecar) if sidecar else None,
+                "changed": result.changed,
+                "removed": result.removed,
+                "moved_to": result.sidecar,
+                "truncated": result.truncated,
+                "record": msgspec.to_builtins(result.record) if result.record else None,
                 "ok": report.ok,
                 "problems": [msgspec.to_builtins(p) for p in report.problems],
             }
         )
-    elif sidecar is None:
-        say(f"{log.path}: no torn record; nothing changed")
+    elif not result.changed:
+        say(f"{log.path}: nothing to repair; nothing changed")
     else:
-        say(f"{log.path}: torn last record moved to {sidecar}")
+        for item in result.removed:
+            say(f"  removed line {item['line']} ({item['kind']}, {item['bytes']} bytes)")
+        if result.sidecar:
+            say(f"{log.path}: {len(result.removed)} line(s) moved to {result.sidecar}")
+        if result.truncated:
+            say(f"{log.path}: its end was lost ({result.truncated}); recorded")
+        if result.record is not None:
+            say(f"{log.path}: repair recorded as seq {result.record.seq} ({result.record.stage})")
     if not report.ok:
         say(f"{log.path}: other problems remain; see 'oncall-tui audit verify'")
     return exit_codes.OK if report.ok else exit_codes.PROBLEM

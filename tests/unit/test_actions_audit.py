@@ -89,13 +89,19 @@ def test_reordered_lines_are_found(tmp_path: Path) -> None:
     assert {p.line for p in report.problems} >= {2, 3}
 
 
-def test_a_deleted_last_line_is_found_only_if_the_chain_says_so(tmp_path: Path) -> None:
-    # Truncating the tail leaves a valid prefix: a chain cannot prove a
-    # missing end. The action's own stages say how far it got instead.
+def test_a_deleted_last_line_is_caught_by_the_anchor(tmp_path: Path) -> None:
+    # Truncating the tail leaves a valid prefix of the chain; the anchor beside
+    # the log (the last record's seq and hash) is what says the end is missing.
     path = tmp_path / "a.jsonl"
     _fill(path)
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:-1]))
+    problems = AuditLog(path).verify().problems
+    assert [p.kind for p in problems] == ["truncated"]
+    assert "seq 3" in problems[0].message
+    # The residual risk (docs/actions.md): whoever also removes the anchor
+    # is not caught.
+    (tmp_path / "a.jsonl.anchor").unlink()
     assert AuditLog(path).verify().ok
 
 
