@@ -539,7 +539,8 @@ def _decode_slow(parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]
 
 
 def _salvage(raw_span: Any) -> WireSpan | None:
-    """Keep a span whose ids are intact by dropping the fields that failed."""
+    """Keep a span whose ids are intact by dropping the fields that failed
+    (each attribute and event on its own: one bad value costs only itself)."""
     if not isinstance(raw_span, dict):
         return None
     keep: dict[str, Any] = {}
@@ -550,9 +551,32 @@ def _salvage(raw_span: Any) -> WireSpan | None:
     keep["name"] = name if isinstance(name, str) else ""
     for key in ("startTimeUnixNano", "endTimeUnixNano"):
         value = raw_span.get(key)
-        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        # type() not isinstance(): JSON true/false are ints to Python.
+        if type(value) is int or (isinstance(value, str) and value.isdigit()):
             keep[key] = value
+    for key in ("kind", "status", "flags"):
+        if key in raw_span and _fits(raw_span[key], _FIELD_TYPES[key]):
+            keep[key] = raw_span[key]
+    for key, item_type in (("attributes", KeyValue), ("events", Event)):
+        items = raw_span.get(key)
+        if isinstance(items, list):
+            keep[key] = [item for item in items if _fits(item, item_type)]
     try:
         return msgspec.convert(keep, WireSpan)
     except msgspec.ValidationError:
         return None
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "kind": int | str | None,
+    "status": Status | None,
+    "flags": int | str | None,
+}
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    try:
+        msgspec.convert(value, kind)
+    except msgspec.ValidationError:
+        return False
+    return True

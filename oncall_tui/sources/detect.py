@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import gc
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import msgspec
 
 from oncall_tui.core.assemble import EventBatch, merge_fragments
-from oncall_tui.core.models import Trace
+from oncall_tui.core.models import QualityNote, Trace
 from oncall_tui.core.otlp import NoSpansRead, why_dropped
 from oncall_tui.errors import TraceFormatError, UsageError
 
@@ -337,10 +338,49 @@ def read_many(
             gc.enable()
 
 
+# An escaped UTF-16 surrogate pair, or half of one. JavaScript exporters write
+# half (``"\\ud83d"``) when an SDK cut a value inside an emoji; msgspec refuses it.
+_SURROGATE = re.compile(rb"(\\u[dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|"
+                        rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")  # fmt: skip
+
+
+def _lone_surrogates(raw: bytes) -> tuple[bytes, int]:
+    """``raw`` with every half surrogate escape read as U+FFFD, and how many."""
+    count = 0
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        nonlocal count
+        if m.group(1) and m.group(2):
+            return m.group()  # a whole pair: one real character
+        count += 1
+        return b"\\ufffd"
+
+    return _SURROGATE.sub(fix, raw), count
+
+
 def _decode_input(
     data: bytes, source: str, limit: int | None, dropped: list[NoSpansRead]
 ) -> list[Trace | EventBatch]:
     raw = _unwrap(data, source, limit)
+    try:
+        return _decode_raw(raw, source, dropped)
+    except TraceFormatError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        fixed, count = _lone_surrogates(raw)
+        if not count:
+            raise
+    note = QualityNote(
+        "malformed_span",
+        f"{count} half UTF-16 character(s) (an escape like \\ud83d without its pair: "
+        "a value cut inside an emoji) read as U+FFFD",
+        None,
+        source,
+    )
+    return [*_decode_raw(fixed, source, dropped), EventBatch({}, {}, [note])]
+
+
+def _decode_raw(raw: bytes, source: str, dropped: list[NoSpansRead]) -> list[Trace | EventBatch]:
     try:
         return _read(raw, source, dropped)
     except NoSpansRead as exc:

@@ -461,3 +461,13 @@ def test_config_show_keeps_its_lines(tmp_path, capsys) -> None:
     assert main(["--config", str(config), "config", "show"]) == exit_codes.OK
     out = capsys.readouterr().out
     assert "\\n" not in out and len(out.splitlines()) > 2
+
+
+def test_half_an_emoji_from_a_javascript_exporter_keeps_the_trace() -> None:
+    # JSON.stringify writes a lone surrogate as an escape; an SDK that cut a
+    # value by UTF-16 length leaves one. msgspec refuses it; the trace stays.
+    data = json.dumps(_doc({"stringValue": "cut \ud83d"}, root_name="ok \ud83d\ude00")).encode()
+    trace = read_traces(data, source="js.json")[0]
+    root = next(s for s in trace.spans if s.span_id == ROOT)
+    assert root.attributes["k"] == "cut \ufffd" and root.name == "ok \U0001f600"
+    assert any("1 half UTF-16 character" in q.detail for q in trace.quality)
