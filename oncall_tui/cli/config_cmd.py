@@ -8,7 +8,7 @@ from pathlib import Path
 from oncall_tui import config as config_mod
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, config_path
-from oncall_tui.cli.output import emit_json, say
+from oncall_tui.cli.output import emit_json, say, say_block
 from oncall_tui.errors import ConfigError
 
 
@@ -86,5 +86,5 @@ def _show(args: argparse.Namespace) -> int:
         import yaml
 
         say(f"# {path}")
-        say(yaml.safe_dump(data, sort_keys=False).rstrip())
+        say_block(yaml.safe_dump(data, sort_keys=False).rstrip())
     return exit_codes.OK

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from oncall_tui import __version__
@@ -91,6 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `oncall-tui ... | head` closed the pipe; not an error worth a traceback.
         return exit_codes.OK
+    except Exception as exc:  # the one place every bug ends up
+        # A script with --fail-on reads 1 as "finding found": a crash must
+        # not look like one, nor like success.
+        if os.environ.get("ONCALL_TUI_DEBUG"):
+            traceback.print_exc()
+        error(
+            f"internal error: {type(exc).__name__}: {exc} (a bug in oncall-tui; "
+            "ONCALL_TUI_DEBUG=1 prints the traceback)"
+        )
+        return exit_codes.INTERNAL
 
 
 def run() -> None:

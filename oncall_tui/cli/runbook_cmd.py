@@ -17,7 +17,7 @@ import yaml
 from oncall_tui import config as config_mod
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import adapters, add_json, config_path, load_config
-from oncall_tui.cli.output import emit_json, say, table
+from oncall_tui.cli.output import emit_json, say, say_block, table
 from oncall_tui.config import Config
 from oncall_tui.errors import DataError, UsageError
 
@@ -169,7 +169,7 @@ def _show(args: argparse.Namespace) -> int:
         emit_json({"runbook": msgspec.to_builtins(rb)})
         return exit_codes.OK
     say(f"{rb.id}: {rb.title}")
-    say(rb.summary)
+    say_block(rb.summary)
     if rb.match.symptoms:
         say("symptoms: " + "; ".join(rb.match.symptoms))
     if rb.lookalikes:
@@ -182,7 +182,8 @@ def _show(args: argparse.Namespace) -> int:
     for number, step in enumerate(rb.steps, 1):
         kind = type(step).__struct_config__.tag
         danger = " [DANGEROUS]" if isinstance(step, ActionStep) and step.dangerous else ""
-        say(f"\n{number:2}. [{kind}] {step.id}: {step.title}{danger}")
+        say()
+        say(f"{number:2}. [{kind}] {step.id}: {step.title}{danger}")
         if step.guidance:
             say("    " + " ".join(step.guidance.split()))
         if isinstance(step, ManualStep):
@@ -201,7 +202,8 @@ def _show(args: argparse.Namespace) -> int:
         if step.diagnosis:
             say(f"    diagnosis: {step.diagnosis}")
     if rb.postmortem:
-        say("\npostmortem questions:")
+        say()
+        say("postmortem questions:")
         for q in rb.postmortem:
             say(f"  - {q}")
     return exit_codes.OK

@@ -182,28 +182,68 @@ def _cached_id(cache: dict[str, str], value: str, size: int) -> str:
     return out
 
 
-def any_value(v: Any) -> Any:
-    """OTLP AnyValue Struct -> plain Python value."""
+def _shown(value: str, limit: int = 40) -> str:
+    """A hostile value quoted for a note: short, so a 10 MB junk string stays a line."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _int_text(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:  # "abc", "1.5", "9,00", "1e400", over 4,300 digits
+        return None
+
+
+def any_value(v: Any, bad: list[str] | None = None, key: str = "") -> Any:
+    """OTLP AnyValue Struct -> plain Python value.
+
+    A number sent as text that is not a number (``{"intValue": "9,00"}``) is
+    kept as the text it was, and ``bad`` (when given) gets one line saying
+    which key held it: the value is data about the system, not a reason to
+    lose the span.
+    """
     if v is None:
         return None
     if v.string_value is not None:
         return v.string_value
     if v.int_value is not None:
-        return int(v.int_value)
+        iv = v.int_value
+        if type(iv) is int:
+            return iv
+        number = _int_text(iv)
+        if number is None:
+            if bad is not None:
+                bad.append(
+                    f"attribute {_shown(key)}: intValue {_shown(iv)} "
+                    "is not an integer (kept as text)"
+                )
+            return iv
+        return number
     if v.bool_value is not None:
         return v.bool_value
     if v.double_value is not None:
-        return float(v.double_value)
+        dv = v.double_value
+        if type(dv) is float:
+            return dv
+        try:
+            return float(dv)  # "NaN", "Infinity" and "1e400" (inf) are numbers to proto3 JSON
+        except ValueError:
+            if bad is not None:
+                bad.append(
+                    f"attribute {_shown(key)}: doubleValue {_shown(dv)} "
+                    "is not a number (kept as text)"
+                )
+            return dv
     if v.array_value is not None:
-        return [any_value(x) for x in v.array_value.values]
+        return [any_value(x, bad, f"{key}[{i}]") for i, x in enumerate(v.array_value.values)]
     if v.kvlist_value is not None:
-        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+        return {kv.key: any_value(kv.value, bad, f"{key}.{kv.key}") for kv in v.kvlist_value.values}
     if v.bytes_value is not None:
         return v.bytes_value  # base64 text, shown as given
     return None
 
 
-def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
+def attributes(kvs: Iterable[Any], bad: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
@@ -211,8 +251,28 @@ def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
         if v is not None and v.string_value is not None:
             out[kv.key] = v.string_value
         else:
-            out[kv.key] = any_value(v)
+            out[kv.key] = any_value(v, bad, kv.key)
     return out
+
+
+#: Notes per span about values it carried badly, before the rest are counted.
+_MAX_VALUE_NOTES = 5
+
+
+def _value_notes(
+    bad: list[str], what: str, span_id: str | None, where: str | None, notes: list[QualityNote]
+) -> None:
+    for problem in bad[:_MAX_VALUE_NOTES]:
+        notes.append(QualityNote("malformed_span", f"{what}: {problem}", span_id, where))
+    if len(bad) > _MAX_VALUE_NOTES:
+        notes.append(
+            QualityNote(
+                "malformed_span",
+                f"{what}: {len(bad) - _MAX_VALUE_NOTES} more values that are not numbers",
+                span_id,
+                where,
+            )
+        )
 
 
 def _host(res: dict[str, Any], service: str | None) -> str | None:
@@ -228,12 +288,15 @@ def _host(res: dict[str, Any], service: str | None) -> str | None:
 
 
 def _spans_of(
-    data: TracesData,
+    data: TracesData, where: str, key: str, notes: list[QualityNote]
 ) -> Iterator[tuple[list[WireSpan], str | None, str | None, int, int]]:
     """(spans of one scope, service, host, resource index, scope index)."""
     groups = data.resource_spans or data.batches
     for ri, rs in enumerate(groups):
-        res = attributes(rs.resource.attributes) if rs.resource else {}
+        bad: list[str] = []
+        res = attributes(rs.resource.attributes, bad) if rs.resource else {}
+        if bad:
+            _value_notes(bad, "resource", None, f"{where}: {key}[{ri}].resource", notes)
         service = res.get("service.name")
         service = str(service) if service is not None else None
         host = _host(res, service)
@@ -272,7 +335,7 @@ def convert_span(
             notes.append(QualityNote("malformed_span", f"parent {exc}", span_id, path))
         flags = w.flags
         if type(flags) is str:
-            flags = int(flags) if flags.isdigit() else None
+            flags = _int_text(flags)
         if parent_id and flags and flags & _REMOTE_KNOWN and flags & _REMOTE:
             notes.append(
                 QualityNote(
@@ -287,9 +350,9 @@ def convert_span(
         start = int(w.start_time_unix_nano)
         end = int(w.end_time_unix_nano)
     except ValueError:
-        notes.append(QualityNote("malformed_span", "timestamp is not an integer", span_id, path))
-        start = end = 0
-    attrs = attributes(w.attributes) if w.attributes else {}
+        start, end = _times(w, span_id, path, notes)
+    bad: list[str] = []
+    attrs = attributes(w.attributes, bad) if w.attributes else {}
     status: StatusCode = "unset"
     status_message = None
     if w.status is not None:
@@ -297,9 +360,9 @@ def convert_span(
         status_message = w.status.message or None
     events: tuple[SpanEvent, ...] = ()
     if w.events:
-        events = tuple(
-            SpanEvent(e.name, int(e.time_unix_nano), attributes(e.attributes)) for e in w.events
-        )
+        events = tuple(_event(e, start, bad) for e in w.events)
+    if bad:
+        _value_notes(bad, f"span {_shown(w.name)} ({span_id})", span_id, path, notes)
     kind: SpanKind = _KINDS.get(w.kind if w.kind is not None else 0, "unspecified")
     return Span(
         trace_id,
@@ -319,6 +382,46 @@ def convert_span(
     )
 
 
+def _times(w: Any, span_id: str, path: str | None, notes: list[QualityNote]) -> tuple[int, int]:
+    """Start and end of a span whose timestamps are not both integers: the
+    readable one stands in for the other, so the span keeps its place."""
+    got: list[int | None] = []
+    for field, value in (
+        ("startTimeUnixNano", w.start_time_unix_nano),
+        ("endTimeUnixNano", w.end_time_unix_nano),
+    ):
+        number = value if type(value) is int else _int_text(value)
+        if number is None:
+            notes.append(
+                QualityNote(
+                    "malformed_span",
+                    f"span {_shown(w.name)} ({span_id}): {field} {_shown(value)} "
+                    "is not an integer number of nanoseconds",
+                    span_id,
+                    path,
+                )
+            )
+        got.append(number)
+    start, end = got
+    if start is None:
+        start = end if end is not None else 0
+    return start, end if end is not None else start
+
+
+def _event(e: Any, span_start: int, bad: list[str]) -> SpanEvent:
+    at = e.time_unix_nano
+    if type(at) is not int:
+        number = _int_text(at)
+        if number is None:
+            bad.append(
+                f"event {_shown(e.name)}: timeUnixNano {_shown(at)} is not an integer "
+                "(placed at the span's start)"
+            )
+            number = span_start
+        at = number
+    return SpanEvent(e.name, at, attributes(e.attributes, bad))
+
+
 def decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
     """Spans and notes from an OTLP TracesData document (``raw`` is its JSON).
 
@@ -326,12 +429,36 @@ def decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[Qualit
     simulator's ``/v1/traces``, store adapters) get the project's error too.
     """
     try:
-        return _decode(raw, parsed, where)
+        spans, notes = _decode(raw, parsed, where)
     except RecursionError:
         # The decoder's depth limit (~1,000 levels): hostile or broken nesting.
         raise TraceFormatError(f"{where}: JSON nested too deeply to read") from None
     except msgspec.DecodeError as exc:
         raise TraceFormatError(f"{where}: not JSON ({exc})") from None
+    if not spans and any(n.kind == "malformed_span" for n in notes):
+        raise NoSpansRead(where, notes)
+    return spans, notes
+
+
+class NoSpansRead(TraceFormatError):
+    """Every span of a document was dropped as malformed: ``notes`` say why.
+
+    An error for a document read alone; a reader joining several documents
+    (JSON lines, several files) may keep the notes and go on with the rest.
+    """
+
+    def __init__(self, where: str, notes: list[QualityNote]) -> None:
+        super().__init__(f"{where}: no span could be read: {why_dropped(notes)}")
+        self.where = where
+        self.notes = notes
+
+
+def why_dropped(notes: list[QualityNote], shown: int = 3) -> str:
+    """The first few malformed-span notes on one line, then how many more."""
+    bad = [n for n in notes if n.kind == "malformed_span"] or notes
+    parts = [n.detail + (f" ({n.where})" if n.where else "") for n in bad[:shown]]
+    more = f"; and {len(bad) - shown} more" if len(bad) > shown else ""
+    return "; ".join(parts).replace("\n", " ") + more
 
 
 def _decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]]:
@@ -348,7 +475,7 @@ def _decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[Quali
     append = spans.append
     ids: tuple[dict[str, str], dict[str, str]] = ({}, {})
     key = "resourceSpans" if data.resource_spans else "batches"
-    for group, service, host, ri, si in _spans_of(data):
+    for group, service, host, ri, si in _spans_of(data, where, key, notes):
         for pi, w in enumerate(group):
             before = len(notes)
             span = convert_span(w, service, host, None, notes, ids=ids)
@@ -379,11 +506,14 @@ def _decode_slow(parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]
         if not isinstance(rs, dict):
             notes.append(QualityNote("malformed_span", "not an object", None, path_r))
             continue
+        bad: list[str] = []
         try:
-            res = attributes(msgspec.convert(rs.get("resource") or {}, Resource).attributes)
+            res = attributes(msgspec.convert(rs.get("resource") or {}, Resource).attributes, bad)
         except msgspec.ValidationError as exc:
             notes.append(QualityNote("malformed_span", f"resource: {exc}", None, path_r))
             res = {}
+        if bad:
+            _value_notes(bad, "resource", None, f"{path_r}.resource", notes)
         service = str(res["service.name"]) if "service.name" in res else None
         host = _host(res, service)
         scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
@@ -409,7 +539,8 @@ def _decode_slow(parsed: Any, where: str) -> tuple[list[Span], list[QualityNote]
 
 
 def _salvage(raw_span: Any) -> WireSpan | None:
-    """Keep a span whose ids are intact by dropping the fields that failed."""
+    """Keep a span whose ids are intact by dropping the fields that failed
+    (each attribute and event on its own: one bad value costs only itself)."""
     if not isinstance(raw_span, dict):
         return None
     keep: dict[str, Any] = {}
@@ -420,9 +551,32 @@ def _salvage(raw_span: Any) -> WireSpan | None:
     keep["name"] = name if isinstance(name, str) else ""
     for key in ("startTimeUnixNano", "endTimeUnixNano"):
         value = raw_span.get(key)
-        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        # type() not isinstance(): JSON true/false are ints to Python.
+        if type(value) is int or (isinstance(value, str) and value.isdigit()):
             keep[key] = value
+    for key in ("kind", "status", "flags"):
+        if key in raw_span and _fits(raw_span[key], _FIELD_TYPES[key]):
+            keep[key] = raw_span[key]
+    for key, item_type in (("attributes", KeyValue), ("events", Event)):
+        items = raw_span.get(key)
+        if isinstance(items, list):
+            keep[key] = [item for item in items if _fits(item, item_type)]
     try:
         return msgspec.convert(keep, WireSpan)
     except msgspec.ValidationError:
         return None
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "kind": int | str | None,
+    "status": Status | None,
+    "flags": int | str | None,
+}
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    try:
+        msgspec.convert(value, kind)
+    except msgspec.ValidationError:
+        return False
+    return True

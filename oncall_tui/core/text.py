@@ -12,8 +12,9 @@ import re
 
 # C0 controls except TAB and LF, DEL, and C1 controls (0x80-0x9f: CSI, OSC...).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# Unicode direction overrides can make text read differently from what it is.
-_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Unicode direction overrides can make text read differently from what it is;
+# the line and paragraph separators break lines in editors and some terminals.
+_BIDI = re.compile(r"[\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 ELLIPSIS = "…"
 

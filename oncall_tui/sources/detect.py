@@ -14,8 +14,10 @@ could both claim a document (the more specific goes first).
 
 from __future__ import annotations
 
+import codecs
 import gc
-import gzip
+import os
+import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,8 +26,9 @@ from typing import Any
 import msgspec
 
 from oncall_tui.core.assemble import EventBatch, merge_fragments
-from oncall_tui.core.models import Trace
-from oncall_tui.errors import TraceFormatError
+from oncall_tui.core.models import QualityNote, Trace
+from oncall_tui.core.otlp import NoSpansRead, why_dropped
+from oncall_tui.errors import TraceFormatError, UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +62,123 @@ def known_formats() -> list[str]:
     return [f.name for f in FORMATS]
 
 
-def _unwrap(data: bytes, source: str) -> bytes:
-    if data[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise TraceFormatError(f"{source}: broken gzip ({exc})") from None
+#: Environment variable bounding how big a gzip input may unpack (bytes).
+MAX_UNPACKED_ENV = "ONCALL_TUI_MAX_UNPACKED_BYTES"
+DEFAULT_MAX_UNPACKED = 1 << 30  # 1 GiB: far above any trace a person reads whole
+
+_GZIP = b"\x1f\x8b"
+_CHUNK = 1 << 20
+
+
+def max_unpacked() -> int:
+    """The unpacked-size limit for gzip input: ``$ONCALL_TUI_MAX_UNPACKED_BYTES`` or 1 GiB."""
+    raw = os.environ.get(MAX_UNPACKED_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_UNPACKED
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise UsageError(f"{MAX_UNPACKED_ENV}={raw!r}: expected a positive number of bytes")
+    return value
+
+
+def _size(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n} bytes"
+
+
+def gunzip(data: bytes, source: str, limit: int | None = None) -> bytes:
+    """Unpack gzip (every member) in chunks, stopping as soon as the output
+    passes ``limit``: a 2 MB bomb must not allocate gigabytes before it fails."""
+    limit = max_unpacked() if limit is None else limit
+    out = bytearray()
+    rest = data
+    try:
+        while rest[:2] == _GZIP:
+            inflater = zlib.decompressobj(wbits=31)
+            pending = rest
+            while not inflater.eof:
+                piece = inflater.decompress(pending, _CHUNK)
+                out += piece
+                if len(out) > limit:
+                    raise TraceFormatError(
+                        f"{source}: gzip unpacks to more than {_size(limit)}; if the trace is "
+                        f"really that big, raise the limit with {MAX_UNPACKED_ENV}=BYTES"
+                    )
+                pending = inflater.unconsumed_tail
+                if not piece and not pending:
+                    raise TraceFormatError(f"{source}: broken gzip (the data ends early)")
+            rest = inflater.unused_data
+    except zlib.error as exc:
+        raise TraceFormatError(f"{source}: broken gzip ({exc})") from None
+    if rest.strip(b"\0"):
+        raise TraceFormatError(f"{source}: broken gzip (other data after the compressed data)")
+    return bytes(out)
+
+
+def _unwrap(data: bytes, source: str, limit: int | None = None) -> bytes:
+    if data[:2] == _GZIP:
+        data = gunzip(data, source, limit)
+    return _utf8(data, source)
+
+
+#: Byte-order marks of the encodings JSON must not be in, longest first.
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+)
+# Without a mark: JSON starts with an ASCII character, so the zero bytes among
+# the first four give the encoding away (RFC 4627, section 3).
+_ZEROS: dict[tuple[bool, ...], str] = {
+    (True, True, True, False): "UTF-32 (big-endian)",
+    (False, True, True, True): "UTF-32 (little-endian)",
+    (True, False, True, False): "UTF-16 (big-endian)",
+    (False, True, False, True): "UTF-16 (little-endian)",
+}
+
+
+def _utf8(data: bytes, source: str) -> bytes:
+    """``data`` without a UTF-8 byte-order mark; an error naming the encoding
+    of a UTF-16 or UTF-32 file (Windows tools write those)."""
+    if data[:3] == codecs.BOM_UTF8:
+        return data[3:]
+    name = next((n for bom, n in _BOMS if data.startswith(bom)), None)
+    if name is None and len(data) >= 4 and 0 in data[:4]:
+        name = _ZEROS.get(tuple(b == 0 for b in data[:4]))
+    if name is not None:
+        family = name.split()[0]
+        raise TraceFormatError(
+            f"{source}: file is {name}; convert it to UTF-8 "
+            f"(iconv -f {family} -t UTF-8 FILE > FILE.utf8.json)"
+        )
     return data
+
+
+def bad_utf8_at(data: bytes) -> int | None:
+    """Offset of the first byte that is not UTF-8, in chunks (no copy of the
+    whole file as text); None when all of it is UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for at in range(0, len(data), _CHUNK):
+        held = len(decoder.getstate()[0])  # bytes of a character cut by the last chunk
+        try:
+            decoder.decode(data[at : at + _CHUNK], final=at + _CHUNK >= len(data))
+        except UnicodeDecodeError as exc:
+            return at - held + exc.start
+    return None
+
+
+def _not_utf8(data: bytes, source: str) -> TraceFormatError | None:
+    at = bad_utf8_at(data)
+    if at is None:
+        return None
+    line = data.count(b"\n", 0, at) + 1
+    return TraceFormatError(f"{source}: not UTF-8 text at byte {at} (line {line})")
 
 
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -135,7 +248,7 @@ def parse_json(data: bytes, source: str) -> Any:
         lines = JsonLines.split(data)
         if len(lines) > 1:
             return lines
-        raise TraceFormatError(f"{source}: not JSON ({exc})") from None
+        raise _not_utf8(data, source) or TraceFormatError(f"{source}: not JSON ({exc})") from None
 
 
 class JsonLines(list[tuple[int, bytes]]):
@@ -155,7 +268,7 @@ class JsonLines(list[tuple[int, bytes]]):
         except msgspec.ValidationError:
             pass  # valid JSON, but not an object
         except msgspec.DecodeError as exc:
-            raise TraceFormatError(f"{where}: not JSON ({exc})") from None
+            raise _not_utf8(line, where) or TraceFormatError(f"{where}: not JSON ({exc})") from None
         return msgspec.json.decode(line)
 
 
@@ -167,17 +280,27 @@ def detect(doc: Any) -> TraceFormat | None:
     return None
 
 
-def read_traces(data: bytes, *, source: str = "<input>") -> list[Trace]:
+def read_traces(
+    data: bytes, *, source: str = "<input>", max_unpacked: int | None = None
+) -> list[Trace]:
     """Every trace in ``data`` (any known format, gzip or not)."""
-    return read_many([(data, source)])
+    return read_many([(data, source)], max_unpacked=max_unpacked)
 
 
-def read_many(inputs: Iterable[tuple[bytes, str]], *, need_spans: bool = False) -> list[Trace]:
+def read_many(
+    inputs: Iterable[tuple[bytes, str]],
+    *,
+    need_spans: bool = False,
+    max_unpacked: int | None = None,
+) -> list[Trace]:
     """Every trace in several inputs read together, as ``(data, source)``:
     the spans of one trace id are assembled across all of them, and log
     records (OTLP logs) are attached to the spans they name, wherever either
     was read. Log records alone give no trace; with ``need_spans`` (a person
-    named the files) that is an error saying what to pass instead."""
+    named the files) that is an error saying what to pass instead. A
+    document whose every span was malformed lends its notes to the traces
+    read with it; when no trace is left at all, the error shows them.
+    ``max_unpacked`` bounds gzip input (default: ``max_unpacked()``)."""
     # Decoding allocates millions of container objects that live on; letting
     # the cycle collector rescan them on every generation makes reading
     # superlinear. Nothing decoded here holds a reference cycle.
@@ -187,13 +310,21 @@ def read_many(inputs: Iterable[tuple[bytes, str]], *, need_spans: bool = False) 
         traces: list[Trace] = []
         batches: list[EventBatch] = []
         sources: list[str] = []
+        dropped: list[NoSpansRead] = []
         for data, source in inputs:
             sources.append(source)
-            for part in _decode_input(data, source):
+            for part in _decode_input(data, source, max_unpacked, dropped):
                 if isinstance(part, EventBatch):
                     batches.append(part)
                 else:
                     traces.append(part)
+        if not traces and dropped:
+            if len(dropped) == 1:
+                raise dropped[0]
+            notes = [n for exc in dropped for n in exc.notes]
+            raise TraceFormatError(
+                f"{', '.join(sources)}: no span could be read: {why_dropped(notes)}"
+            )
         if need_spans and not traces and any(b.events for b in batches):
             count = sum(b.count for b in batches)
             raise TraceFormatError(
@@ -207,14 +338,66 @@ def read_many(inputs: Iterable[tuple[bytes, str]], *, need_spans: bool = False) 
             gc.enable()
 
 
-def _decode_input(data: bytes, source: str) -> list[Trace | EventBatch]:
+# An escaped UTF-16 surrogate pair, or half of one. JavaScript exporters write
+# half (``"\\ud83d"``) when an SDK cut a value inside an emoji; msgspec refuses it.
+_SURROGATE = re.compile(rb"(\\u[dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|"
+                        rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")  # fmt: skip
+
+
+def _lone_surrogates(raw: bytes) -> tuple[bytes, int]:
+    """``raw`` with every half surrogate escape read as U+FFFD, and how many."""
+    count = 0
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        nonlocal count
+        if m.group(1) and m.group(2):
+            return m.group()  # a whole pair: one real character
+        count += 1
+        return b"\\ufffd"
+
+    return _SURROGATE.sub(fix, raw), count
+
+
+def _decode_input(
+    data: bytes, source: str, limit: int | None, dropped: list[NoSpansRead]
+) -> list[Trace | EventBatch]:
+    raw = _unwrap(data, source, limit)
     try:
-        return _read(data, source)
+        return _decode_raw(raw, source, dropped)
+    except TraceFormatError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        fixed, count = _lone_surrogates(raw)
+        if not count:
+            raise
+    note = QualityNote(
+        "malformed_span",
+        f"{count} half UTF-16 character(s) (an escape like \\ud83d without its pair: "
+        "a value cut inside an emoji) read as U+FFFD",
+        None,
+        source,
+    )
+    return [*_decode_raw(fixed, source, dropped), EventBatch({}, {}, [note])]
+
+
+def _decode_raw(raw: bytes, source: str, dropped: list[NoSpansRead]) -> list[Trace | EventBatch]:
+    try:
+        return _read(raw, source, dropped)
+    except NoSpansRead as exc:
+        dropped.append(exc)
+        return [EventBatch({}, {}, list(exc.notes))]
     except UnicodeDecodeError as exc:
-        # Members are parsed lazily, so bad bytes deep inside surface here.
-        raise TraceFormatError(f"{source}: not UTF-8 text ({exc.reason})") from None
+        raise _not_utf8(raw, source) or TraceFormatError(
+            f"{source}: not UTF-8 text ({exc.reason})"
+        ) from None
     except msgspec.DecodeError as exc:
-        raise TraceFormatError(f"{source}: not JSON ({exc})") from None
+        # Members are parsed lazily, so bad bytes deep inside surface here.
+        raise _not_utf8(raw, source) or TraceFormatError(f"{source}: not JSON ({exc})") from None
+    except TraceFormatError as exc:
+        # A decoder that met bad UTF-8 in a member knows only the member's offset.
+        if "UTF-8" in str(exc):
+            raise _not_utf8(raw, source) or exc from None
+        raise
     except RecursionError:
         # msgspec's decoder (and any value walk) has a depth limit; a hostile
         # or broken export can nest AnyValues deeper than that.
@@ -224,9 +407,8 @@ def _decode_input(data: bytes, source: str) -> list[Trace | EventBatch]:
         ) from None
 
 
-def _read(data: bytes, source: str) -> list[Trace | EventBatch]:
-    """The decoded pieces of one input; the caller joins them by trace id."""
-    raw = _unwrap(data, source)
+def _read(raw: bytes, source: str, dropped: list[NoSpansRead]) -> list[Trace | EventBatch]:
+    """The decoded pieces of one unpacked input; the caller joins them by trace id."""
     doc = parse_json(raw, source)
     if isinstance(doc, JsonLines):
         # Exporters write a trace over many lines (a span or a batch each):
@@ -238,7 +420,12 @@ def _read(data: bytes, source: str) -> list[Trace | EventBatch]:
             fmt = detect(part)
             if fmt is None:
                 raise _unknown(where, part)
-            parts.extend(fmt.decode(line, part, where))
+            try:
+                parts.extend(fmt.decode(line, part, where))
+            except NoSpansRead as exc:
+                # One bad line must not lose the trace the other lines hold.
+                dropped.append(exc)
+                parts.append(EventBatch({}, {}, list(exc.notes)))
         return parts
     fmt = detect(doc)
     if fmt is None:

@@ -9,18 +9,18 @@ The server binds 127.0.0.1 unless told otherwise and runs in its own thread.
 
 from __future__ import annotations
 
-import gzip
 import json
 import threading
-import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from oncall_tui.core.models import Trace
-from oncall_tui.errors import DataError
+from oncall_tui.errors import OncallError
 
 MAX_BODY = 64 * 1024 * 1024
+#: A gzip body may unpack to this much; a bomb gets a 400 before it costs memory.
+MAX_UNPACKED = 4 * MAX_BODY
 
 OnTraces = Callable[[list[Trace], bytes], None]
 
@@ -69,21 +69,47 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(413, {"message": f"body must be 0..{MAX_BODY} bytes"}, unread=True)
             return
         body = self.rfile.read(length)
-        if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error):
-                self._answer(400, {"message": "Content-Encoding gzip, but the body is not gzip"})
-                return
-        from oncall_tui.sources.detect import read_traces
+        from oncall_tui.sources.detect import gunzip, read_traces
 
+        source = f"POST /v1/traces from {self.client_address[0]}"
         try:
-            traces = read_traces(body, source=f"POST /v1/traces from {self.client_address[0]}")
-        except DataError as exc:
-            self._answer(400, {"message": str(exc)})
+            if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
+                if body[:2] != b"\x1f\x8b":
+                    self._answer(
+                        400, {"message": "Content-Encoding gzip, but the body is not gzip"}
+                    )
+                    return
+                body = gunzip(body, source, MAX_UNPACKED)
+            traces = read_traces(body, source=source, max_unpacked=MAX_UNPACKED)
+        except OncallError as exc:
+            # The exporter logs this message: one line naming what was wrong.
+            self._answer(400, {"message": _one_line(str(exc))})
             return
-        self.server.on_traces(traces, body)
+        except Exception as exc:
+            # A reader bug met by this body: still an answer naming it, never
+            # a dropped connection (the exporter would retry it forever).
+            self._answer(
+                400,
+                {
+                    "message": _one_line(
+                        f"{source}: body not readable ({type(exc).__name__}: {exc})"
+                    )
+                },
+            )
+            return
+        try:
+            self.server.on_traces(traces, body)
+        except Exception as exc:
+            self._answer(
+                500, {"message": _one_line(f"internal error: {type(exc).__name__}: {exc}")}
+            )
+            return
         self._answer(200, {"partialSuccess": {}})
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class _Server(ThreadingHTTPServer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
+import io
 import json
 
 import msgspec
@@ -330,3 +331,170 @@ def test_phoenix_sdk_export_tree_times_and_genai_view(shared_fixtures) -> None:
     a = analyze(trace)
     assert a.cycles == [] and trace.quality == []
     assert all(f.severity in ("info", "low") for f in a.findings)
+
+
+# ----------------------------------------------- fuzz: hostile values (issue 14)
+
+#: Text that looks like a number, nearly does, or does not at all.
+_NUMBERISH = st.one_of(
+    st.from_regex(r"\A[-+]?[0-9]{0,40}([.,eE_][-+]?[0-9]{0,5})?\Z"),
+    st.sampled_from(["1e400", "9,00", "NaN", "-Infinity", "0x10", " 12 ", "²", "١٢", "", "1.5"]),
+    st.text(max_size=8),
+)
+_CONTROLS = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0)])) + "\u2028\u202e"
+
+
+def _fuzz_doc(
+    int_text: str, double_text: str, event_time: str, start: str, flags: str, name: str
+) -> dict:
+    attrs = [
+        {"key": "i", "value": {"intValue": int_text}},
+        {"key": "d", "value": {"doubleValue": double_text}},
+        {"key": "a", "value": {"arrayValue": {"values": [{"intValue": int_text}]}}},
+        {
+            "key": "kv",
+            "value": {
+                "kvlistValue": {"values": [{"key": "x", "value": {"doubleValue": double_text}}]}
+            },
+        },
+        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": int_text}},
+        {"key": "gen_ai.tool.name", "value": {"stringValue": name}},
+    ]
+    root = {
+        "traceId": "ab" * 16,
+        "spanId": "cd" * 8,
+        "name": name,
+        "startTimeUnixNano": start,
+        "endTimeUnixNano": "9",
+        "attributes": attrs,
+        "events": [{"name": name, "timeUnixNano": event_time, "attributes": attrs}],
+    }
+    child = {
+        "traceId": "ab" * 16,
+        "spanId": "ef" * 8,
+        "parentSpanId": "cd" * 8,
+        "name": "execute_tool " + name,
+        "flags": flags,
+        "startTimeUnixNano": "2",
+        "endTimeUnixNano": event_time,
+        "attributes": attrs,
+    }
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "process.pid", "value": {"intValue": int_text}}]
+                },
+                "scopeSpans": [{"spans": [root, child]}],
+            }
+        ]
+    }
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    int_text=_NUMBERISH,
+    double_text=_NUMBERISH,
+    event_time=_NUMBERISH,
+    start=_NUMBERISH,
+    flags=_NUMBERISH,
+    name=st.text(alphabet=st.characters() | st.sampled_from(_CONTROLS), max_size=12),
+)
+def test_numbers_as_any_text_never_lose_a_span_and_print_safely(
+    int_text, double_text, event_time, start, flags, name
+) -> None:
+    from oncall_tui.cli.output import say, to_json
+    from oncall_tui.cli.trace_cmd import _print_analysis
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.core.graph import to_text
+
+    data = json.dumps(_fuzz_doc(int_text, double_text, event_time, start, flags, name)).encode()
+    [trace] = read_traces(data, source="fuzz")
+    assert len(trace.spans) == 2
+    analysis = analyze(trace)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        _print_analysis(analysis)
+    lines = out.getvalue().splitlines()
+    # Every line is one the printer wrote: trace text never starts a line of its own.
+    assert sum(line.startswith("trace ") for line in lines) == 1
+    assert all(line.startswith("  ") for line in lines[1:])
+    graph = io.StringIO()
+    with contextlib.redirect_stdout(graph):
+        for line in to_text(analysis.graph, frozenset()):
+            say("  " + line)  # as `trace graph` prints it
+    assert len(graph.getvalue().splitlines()) == len(to_text(analysis.graph, frozenset()))
+    printed = "\n".join([*lines, graph.getvalue(), to_json(analysis)])
+    assert not [c for c in printed if c in _CONTROLS and c != "\n"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.one_of(
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+        st.none(),
+        st.lists(st.integers(), max_size=2),
+    ),
+    field=st.sampled_from(
+        ["intValue", "doubleValue", "timeUnixNano", "startTimeUnixNano", "flags"]
+    ),
+)
+def test_numeric_fields_of_any_json_type_raise_only_our_errors(value, field) -> None:
+    doc = _fuzz_doc("1", "1.5", "3", "1", "0", "n")
+    root = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    if field in ("intValue", "doubleValue"):
+        root["attributes"][0]["value"] = {field: value}
+    elif field == "timeUnixNano":
+        root["events"][0]["timeUnixNano"] = value
+    else:
+        root[field] = value
+    try:
+        [trace] = read_traces(json.dumps(doc).encode(), source="fuzz")
+    except OncallError:
+        return
+    assert {s.span_id for s in trace.spans} == {"cd" * 8, "ef" * 8}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(max_size=20),
+    encoding=st.sampled_from(
+        [
+            "utf-8",
+            "utf-8-sig",
+            "utf-16",
+            "utf-16-le",
+            "utf-16-be",
+            "utf-32",
+            "utf-32-le",
+            "utf-32-be",
+            "latin-1",
+            "cp1252",
+        ]
+    ),
+    gzipped=st.booleans(),
+)
+def test_any_encoding_reads_or_is_named(name, encoding, gzipped) -> None:
+    text = json.dumps(_fuzz_doc("1", "1.5", "3", "1", "0", name), ensure_ascii=False)
+    try:
+        plain = text.encode(encoding)
+    except UnicodeEncodeError:
+        return  # the name has characters this encoding lacks
+    try:
+        traces = read_traces(gzip.compress(plain) if gzipped else plain, source="enc")
+    except TraceFormatError as exc:
+        message = str(exc)
+        if encoding.startswith(("utf-16", "utf-32")):
+            assert f"file is {encoding[:6].upper()}" in message
+        else:
+            # Only a legacy 8-bit encoding of non-ASCII text fails, at its first such byte.
+            assert encoding in ("latin-1", "cp1252") and "not UTF-8 text at byte" in message
+            at = int(message.split("at byte ")[1].split(maxsplit=1)[0])
+            assert plain[at] >= 0x80
+            plain[:at].decode()  # everything before the offset is UTF-8
+        return
+    assert not encoding.startswith(("utf-16", "utf-32"))
+    if encoding.startswith("utf-8"):
+        assert traces[0].spans[0].name == name  # (8-bit text may happen to be UTF-8 too)
