@@ -77,7 +77,10 @@ async def test_audit_screen_shows_the_action_newest_first_then_a_tampered_line(t
         path.write_text("".join(lines))
         await pilot.press("r")
         await _wait(pilot, lambda: "line 1" in _banner(screen))
-        assert "records not shown" in _banner(screen)
+        assert "not a record" in _banner(screen)
+        # The reader steps over a junk line (docs/actions.md): the records
+        # after it are still listed, the damage is in the banner.
+        await _wait(pilot, lambda: table.row_count == len(records) - 1)
         await pilot.press("escape")
         assert isinstance(app.screen, OverviewScreen)
 
