@@ -192,6 +192,9 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True):
     trace_id: str | None = None
     route: str | None = None
     detail: str | None = None
+    #: On ``hello``: names the run of the sequence; a new one means the
+    #: gateway restarted and counts from 1 again (resync from its start).
+    epoch: str | None = None
 
 
 class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):

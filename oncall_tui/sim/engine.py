@@ -7,6 +7,7 @@ generates the traffic of that interval.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ class SimEngine:
         self.store = TraceStore()
         self.events: deque[Event] = deque(maxlen=EVENT_BUFFER)
         self.seq = 0
+        # Names this run of the sequence: a restarted simulator counts from 1
+        # again under a new epoch, so a client can tell (docs/protocol.md).
+        self.epoch = secrets.token_hex(8)
         self.actions: dict[str, ActionRecord] = {}
         self.by_key: dict[str, tuple[str, ActionRequest, str]] = {}
         self.faults = Faults()

@@ -593,6 +593,7 @@ class SimServer:
                 {
                     "seq": self.engine.seq,
                     "type": "hello",
+                    "epoch": self.engine.epoch,
                     "gateway_time": self.engine.gateway_time(),
                     "detail": "oncall-tui simulator; resume with ?since=SEQ",
                 }

@@ -39,6 +39,7 @@ from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import ActionIntent, Observation, TraceQuery
 
 SYSTEM = "native gateway"
+RESTARTED = "gateway restarted"
 
 
 class Options(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -100,13 +101,21 @@ class NativeGateway:
 
     async def events(self, since: int | None = None) -> AsyncIterator[Event]:
         """Events forever; reconnects with jittered exponential backoff and
-        resumes after the last seq seen. Auth failures end the stream."""
+        resumes after the last seq seen. Auth failures end the stream.
+
+        A restarted gateway counts from 1 again: resuming after the old seq
+        would hear nothing until the new count passed it. Its ``hello`` tells
+        (a new ``epoch``, or a newest seq behind the one held): the stream
+        says so with a local ``reset`` and resyncs from the new sequence's start.
+        """
         last = since
+        epoch: str | None = None
         delay = 0.25
         ws_url = "ws" + self.base_url[4:] + "/v1/events"
         decoder = msgspec.json.Decoder(Event)
         while True:
             url = ws_url if last is None else f"{ws_url}?since={last}"
+            resync = False
             try:
                 async with connect(
                     url,
@@ -129,7 +138,26 @@ class NativeGateway:
                             if seq is not None:
                                 last = seq
                             continue
-                        if event.type not in ("hello", "reset"):
+                        if event.type == "hello":
+                            why = _restarted(event, epoch, last)
+                            epoch = event.epoch or epoch
+                            if why is not None:
+                                # This connection resumes after the old seq: drop it
+                                # and ask the new gateway for everything it has.
+                                yield Event(
+                                    seq=0,
+                                    type="reset",
+                                    gateway_time=event.gateway_time,
+                                    epoch=event.epoch,
+                                    detail=(
+                                        f"{RESTARTED}: resynced from its new sequence ({why}); "
+                                        "re-read /v1/status"
+                                    ),
+                                )
+                                last = 0
+                                resync = True
+                                break
+                        elif event.type != "reset":
                             last = event.seq
                         yield event
             except InvalidStatus as exc:
@@ -140,6 +168,8 @@ class NativeGateway:
             except (TimeoutError, OSError, WebSocketException, msgspec.DecodeError) as exc:
                 reason = type(exc).__name__
             else:
+                if resync:
+                    continue  # the gateway is up: reconnect at once, no backoff
                 reason = "closed by the gateway"
             # A dropped stream: say so in-band (what, where, why), then back off and resume.
             yield Event(
@@ -304,6 +334,15 @@ def _seq_of(message: str | bytes) -> int | None:
         return msgspec.json.decode(message, type=_SeqOnly).seq
     except msgspec.DecodeError:
         return None
+
+
+def _restarted(hello: Event, epoch: str | None, last: int | None) -> str | None:
+    """Why ``hello`` is from a new run of the gateway's sequence, or None."""
+    if epoch is not None and hello.epoch is not None and hello.epoch != epoch:
+        return "it names a new epoch"  # not the epoch itself: gateway text, unbounded
+    if last is not None and hello.seq < last:
+        return f"its newest event is #{hello.seq}, this stream was after #{last}"
+    return None
 
 
 def _factory(options: Options, ctx: PluginContext) -> NativeGateway:

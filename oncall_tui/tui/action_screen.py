@@ -23,13 +23,14 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from oncall_tui.actions import ActionSpec as LifecycleSpec
 from oncall_tui.actions import Plan
 from oncall_tui.errors import OncallError
 from oncall_tui.runbook.acting import ActionResult, ActionSpec, LifecycleActions
 from oncall_tui.tui.action_view import plan_diff, stages_text
+from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.presenters import safe
 
 OUTCOME_STYLE = {

@@ -18,9 +18,10 @@ from typing import Any
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from oncall_tui.core.text import inert
+from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.loading import TraceAnalysed, TraceAnalysing, TraceLoadFailed, start_loading
 
 CSS_PATH = Path(__file__).with_name("app.tcss")

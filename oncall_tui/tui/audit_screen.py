@@ -23,13 +23,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from oncall_tui.actions import AuditLog, AuditRecord, VerifyReport
 from oncall_tui.errors import OncallError
 from oncall_tui.runbook.export import describe_event
 from oncall_tui.runbook.session import Session
 from oncall_tui.tui.action_view import STAGE_STYLE
+from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.presenters import safe
 
 COLUMNS = ("time (UTC)", "actor", "action", "stage", "route", "outcome")

@@ -14,7 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from oncall_tui.tui.footer import Footer
 
 
 def key_rows(bindings: Iterable[tuple[str, Binding, bool]]) -> list[tuple[str, str, str]]:

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from oncall_tui.core.analysis import analyze
 from oncall_tui.core.finding_digest import FindingGroup, digest
@@ -39,6 +39,7 @@ from oncall_tui.sources.trace_window import (
     traces_in_window,
 )
 from oncall_tui.tui.action_screen import ActionScreen, console_spec
+from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
     SEVERITY_STYLE,

@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from oncall_tui.actions import Plan
 from oncall_tui.errors import OncallError
@@ -32,6 +32,7 @@ from oncall_tui.runbook.engine import Engine, Wait
 from oncall_tui.runbook.export import describe_event, to_markdown
 from oncall_tui.runbook.format import ActionStep
 from oncall_tui.tui.action_screen import ActionScreen
+from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.presenters import safe
 
 STEP_MARK = {"done": ("✓ ", "green"), "failed": ("✗ ", "red"), "current": ("▶ ", "bold")}

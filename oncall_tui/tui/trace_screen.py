@@ -7,13 +7,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from oncall_tui.core.analysis import Analysis, analyze
 from oncall_tui.core.graph import to_text
 from oncall_tui.core.models import Span, Trace
 from oncall_tui.core.text import inert, truncate
 from oncall_tui.tui.call_tree import CallTree
+from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.presenters import banner, findings_text, span_detail
 from oncall_tui.tui.tree_model import TreeModel
 

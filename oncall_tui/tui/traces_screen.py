@@ -16,7 +16,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerFailed
 
 from oncall_tui.core.analysis import matching_finding
@@ -24,6 +24,7 @@ from oncall_tui.core.models import Finding, TraceSummary
 from oncall_tui.core.text import inert
 from oncall_tui.errors import NotFoundError, OncallError
 from oncall_tui.sources.capabilities import TraceQuery
+from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.loading import (
     TraceAnalysed,
     TraceAnalysing,
