@@ -20,6 +20,7 @@ import yaml
 
 from oncall_tui.errors import ConfigError, OncallError
 from oncall_tui.plugins import load as load_plugin
+from oncall_tui.redact import Redactor, looks_secret, strip_userinfo
 from oncall_tui.yamlcheck import (
     Path_,
     Problem,
@@ -236,8 +237,19 @@ def adapter_entries(env: Environment, section: str) -> dict[str, tuple[str, dict
     }
 
 
+def redactor(config: Config, environ: Mapping[str, str] | None = None) -> Redactor:
+    """The project's redactor loaded with every secret this config names, in
+    every environment (a value is masked wherever it turns up)."""
+    env = os.environ if environ is None else environ
+    sections = [
+        getattr(e, section) for e in config.environments.values() for section in ADAPTER_SECTIONS
+    ]
+    return Redactor.from_sections(sections, env)
+
+
 def masked(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The config as plain data, safe to print: ``*_env`` fields say set/unset, nothing more."""
+    """The config as plain data, safe to print: ``*_env`` fields say set/unset,
+    nothing more; a URL's ``user:password@`` is masked."""
     env = os.environ if environ is None else environ
     data: Any = msgspec.to_builtins(config)
 
@@ -254,16 +266,14 @@ def masked(config: Config, environ: Mapping[str, str] | None = None) -> dict[str
             return out
         if isinstance(node, list):
             return [walk(v) for v in node]
+        if isinstance(node, str):
+            return strip_userinfo(node)
         return node
 
     result: dict[str, Any] = walk(data)
     return result
 
 
-_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
-
-
 def _looks_secret(key: str) -> bool:
     # A secret pasted into the file by mistake is still never echoed back.
-    low = key.lower()
-    return any(word in low for word in _SECRET_WORDS)
+    return looks_secret(key)
