@@ -116,7 +116,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
         ["runbook", "suggest", "--live"],
         ["runbook", "suggest", "--live", "--json"],
     ],
-    ids=lambda a: " ".join(a),
+    ids=" ".join,
 )
 def test_echoed_token_is_masked_on_read_paths(
     home: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
