@@ -70,7 +70,9 @@ def test_small_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1", "https://gw.example:8443/base"])
 def test_good_urls_pass(tmp_path: Path, url: str) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(f"environments:\n  p:\n    gateways:\n      g: {{plugin: native, url: '{url}'}}\n")
+    path.write_text(
+        f"environments:\n  p:\n    gateways:\n      g: {{plugin: native, url: '{url}'}}\n"
+    )
     assert config.check(path, environ={})[1] == []
 
 
