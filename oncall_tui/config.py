@@ -63,7 +63,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     audit_log: str | None = None
     #: Extra folders of runbooks beside the shipped ones.
     runbook_paths: list[str] = []
-    #: TUI key remaps: binding id -> key (e.g. ``kill_switch: ctrl+k``).
+    #: TUI key remaps: binding id -> key (e.g. ``overview.kill_switch: ctrl+k``).
     keys: dict[str, str] = {}
     actor: str | None = None  # who the audit log says acted; default $USER@host
     environments: dict[str, Environment] = {}
