@@ -14,28 +14,34 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
 
+from oncall_tui.binding_ids import BINDING_IDS
 from oncall_tui.errors import ConfigError, OncallError
 from oncall_tui.plugins import load as load_plugin
+from oncall_tui.redact import Redactor, looks_secret, strip_userinfo
 from oncall_tui.yamlcheck import (
     Path_,
     Problem,
     StructChecker,
     closest,
     closest_hint,
+    decode,
     dotted,
     line_for,
     line_map,
     split_msgspec_error,
     yaml_problem,
 )
+from oncall_tui.yamlcheck import load as load_yaml
 
 __all__ = ["Config", "Environment", "Problem"]
 
 CONFIG_ENV = "ONCALL_TUI_CONFIG"
+VERSION = 1  # the config format this oncall-tui reads
 
 
 class Environment(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -57,7 +63,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     audit_log: str | None = None
     #: Extra folders of runbooks beside the shipped ones.
     runbook_paths: list[str] = []
-    #: TUI key remaps: binding id -> key (e.g. ``kill_switch: ctrl+k``).
+    #: TUI key remaps: binding id -> key (e.g. ``overview.kill_switch: ctrl+k``).
     keys: dict[str, str] = {}
     actor: str | None = None  # who the audit log says acted; default $USER@host
     environments: dict[str, Environment] = {}
@@ -124,8 +130,35 @@ class _Checker(StructChecker):
         self.environ = environ
 
     def field_hook(self, name: str, value: Any, path: Path_) -> None:
+        # Checked here, not first at use: a bad value must fail `config validate`,
+        # not a command hours later with a misleading error ("timed out").
         if name.endswith("_env") and isinstance(value, str):
             self.secret(value, path)
+        elif (name == "url" or name.endswith("_url")) and isinstance(value, str):
+            self.url(value, path)
+        elif name.endswith("_s") and _is_number(value) and value <= 0:
+            self.add(path, f"must be more than 0 seconds, got {value}")
+        elif name == "version" and path == ("version",) and value != VERSION:
+            self.add(path, f"version {value!r} is not one this oncall-tui reads ({VERSION})")
+        elif name == "keys" and path == ("keys",) and isinstance(value, dict):
+            for binding in value:
+                if str(binding) not in BINDING_IDS:
+                    self.add(
+                        (*path, binding),
+                        "unknown binding id (press ? in the console for the ids)",
+                        closest(str(binding), sorted(BINDING_IDS)),
+                    )
+
+    def url(self, value: str, path: Path_) -> None:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises on a port that is not a number)
+        except ValueError as exc:
+            self.add(path, f"not a URL: {strip_userinfo(str(exc))}")
+            return
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            shown = strip_userinfo(value)
+            self.add(path, f"{shown!r} is not an http:// or https:// URL with a host")
 
     def secret(self, var: str, path: Path_) -> None:
         if not self.environ.get(var):
@@ -161,9 +194,13 @@ class _Checker(StructChecker):
             self.struct(options, plugin.options, path)
 
 
-def _read(path: Path) -> str:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read(path: Path) -> bytes:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no config file", hint=f"create it, or point ${CONFIG_ENV} at one"
@@ -178,7 +215,7 @@ def check_text(
     """Validate a config document; return the config (if valid) and every problem."""
     env = os.environ if environ is None else environ
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         return None, [yaml_problem(exc, file)]
     if data is None:
@@ -209,7 +246,11 @@ def check_text(
 def check(
     path: Path, environ: Mapping[str, str] | None = None
 ) -> tuple[Config | None, list[Problem]]:
-    return check_text(_read(path), str(path), environ)
+    text, problem = decode(_read(path), str(path))
+    if problem is not None:
+        return None, [problem]
+    assert text is not None
+    return check_text(text, str(path), environ)
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -236,8 +277,19 @@ def adapter_entries(env: Environment, section: str) -> dict[str, tuple[str, dict
     }
 
 
+def redactor(config: Config, environ: Mapping[str, str] | None = None) -> Redactor:
+    """The project's redactor loaded with every secret this config names, in
+    every environment (a value is masked wherever it turns up)."""
+    env = os.environ if environ is None else environ
+    sections = [
+        getattr(e, section) for e in config.environments.values() for section in ADAPTER_SECTIONS
+    ]
+    return Redactor.from_sections(sections, env)
+
+
 def masked(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The config as plain data, safe to print: ``*_env`` fields say set/unset, nothing more."""
+    """The config as plain data, safe to print: ``*_env`` fields say set/unset,
+    nothing more; a URL's ``user:password@`` is masked."""
     env = os.environ if environ is None else environ
     data: Any = msgspec.to_builtins(config)
 
@@ -254,16 +306,14 @@ def masked(config: Config, environ: Mapping[str, str] | None = None) -> dict[str
             return out
         if isinstance(node, list):
             return [walk(v) for v in node]
+        if isinstance(node, str):
+            return strip_userinfo(node)
         return node
 
     result: dict[str, Any] = walk(data)
     return result
 
 
-_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
-
-
 def _looks_secret(key: str) -> bool:
     # A secret pasted into the file by mistake is still never echoed back.
-    low = key.lower()
-    return any(word in low for word in _SECRET_WORDS)
+    return looks_secret(key)

@@ -21,12 +21,17 @@ the boundary with ``raise ... from exc``::
         ├── ReadOnlyError           exit 2: the environment is read-only
         └── VerificationError       applied, but the read-back never matched
 
-Messages are one line, name what and where, and never contain a secret.
+Messages are one line, name what and where, and never contain a secret: the
+userinfo of any URL in a message or hint (``http://user:secret@host``) is
+masked here, whoever built it; configured secret values are masked where
+outside text enters (``sources/http.py``) with the project's one redactor.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from oncall_tui.redact import strip_userinfo
 
 
 class OncallError(Exception):
@@ -35,9 +40,10 @@ class OncallError(Exception):
     exit_code: ClassVar[int] = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = strip_userinfo(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else strip_userinfo(hint)
 
     def __str__(self) -> str:
         return self.message if self.hint is None else f"{self.message} ({self.hint})"

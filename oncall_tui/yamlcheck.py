@@ -7,6 +7,13 @@ line, dotted key, closest valid key) rather than the first. Tagged unions of
 Structs (msgspec ``tag_field``) are checked against the variant their tag
 names; the final conversion is still ``msgspec.convert`` with unknown fields
 forbidden, so the walk can only add detail, never let anything through.
+
+Hostile or broken files end as one Problem with a line, never a traceback:
+bytes that are not UTF-8 (or are UTF-16/32) say so and where (``decode``);
+an alias bomb is refused once aliases would expand past ``ALIAS_BUDGET``
+nodes, and an alias to its own ancestor (a cycle) is refused outright; a key
+given twice in one mapping is an error instead of the last one silently
+winning. ``Loader`` does all three; use it (``load``) for every document.
 """
 
 from __future__ import annotations
@@ -20,8 +27,14 @@ from typing import Any
 
 import msgspec
 import yaml
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
 
 Path_ = tuple[str | int, ...]
+
+#: Nodes that aliases may add to a document, all aliases together. A config or
+#: runbook reuses a few small anchors; a "billion laughs" needs millions.
+ALIAS_BUDGET = 10_000
 
 
 @dataclass(frozen=True)
@@ -47,11 +60,114 @@ class Problem:
         }
 
 
+class Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses alias bombs, alias cycles and duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._expanded = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                if target.end_mark is None:  # still being composed: the alias is inside it
+                    raise ComposerError(
+                        None, None, f"alias *{event.anchor} refers to itself", event.start_mark
+                    )
+                self._expanded += self._size(target)
+                if self._expanded > ALIAS_BUDGET:
+                    raise ComposerError(
+                        None,
+                        None,
+                        f"aliases expand to more than {ALIAS_BUDGET} nodes "
+                        f"(at *{event.anchor}); refusing what looks like an alias bomb",
+                        event.start_mark,
+                    )
+        return super().compose_node(parent, index)
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"key {key_node.value!r} is given twice in one mapping "
+                    f"(first at line {seen[key]}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return node
+
+    def _size(self, root: yaml.Node) -> int:
+        """Nodes under ``root`` with every alias expanded; memoised, iterative."""
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            if id(node) in self._sizes:
+                continue
+            children = _children(node)
+            if done:
+                self._sizes[id(node)] = 1 + sum(self._sizes.get(id(c), 1) for c in children)
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in self._sizes)
+        return self._sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def load(text: str) -> Any:
+    """``yaml.safe_load`` through ``Loader``."""
+    return yaml.load(text, Loader=Loader)  # noqa: S506 (Loader is a SafeLoader)
+
+
+def decode(raw: bytes, file: str) -> tuple[str | None, Problem | None]:
+    """A YAML file's bytes as text (UTF-8, a UTF-8 BOM allowed), or one Problem
+    naming the encoding it is in, or the line and byte where UTF-8 breaks."""
+    for bom, name in (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
+        if raw.startswith(bom):
+            return None, Problem(file, 1, "", f"is {name} (byte order mark); save it as UTF-8")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return None, Problem(
+            file, line, "", f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        )
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return None, Problem(
+            file, line, "", "holds NUL bytes (UTF-16 or UTF-32 without a BOM?); save it as UTF-8"
+        )
+    return text, None
+
+
 def line_map(text: str) -> dict[Path_, int]:
     """Map each key path in the YAML document to its 1-based line."""
     lines: dict[Path_, int] = {}
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=Loader)
     except yaml.YAMLError:
         return lines
     stack: list[tuple[yaml.Node, Path_]] = [(root, ())] if root is not None else []

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 from typing import TypeAlias
 
+from oncall_tui import config as config_mod
 from oncall_tui.cli import exit_codes
-from oncall_tui.cli.common import add_json
+from oncall_tui.cli.common import add_json, load_config
 from oncall_tui.cli.output import emit_json, say, table
+from oncall_tui.errors import ConfigError
+from oncall_tui.redact import Redactor
 
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -40,11 +43,20 @@ def _dir() -> Path:
     return incidents_dir()
 
 
+def _redactor(args: argparse.Namespace) -> Redactor:
+    """The config's secrets if the config loads; URL userinfo is masked regardless.
+    Reading an incident needs no config, so a broken one is not an error here."""
+    try:
+        return config_mod.redactor(load_config(args))
+    except ConfigError:
+        return Redactor()
+
+
 def _list(args: argparse.Namespace) -> int:
     from oncall_tui.runbook.export import report
     from oncall_tui.runbook.session import list_sessions
 
-    reports = [report(s) for s in list_sessions(_dir())]
+    reports = [report(s) for s in list_sessions(_dir(), _redactor(args))]
     if args.json:
         emit_json(
             {
@@ -82,7 +94,7 @@ def _show(args: argparse.Namespace) -> int:
     from oncall_tui.runbook.export import report
     from oncall_tui.runbook.session import Session, find
 
-    r = report(Session.open(find(_dir(), args.id)))
+    r = report(Session.open(find(_dir(), args.id), _redactor(args)))
     if args.json:
         emit_json(r)
         return exit_codes.OK
@@ -98,7 +110,7 @@ def _export(args: argparse.Namespace) -> int:
     from oncall_tui.runbook.export import to_json, to_markdown
     from oncall_tui.runbook.session import Session, find
 
-    session = Session.open(find(_dir(), args.id))
+    session = Session.open(find(_dir(), args.id), _redactor(args))
     text = to_markdown(session) if args.format == "md" else to_json(session).decode() + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -331,7 +331,7 @@ async def _run_held(args: argparse.Namespace, stack: contextlib.ExitStack[bool |
     if args.resume:
         path = find(incidents_dir(), args.resume)
         stack.enter_context(hold(path))
-        session = Session.open(path)
+        session = Session.open(path, config_mod.redactor(cfg))
         env_name = session.environment
         if getattr(args, "env", None) and args.env != env_name:
             raise UsageError(
@@ -350,6 +350,7 @@ async def _run_held(args: argparse.Namespace, stack: contextlib.ExitStack[bool |
             resolve_inputs(rb, inputs),
             environment=env_name,
             incident_id=incident_id,
+            redactor=config_mod.redactor(cfg),
         )
     else:
         raise UsageError("name a runbook to run, or --resume INCIDENT")

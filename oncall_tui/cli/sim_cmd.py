@@ -166,11 +166,11 @@ async def _serve_on(args: argparse.Namespace) -> int:
             say(f"simulator listening on {sim.url} (speed x{args.speed:g})")
             if token_file is None:
                 say(f"admin token: the value of ${TOKEN_ENV} (set before starting)")
-            if os.environ.get(READ_TOKEN_ENV):
-                say(f"read-only token: the value of ${READ_TOKEN_ENV}")
             else:
                 say(f"admin token written to {token_file} (mode 600); in another shell:")
                 say(f"  export {TOKEN_ENV}=$(cat {token_file})")
+            if os.environ.get(READ_TOKEN_ENV):
+                say(f"read-only token: the value of ${READ_TOKEN_ENV}")
             say(
                 "config (save as ~/.config/oncall-tui/config.yaml, or point "
                 "ONCALL_TUI_CONFIG at it):"

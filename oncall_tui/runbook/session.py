@@ -11,6 +11,10 @@ Event types: opened, step_started, manual, answer, check, check_attempt,
 decision, action_started, action, note, diagnosis, mitigated, advanced, closed.
 Every event has ``seq``, ``at`` (UTC, RFC 3339) and ``type``; ``advanced``
 says which step comes next (``None``: the runbook is finished).
+
+Secrets never reach the timeline: every event passes the session's redactor
+(the config's secrets and URL userinfo) before it is written, and events read
+back pass it again, so a file written by an older version exports clean too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import msgspec
 
 from oncall_tui.errors import DataError, NotFoundError, UsageError
+from oncall_tui.redact import Redactor
 from oncall_tui.runbook.format import Runbook
 
 
@@ -57,11 +62,23 @@ def parse_at(text: str) -> datetime:
 class Session:
     """An incident's timeline on disk. Append-only; ``events`` is what is on disk."""
 
-    def __init__(self, path: Path, events: list[Event], *, torn: str | None = None):
+    def __init__(
+        self,
+        path: Path,
+        events: list[Event],
+        *,
+        torn: str | None = None,
+        redactor: Redactor | None = None,
+    ):
         self.path = path
-        self.events = events
+        self.redactor = redactor or Redactor()  # even empty, it masks URL userinfo
+        self.events = [self._clean(e) for e in events]
         self.torn = torn  # what was dropped from a torn last line, if anything
         self.clock: Callable[[], datetime] = utcnow
+
+    def _clean(self, event: Event) -> Event:
+        data = self.redactor.scrub(event.data)
+        return event if data == event.data else msgspec.structs.replace(event, data=data)
 
     @property
     def id(self) -> str:
@@ -77,13 +94,14 @@ class Session:
         environment: str | None,
         clock: Callable[[], datetime] = utcnow,
         incident_id: str | None = None,
+        redactor: Redactor | None = None,
     ) -> Session:
         directory.mkdir(parents=True, exist_ok=True)
         now = clock()
         path = directory / f"{incident_id or new_id(now)}.jsonl"
         if path.exists():
             raise DataError(f"incident {path.stem} already exists at {path}")
-        session = cls(path, [])
+        session = cls(path, [], redactor=redactor)
         session.clock = clock
         session.append(
             "opened",
@@ -94,7 +112,7 @@ class Session:
         return session
 
     @classmethod
-    def open(cls, path: Path) -> Session:
+    def open(cls, path: Path, redactor: Redactor | None = None) -> Session:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -120,7 +138,7 @@ class Session:
                 raise DataError(f"{path}:{number}: not a timeline event: {exc}") from exc
         if not events or events[0].type != "opened":
             raise DataError(f"{path}:1: an incident timeline starts with an 'opened' event")
-        session = cls(path, events, torn=torn)
+        session = cls(path, events, torn=torn, redactor=redactor)
         if cut_at is not None:
             # Drop only the torn fragment so the next append starts on a clean line.
             os.truncate(path, cut_at)
@@ -132,7 +150,7 @@ class Session:
             at=self.clock().isoformat(),
             type=type_,
             step=step,
-            data=data,
+            data=self.redactor.scrub(data),
         )
         line = _encoder.encode(event) + b"\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -210,13 +228,13 @@ def find(directory: Path, incident_id: str) -> Path:
     )
 
 
-def list_sessions(directory: Path) -> list[Session]:
+def list_sessions(directory: Path, redactor: Redactor | None = None) -> list[Session]:
     if not directory.is_dir():
         return []
     out = []
     for path in sorted(directory.glob("*.jsonl")):
         try:
-            out.append(Session.open(path))
+            out.append(Session.open(path, redactor))
         except DataError:
             continue  # listed by `incident list` as unreadable elsewhere; never fatal
     return out

@@ -2,7 +2,11 @@
 httpx errors and non-2xx answers translated into the project's errors.
 
 Messages name the system and the request (never headers: they may carry a
-token) and quote at most a short excerpt of the body.
+token) and quote at most a short excerpt of the body. This is where outside
+text enters, so the body is scrubbed before it is cut: a proxy that echoes
+the Authorization header back must not put the token on a screen, in --json
+or in an incident file. What the request sent (its credential headers, the
+URL's password) is masked, whatever the adapter or the config called it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from oncall_tui.errors import (
     UnreachableError,
 )
 from oncall_tui.plugins import PluginContext
+from oncall_tui.redact import Redactor
+
+_EXCERPT = 160
+_SCAN = 64 * 1024  # only this much of a huge error body is read for the excerpt
 
 
 def client(
@@ -41,19 +49,26 @@ def client(
     )
 
 
-def _error_message(resp: httpx.Response) -> str:
+def _error_text(resp: httpx.Response) -> str:
+    """The part of an error body worth quoting, uncut (it is scrubbed first)."""
     try:
         doc = resp.json()
     except ValueError:
-        return preview(resp.text, 160)
+        return resp.text[:_SCAN]
     if isinstance(doc, dict):
         err = doc.get("error")
         if isinstance(err, dict) and "message" in err:
-            return preview(str(err["message"]), 160)
+            return str(err["message"])[:_SCAN]
         for key in ("message", "detail", "error"):
             if isinstance(doc.get(key), str):
-                return preview(doc[key], 160)
-    return preview(resp.text, 160)
+                return str(doc[key])[:_SCAN]
+    return resp.text[:_SCAN]
+
+
+def _error_message(resp: httpx.Response) -> str:
+    # Scrub before cutting: a token cut in half by the excerpt would no longer match.
+    sent = Redactor.for_request(resp.request.headers.items(), str(resp.request.url))
+    return preview(sent.text(_error_text(resp)), _EXCERPT)
 
 
 def check(resp: httpx.Response, system: str) -> httpx.Response:

@@ -20,7 +20,9 @@ EXPECT = re.compile(r"^# expect: (?P<key>\S*) @ (?P<line>\d+): (?P<msg>.*?)(?: ~
 
 def _expectations(path: Path) -> list[tuple[str, int, str, str | None]]:
     out = []
-    for line in path.read_text().splitlines():
+    raw = path.read_bytes()  # some fixtures are deliberately not UTF-8
+    text = raw.decode("utf-16") if raw.startswith(b"\xff\xfe") else raw.decode("utf-8", "replace")
+    for line in text.splitlines():
         m = EXPECT.match(line)
         if m:
             out.append((m["key"], int(m["line"]), m["msg"], m["sugg"]))
