@@ -13,11 +13,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
-
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
-from oncall_tui.cli.output import emit_json, say, table
+from oncall_tui.cli.output import emit_json, json_bytes, say, table
 from oncall_tui.core.status_notes import note_lines
 
 
@@ -211,7 +209,7 @@ def _watch(args: argparse.Namespace) -> int:
                     continue
                 if args.json:
                     # One compact document per line, so a script can read it line by line.
-                    sys.stdout.write(msgspec.json.encode(event).decode() + "\n")
+                    sys.stdout.write(json_bytes(event, indent=0).decode() + "\n")
                     sys.stdout.flush()
                 else:
                     say(_event_line(event))

@@ -30,6 +30,7 @@ from oncall_tui.yamlcheck import (
     closest,
     line_for,
     line_map,
+    load,
     yaml_problem,
 )
 
@@ -294,7 +295,8 @@ def _semantics(rb: Runbook, file: str, lines: dict[Path_, int]) -> list[Problem]
 def check_text(text: str, file: str) -> Checked:
     """Validate one runbook document; every problem, not just the first."""
     try:
-        data = yaml.safe_load(text)
+        # Alias bombs and duplicate keys are refused here as in the config.
+        data = load(text)
     except yaml.YAMLError as exc:
         return Checked(None, [yaml_problem(exc, file)])
     lines = line_map(text)

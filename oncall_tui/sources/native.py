@@ -35,6 +35,7 @@ from oncall_tui.core.otlp import decode as decode_otlp
 from oncall_tui.core.summary import summarize
 from oncall_tui.errors import AuthError, ConfigError, NotFoundError, UnreachableError
 from oncall_tui.plugins import Plugin, PluginContext
+from oncall_tui.redact import strip_userinfo
 from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import ActionIntent, Observation, TraceQuery
 
@@ -177,7 +178,7 @@ class NativeGateway:
                 type="reset",
                 gateway_time=datetime.now(UTC),
                 detail=(
-                    f"event stream {ws_url} lost ({reason}); "
+                    f"event stream {strip_userinfo(ws_url)} lost ({reason}); "
                     f"reconnecting in {delay:.1f}s, resuming after #{last or 0}"
                 ),
             )

@@ -151,3 +151,19 @@ def test_any_yaml_shape_is_problems_never_a_crash(doc: object) -> None:
     assert (checked.runbook is None) == bool(checked.problems)
     for problem in checked.problems:
         assert str(problem).startswith("fuzz.yaml")
+
+
+def test_a_runbook_alias_bomb_is_refused_at_once() -> None:
+    """The config's alias budget guards runbooks too: a few hundred bytes of
+    nested aliases must be one problem, not minutes and gigabytes."""
+    from oncall_tui.runbook.format import check_text
+
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for n in range(1, 9):
+        prev = chr(ord("a") + n - 1)
+        cur = chr(ord("a") + n)
+        refs = ",".join([f"*{prev}"] * 9)
+        bomb += f"{cur}: &{cur} [{refs}]\n"
+    checked = check_text(bomb, "bomb.yaml")
+    assert checked.runbook is None
+    assert any("alias" in p.message for p in checked.problems), checked.problems
