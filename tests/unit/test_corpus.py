@@ -12,13 +12,12 @@ is a false alarm and fails the case.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from oncall_tui.cli.trace_cmd import load_traces
 from oncall_tui.core.analysis import Analysis, analyze
 from oncall_tui.core.models import SEVERITY_ORDER
-from oncall_tui.sources.detect import read_many
 from tests.corpus.expectations import Expected, load
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -30,23 +29,14 @@ CYCLE = "reentrancy_cycle"
 REPEATED = "repeated_tool_call"
 
 
-def _stitch(traces: list[Any]) -> list[Any]:
-    try:
-        from oncall_tui.core.stitch import stitch
-    except ImportError:  # pragma: no cover - until stitching lands
-        return traces
-    return stitch(traces)
-
-
 def diagnose(path: Path) -> list[Analysis]:
     """The analyses of one recorded form, read together with the case's
     ``logs.json`` when the family emits content as OTLP log records (what a
     responder would pass: ``trace analyze trace.json logs.json``)."""
-    inputs = [(path.read_bytes(), str(path))]
+    # The loader `trace analyze` uses: files read together, then stitched.
     logs = path.parent / "logs.json"
-    if logs.exists():
-        inputs.append((logs.read_bytes(), str(logs)))
-    return [analyze(t) for t in _stitch(read_many(inputs))]
+    paths = [str(path), str(logs)] if logs.exists() else [str(path)]
+    return [analyze(t) for t in load_traces(paths, None)]
 
 
 def verdict(analyses: list[Analysis], want: Expected) -> list[str]:
