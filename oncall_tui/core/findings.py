@@ -645,14 +645,6 @@ def hidden_wait(span: Span) -> HiddenWait | None:
     return HiddenWait(hidden[0] * streaming_s / hidden[1], method, True, count, counted)
 
 
-def estimated_hidden_wait_s(span: Span) -> tuple[float, str] | None:
-    """The estimate alone (no measurement recorded): seconds and method."""
-    wait = hidden_wait(span)
-    if wait is None or not wait.estimated:
-        return None
-    return wait.gap_s, wait.method
-
-
 def _reasoning_latency(spans: list[Span], models: list[int]) -> list[Finding]:
     groups: dict[bool, list[tuple[int, HiddenWait]]] = {False: [], True: []}
     for i in models:
