@@ -15,6 +15,7 @@ import msgspec
 
 from oncall_tui.core.gateway import ActionRecord, Alert, Event, RoutesResponse, StatusResponse
 from oncall_tui.core.models import Trace, TraceSummary
+from oncall_tui.core.onset_model import OnsetQuery, OnsetWindow
 
 
 class TraceQuery(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -54,6 +55,15 @@ class TraceTail(Protocol):
     """Live: summaries of new traces as the store receives them."""
 
     def tail(self, query: TraceQuery) -> AsyncIterator[TraceSummary]: ...
+
+
+@runtime_checkable
+class FleetCounts(Protocol):
+    """Per-route, per-bucket finding counts and change events computed in the
+    store's own engine (ClickHouse SQL, TraceQL metrics): ``trace onset``
+    prefers this to sampling traces and analysing them here."""
+
+    async def onset_window(self, query: OnsetQuery) -> OnsetWindow: ...
 
 
 # ------------------------------------------------------------------ gateways
