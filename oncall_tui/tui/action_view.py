@@ -75,6 +75,15 @@ def plan_diff(plan: Plan) -> Text:
         out.append("none recorded (nothing would change back)\n")
     out.append("actor   ", style="dim")
     out.append(f"{safe(plan.actor, 60)}   key {plan.idempotency_key}\n")
+    if plan.drift is not None:
+        out.append(
+            f"drift   {safe(plan.spec.supersedes or '', 60)} was applied and verified, but no "
+            f"longer holds: {safe(plan.drift.detail, 200)}\n"
+            "        this is a NEW action (new key) applying it again\n",
+            style="bold yellow",
+        )
+    for warning in plan.warnings:
+        out.append(f"WARNING {safe(warning, 300)}\n", style="bold red")
     if plan.previous is not None:
         out.append(
             f"already in the audit log: {safe(plan.previous.detail, 200)}\n", style="bold yellow"

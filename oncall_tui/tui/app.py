@@ -67,8 +67,12 @@ class OncallApp(App[int]):
         clock: Callable[[], datetime] | None = None,
         action_runner: Any = None,
         audit_path: Path | None = None,
+        redactor: Any = None,
     ) -> None:
         super().__init__()
+        # Every secret the config names, masked on the incident timeline as
+        # the CLI's runbook run does (None: URL credentials only).
+        self.redactor = redactor
         # The audited action lifecycle (LifecycleActions), the console's only
         # way to act; None (read-only, or nothing here can act): no action keys.
         self.action_runner = None if read_only else action_runner
@@ -184,6 +188,7 @@ class OncallApp(App[int]):
                 inputs,
                 environment=self.env_name,
                 clock=self.clock,
+                redactor=self.redactor,
             )
         except OncallError as exc:
             self.notify(f"cannot start runbook {rb.id}: {inert(exc.message)}", severity="error")
@@ -245,6 +250,7 @@ def build_app(args: argparse.Namespace) -> OncallApp:
     """Config -> adapters -> app. Problems become a screen, not a traceback."""
     from oncall_tui.actions import audit_path
     from oncall_tui.cli.common import adapters, environment
+    from oncall_tui.config import redactor as config_redactor
     from oncall_tui.errors import OncallError
     from oncall_tui.sources.capabilities import GatewayStatus, TraceSearch
 
@@ -281,6 +287,7 @@ def build_app(args: argparse.Namespace) -> OncallApp:
         action_runner=None if read_only else _lifecycle(cfg, env_name),
         audit_path=audit_path(cfg),
         runbook_paths=tuple(Path(p) for p in cfg.runbook_paths),
+        redactor=config_redactor(cfg),
     )
 
 

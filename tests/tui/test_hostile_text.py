@@ -60,3 +60,32 @@ def test_plan_diff_and_audit_rows_are_inert() -> None:
     assert "\\x1b]0;pwned\\x07\\x1b[31m[bold]boom[/bold]" in plan_diff(plan).plain
     assert "\\x1b]0;pwned" in record_row(record)[1].plain
     assert "[bold]boom[/bold]" in record_detail(record).plain
+
+
+def test_plan_diff_shows_drift_and_log_warnings_the_cli_plan_shows() -> None:
+    """A re-run offered because a verified action no longer holds, on a damaged
+    audit log: the console's dry run says both, as loudly as the CLI's plan."""
+    from oncall_tui.sources.capabilities import Observation
+
+    spec = ActionSpec(
+        kind="kill_switch", route="r", reason="why", env="e", enabled=True, supersedes="act-0"
+    )
+    plan = Plan(
+        action_id="act-1",
+        idempotency_key="otui-1",
+        spec=spec,
+        actor="me",
+        adapter="g",
+        target="t",
+        prior={},
+        changes=[Change("kill switch", False, True, "t", "r")],
+        undo=None,
+        confirm_phrase="r",
+        drift=Observation(holds=False, detail="kill switch is off \x1b[2J"),
+        warnings=["audit log damaged at line 3: chain broken"],
+    )
+    text = plan_diff(plan).plain
+    assert "act-0 was applied and verified, but no longer holds: kill switch is off" in text
+    assert "NEW action" in text
+    assert "WARNING audit log damaged at line 3" in text
+    assert "\x1b" not in text

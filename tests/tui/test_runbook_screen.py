@@ -116,3 +116,27 @@ async def test_b_starts_the_runbook_the_alert_line_names(tmp_path) -> None:
         assert "→ runbook fallback-became-default" in " ".join(screen_text(app).split())
         screen = await _open_runbook(pilot, app)
         assert screen.engine.runbook.id == "fallback-became-default"
+
+
+async def test_console_runbook_timeline_masks_the_configs_secrets(tmp_path) -> None:
+    """A runbook started from the console writes its timeline through the same
+    redactor as the CLI's: a configured secret that reaches an event is masked
+    in the incident file, not only URL credentials."""
+    from oncall_tui.redact import Redactor
+
+    secret = "sk-console-canary-8d1f2e"
+    gateway = FixedGateway(alerting=False, primary_share=0.95)
+    app = OncallApp(
+        gateway=gateway,
+        gateway_name="fixed",
+        env_name="prod",
+        state_dir=tmp_path,
+        redactor=Redactor([secret]),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runbook(pilot, app)
+        session = screen.engine.session
+        session.append("note", text=f"gateway said: Authorization: Bearer {secret}")
+        written = session.path.read_text()
+        assert secret not in written
+        assert "gateway said" in written
