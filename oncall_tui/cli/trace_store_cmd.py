@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ from oncall_tui.errors import UsageError
 if TYPE_CHECKING:
     from oncall_tui.core.models import Finding, Trace
     from oncall_tui.sources.live_traces import LiveEntry, LiveStats, LiveTraces
+    from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
 # The defaults of sources/live_traces.py and sources/otlp_receiver.py,
 # repeated so that building the parser (--help) imports neither: the analysis
@@ -222,7 +225,11 @@ async def _with_finding(store: Any, rows: list[Any], wanted: str) -> dict[str, F
     return out
 
 
-def _listen(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiver]]:
+    """The live store and a started receiver feeding it (and ``--save``),
+    built from ``trace listen``'s arguments; both closed on exit. The one
+    place the listen wiring lives, for the printer here and the live screen."""
     from oncall_tui.sources.live_traces import LiveTraces
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
@@ -239,31 +246,42 @@ def _listen(args: argparse.Namespace) -> int:
                 save.flush()
         live.add(traces)
 
-    receiver = OtlpReceiver(on_traces, port=args.port, max_body=args.max_body)
-    receiver.start()
-    if not args.json:
-        say(
-            f"listening on {receiver.url} (OTLP/HTTP protobuf or JSON); a trace is shown "
-            f"{args.quiet_s:g} s after its last span; Ctrl-C stops"
-        )
-    printer = _Printer(args.json, live)
-    deadline = time.monotonic() + args.seconds if args.seconds else None
-    # Tick often enough that a trace shows within a fraction of its quiet period.
-    step = min(0.25, max(0.02, args.quiet_s / 4))
     try:
-        while not (args.count and printer.traces >= args.count):
-            if deadline is not None and time.monotonic() >= deadline:
-                # Time is up: what is still waiting is shown as it stands.
-                printer.show(live.tick(time.monotonic() + args.quiet_s), args.count)
-                break
-            printer.show(live.tick(), args.count)
-            time.sleep(step)
-    except KeyboardInterrupt:
-        printer.show(live.tick(time.monotonic() + args.quiet_s), args.count)
+        receiver = OtlpReceiver(on_traces, port=args.port, max_body=args.max_body)
+    except OSError as exc:
+        if save is not None:
+            save.close()
+        raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
+    receiver.start()
+    try:
+        yield live, receiver
     finally:
         receiver.close()
         if save is not None:
             save.close()
+
+
+def _listen(args: argparse.Namespace) -> int:
+    with listening(args) as (live, receiver):
+        if not args.json:
+            say(
+                f"listening on {receiver.url} (OTLP/HTTP protobuf or JSON); a trace is "
+                f"shown {args.quiet_s:g} s after its last span; Ctrl-C stops"
+            )
+        printer = _Printer(args.json, live)
+        deadline = time.monotonic() + args.seconds if args.seconds else None
+        # Tick often enough that a trace shows within a fraction of its quiet period.
+        step = min(0.25, max(0.02, args.quiet_s / 4))
+        try:
+            while not (args.count and printer.traces >= args.count):
+                if deadline is not None and time.monotonic() >= deadline:
+                    # Time is up: what is still waiting is shown as it stands.
+                    printer.show(live.tick(time.monotonic() + args.quiet_s), args.count)
+                    break
+                printer.show(live.tick(), args.count)
+                time.sleep(step)
+        except KeyboardInterrupt:
+            printer.show(live.tick(time.monotonic() + args.quiet_s), args.count)
     if not args.json:
         stats = live.stats()
         say(
