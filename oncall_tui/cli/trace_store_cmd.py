@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -263,11 +264,12 @@ def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiv
 
 def _listen(args: argparse.Namespace) -> int:
     with listening(args) as (live, receiver):
-        if not args.json:
-            say(
-                f"listening on {receiver.url} (OTLP/HTTP protobuf or JSON); a trace is "
-                f"shown {args.quiet_s:g} s after its last span; Ctrl-C stops"
-            )
+        # With --json, stdout is only trace objects: the address goes to stderr.
+        say(
+            f"listening on {receiver.url} (OTLP/HTTP protobuf or JSON); a trace is "
+            f"shown {args.quiet_s:g} s after its last span; Ctrl-C stops",
+            sys.stderr if args.json else None,
+        )
         printer = _Printer(args.json, live)
         deadline = time.monotonic() + args.seconds if args.seconds else None
         # Tick often enough that a trace shows within a fraction of its quiet period.

@@ -223,7 +223,8 @@ def _status_protobuf(code: int, message: str) -> bytes:
     """google.rpc.Status {code = 1 (int32), message = 2 (string)} in protobuf.
     Two fields: written by hand rather than depending on googleapis-common-protos."""
     text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+    out = b"\x08" + _varint(code) if code else b""  # proto3 leaves defaults out
+    return out + (b"\x12" + _varint(len(text)) + text if text else b"")
 
 
 def _varint(n: int) -> bytes:
