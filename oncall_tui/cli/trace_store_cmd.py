@@ -23,7 +23,7 @@ import msgspec
 
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
-from oncall_tui.cli.output import emit_json, say, table
+from oncall_tui.cli.output import emit_json, json_bytes, say, table
 from oncall_tui.errors import UsageError
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ class _Printer:
         stats = self.live.stats()
         for entry in entries:
             if count and entry.updates == 0 and self.traces >= count:
-                return
+                break
             if entry.updates == 0:
                 self.traces += 1
             if self.as_json:
@@ -322,10 +322,13 @@ class _Printer:
                 f"(held at most {self.live.max_traces} traces, {self.live.max_spans} spans: "
                 "--max-traces, --max-spans)"
             )
+        if entries:
+            sys.stdout.flush()  # a pipe (tee, a script) sees each trace as it settles
 
     def _json(self, entry: LiveEntry, stats: LiveStats) -> None:
         a = entry.analysis
-        emit_json(
+        # One compact object per line (JSON lines): a stream a script can follow.
+        line = json_bytes(
             {
                 **msgspec.structs.asdict(a.summary),
                 "span_count": len(entry.trace.spans),
@@ -341,8 +344,10 @@ class _Printer:
                 "cycles": a.cycles,
                 "evicted_traces": stats.evicted_traces,
                 "evicted_spans": stats.evicted_spans,
-            }
+            },
+            indent=0,
         )
+        sys.stdout.write(line.decode() + "\n")
 
     def _text(self, entry: LiveEntry) -> None:
         from oncall_tui.core.text import inert, truncate

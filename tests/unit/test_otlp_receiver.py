@@ -91,6 +91,10 @@ def test_protobuf_reads_as_the_very_spans_the_json_gives() -> None:
         assert _spans(read_traces(json.dumps(mapped).encode(), source="t")) == _spans(want)
 
 
+def _kv(key: str, value: str) -> dict[str, Any]:
+    return {"key": key, "value": {"stringValue": value}}
+
+
 def _every_kind_of_value() -> dict[str, Any]:
     attrs = [
         {"key": "s", "value": {"stringValue": "héllo\nworld"}},
@@ -131,7 +135,7 @@ def _every_kind_of_value() -> dict[str, Any]:
     return {
         "resourceSpans": [
             {
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "a"}}]},
+                "resource": {"attributes": [_kv("service.name", "a")]},
                 "scopeSpans": [{"scope": {"name": "s", "version": "1"}, "spans": [span]}],
             }
         ]
