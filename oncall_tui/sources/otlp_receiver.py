@@ -22,6 +22,7 @@ it would need grpcio, a large native dependency, for what HTTP already does.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -270,6 +271,17 @@ class _Server(ThreadingHTTPServer):
     on_traces: OnTraces
     max_body: int
     max_unpacked: int
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request (or a timeout) ends only its own
+        # connection; the default would print a traceback into the output.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        sys.stderr.write(
+            f"oncall-tui: warning: request from {client_address[0]} failed: "
+            f"{type(exc).__name__}: {_one_line(str(exc), 200)}\n"
+        )
 
 
 class OtlpReceiver:

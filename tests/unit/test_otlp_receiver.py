@@ -361,3 +361,25 @@ def test_listen_shows_a_late_span_as_an_update_and_says_what_it_evicted(
     assert "reentrancy_cycle" in after and after.startswith("    high")
     assert any(ln.startswith("evicted so far: 1 trace, 4 spans") for ln in lines), out
     assert lines[-1].startswith("received 12 spans in 4 requests")
+
+
+def test_a_client_that_hangs_up_mid_body_costs_only_its_connection(
+    listener: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    receiver, live, _ = listener
+    parts = urlsplit(receiver.url)
+    for _ in range(3):
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n\x0a\x05"
+            )
+    line = _corpus_lines()[0]
+    ok = _post(receiver.url, _to_proto(json.loads(line)).SerializeToString(), PB)
+    assert ok.status_code == 200
+    time.sleep(0.2)
+    assert live.stats().received_requests == 1
+    assert "Traceback" not in capsys.readouterr().err
