@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +23,22 @@ import msgspec
 
 from oncall_tui.cli import exit_codes
 from oncall_tui.cli.common import add_json, environment, first_capable
-from oncall_tui.cli.output import emit_json, say, table
+from oncall_tui.cli.output import emit_json, json_bytes, say, table
+from oncall_tui.errors import UsageError
 
 if TYPE_CHECKING:
     from oncall_tui.core.models import Finding, Trace
+    from oncall_tui.sources.live_traces import LiveEntry, LiveStats, LiveTraces
+    from oncall_tui.sources.otlp_receiver import OtlpReceiver
+
+# The defaults of sources/live_traces.py and sources/otlp_receiver.py,
+# repeated so that building the parser (--help) imports neither: the analysis
+# engine behind them costs ~60 ms. tests/unit/test_otlp_receiver.py keeps
+# them equal.
+DEFAULT_QUIET_S = 2.0
+DEFAULT_MAX_TRACES = 1000
+DEFAULT_MAX_SPANS = 250_000
+MAX_BODY = 64 * 1024 * 1024
 
 
 def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,13 +68,55 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     listen = cmds.add_parser(
         "listen",
-        help="receive OTLP/JSON at http://127.0.0.1:PORT/v1/traces and print each trace",
+        help="receive OTLP/HTTP (protobuf or JSON) at http://127.0.0.1:PORT/v1/traces "
+        "and print each trace once it settles",
+        description="Point an app's OTLP exporter at it "
+        "(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318). Spans of a trace are "
+        "joined across requests; a trace is analysed and printed once nothing has "
+        "arrived for it for --quiet-s, and printed again, marked updated, when late "
+        "spans reopen it.",
     )
-    listen.add_argument("--port", type=int, default=4318, help="port (default 4318; 0: any)")
-    listen.add_argument("--save", metavar="FILE", help="append each request body (JSON lines)")
-    listen.add_argument("--count", type=int, default=0, help="stop after N traces (0: never)")
-    listen.add_argument("--seconds", type=float, default=0, help="stop after S s (0: never)")
-    add_json(listen)
+    listen.add_argument(
+        "--port", type=int, default=4318, metavar="N", help="port (default 4318; 0: any)"
+    )
+    listen.add_argument("--save", metavar="FILE", help="append what is received as OTLP/JSON lines")
+    listen.add_argument(
+        "--count", type=int, default=0, metavar="N", help="stop after N traces shown (0: never)"
+    )
+    listen.add_argument(
+        "--seconds", type=float, default=0, metavar="S", help="stop after S s (0: never)"
+    )
+    listen.add_argument(
+        "--quiet-s",
+        type=float,
+        metavar="S",
+        default=DEFAULT_QUIET_S,
+        help=f"a trace settles after S s with no new spans (default {DEFAULT_QUIET_S:g})",
+    )
+    listen.add_argument(
+        "--max-traces",
+        type=int,
+        metavar="N",
+        default=DEFAULT_MAX_TRACES,
+        help=f"hold at most N traces; the quietest go first (default {DEFAULT_MAX_TRACES})",
+    )
+    listen.add_argument(
+        "--max-spans",
+        type=int,
+        metavar="N",
+        default=DEFAULT_MAX_SPANS,
+        help=f"hold at most N spans in all (default {DEFAULT_MAX_SPANS})",
+    )
+    listen.add_argument(
+        "--max-body",
+        type=int,
+        default=MAX_BODY,
+        metavar="BYTES",
+        help=f"refuse a request body over BYTES with 413 (default {MAX_BODY})",
+    )
+    listen.add_argument(
+        "--json", action="store_true", help="one JSON object per trace, a line each (docs/cli.md)"
+    )
     listen.set_defaults(func=_listen)
 
 
@@ -178,133 +235,157 @@ async def _with_finding(store: Any, rows: list[Any], wanted: str) -> dict[str, F
     return out
 
 
-class ListenSession:
-    """What ``trace listen`` has received so far, per trace id.
-
-    Exporters send a trace in many requests (a batch per flush, a span per
-    request with SimpleSpanProcessor): each request's pieces are joined to
-    what came before, so a line reports the trace as received so far, says
-    it was updated, and says ``partial`` while parents are still missing.
-    Traces split by lost thread context are stitched over the session. The
-    oldest traces are forgotten past ``keep`` (a session can run for hours).
-    """
-
-    def __init__(self, keep: int = 500) -> None:
-        self.keep = keep
-        self.traces: dict[str, Trace] = {}
-        self.requests: dict[str, int] = {}
-
-    def add(self, traces: list[Trace]) -> list[tuple[Trace, int, str | None]]:
-        """(the trace so far, requests it came in, id of the trace it ran
-        inside or None) for each trace of one request."""
-        from oncall_tui.core.assemble import merge_fragments
-        from oncall_tui.core.stitch import stitch
-
-        touched: list[str] = []
-        for trace in traces:
-            tid = trace.trace_id
-            before = self.traces.pop(tid, None)
-            self.traces[tid] = merge_fragments([before, trace])[0] if before else trace
-            self.requests[tid] = self.requests.get(tid, 0) + 1
-            if tid not in touched:
-                touched.append(tid)
-        while len(self.traces) > self.keep:
-            oldest = next(iter(self.traces))
-            del self.traces[oldest]
-            del self.requests[oldest]
-        outer_of: dict[str, Trace] = {}
-        for t in stitch(list(self.traces.values())):
-            outer_of[t.trace_id] = t
-            for inner in t.linked_trace_ids:
-                outer_of[inner] = t
-        out: list[tuple[Trace, int, str | None]] = []
-        for tid in touched:
-            if tid not in self.traces:
-                continue
-            outer = outer_of.get(tid)
-            if outer is not None and outer.trace_id != tid:
-                out.append((self.traces[tid], self.requests[tid], outer.trace_id))
-            else:
-                out.append((outer or self.traces[tid], self.requests[tid], None))
-        return out
-
-
-def _save_line(body: bytes) -> bytes:
-    """A request body as JSON lines: one compact line per document, so the
-    saved file is itself a trace file ``trace analyze`` reads."""
-    import msgspec
-
-    try:
-        return msgspec.json.encode(msgspec.json.decode(body)) + b"\n"
-    except msgspec.DecodeError:
-        # The body was JSON lines already (read_traces accepted it).
-        return b"".join(
-            msgspec.json.encode(msgspec.json.decode(line)) + b"\n"
-            for line in body.splitlines()
-            if line.strip()
-        )
-
-
-def _listen(args: argparse.Namespace) -> int:
-    from oncall_tui.core.summary import summarize
-    from oncall_tui.core.text import inert
+@contextlib.contextmanager
+def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiver]]:
+    """The live store and a started receiver feeding it (and ``--save``),
+    built from ``trace listen``'s arguments; both closed on exit. The one
+    place the listen wiring lives, for the printer here and the live screen."""
+    from oncall_tui.sources.live_traces import LiveTraces
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
-    lock = threading.Lock()
-    done = threading.Event()
-    seen = [0]
-    session = ListenSession()
+    if args.quiet_s < 0 or args.max_traces < 1 or args.max_spans < 1 or args.max_body < 1:
+        raise UsageError("--quiet-s must be >= 0; --max-traces, --max-spans, --max-body >= 1")
+    live = LiveTraces(quiet_s=args.quiet_s, max_traces=args.max_traces, max_spans=args.max_spans)
     save = Path(args.save).open("ab") if args.save else None  # noqa: SIM115 (closed below)
+    save_lock = threading.Lock()
 
-    def on_traces(traces: list[Any], body: bytes) -> None:
-        with lock:
-            if save is not None:
-                save.write(_save_line(body))
+    def on_traces(traces: list[Trace], lines: bytes) -> None:
+        if save is not None and lines:
+            with save_lock:
+                save.write(lines)
                 save.flush()
-            for trace, requests, inside in session.add(traces):
-                s = summarize(trace)
-                seen[0] += 1
-                if args.json:
-                    emit_json(
-                        {
-                            **msgspec.structs.asdict(s),
-                            "requests": requests,
-                            "completeness": trace.completeness,
-                            "completeness_reason": trace.completeness_reason,
-                            "inside_trace_id": inside,
-                            "linked_trace_ids": trace.linked_trace_ids,
-                        }
-                    )
-                    continue
-                line = (
-                    f"trace {s.trace_id}  {s.span_count} spans  {s.error_count} errors  "
-                    f"{(s.duration_ns or 0) / 1e6:.1f} ms  "
-                    f"{inert(s.service or '-', single_line=True)}: "
-                    f"{inert(s.root_name or '-', single_line=True)}"
-                )
-                if requests > 1:
-                    line += f"  (updated: {requests} requests so far)"
-                if trace.completeness != "complete":
-                    why = inert(trace.completeness_reason or "", single_line=True)
-                    line += f"  {trace.completeness.upper()} so far: {why}"
-                if inside:
-                    line += f"  inside trace {inside} (context lost across threads)"
-                elif trace.linked_trace_ids:
-                    line += f"  linked: {', '.join(trace.linked_trace_ids)}"
-                say(line)
-            if args.count and seen[0] >= args.count:
-                done.set()
+        live.add(traces)
 
-    receiver = OtlpReceiver(on_traces, port=args.port)
-    receiver.start()
-    if not args.json:
-        say(f"listening on {receiver.url} (OTLP/JSON); Ctrl-C stops")
     try:
-        done.wait(args.seconds or None)
-    except KeyboardInterrupt:
-        pass
+        receiver = OtlpReceiver(on_traces, port=args.port, max_body=args.max_body)
+    except OSError as exc:
+        if save is not None:
+            save.close()
+        raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
+    receiver.start()
+    try:
+        yield live, receiver
     finally:
         receiver.close()
         if save is not None:
             save.close()
+
+
+def _listen(args: argparse.Namespace) -> int:
+    with listening(args) as (live, receiver):
+        # With --json, stdout is only trace objects: the address goes to stderr.
+        say(
+            f"listening on {receiver.url} (OTLP/HTTP protobuf or JSON); a trace is "
+            f"shown {args.quiet_s:g} s after its last span; Ctrl-C stops",
+            sys.stderr if args.json else None,
+        )
+        printer = _Printer(args.json, live)
+        deadline = time.monotonic() + args.seconds if args.seconds else None
+        # Tick often enough that a trace shows within a fraction of its quiet period.
+        step = min(0.25, max(0.02, args.quiet_s / 4))
+        try:
+            while not (args.count and printer.traces >= args.count):
+                if deadline is not None and time.monotonic() >= deadline:
+                    # Time is up: what is still waiting is shown as it stands.
+                    printer.show(live.tick(time.monotonic() + args.quiet_s), args.count)
+                    break
+                printer.show(live.tick(), args.count)
+                time.sleep(step)
+        except KeyboardInterrupt:
+            printer.show(live.tick(time.monotonic() + args.quiet_s), args.count)
+    if not args.json:
+        stats = live.stats()
+        say(
+            f"received {stats.received_spans} spans in {stats.received_requests} requests; "
+            f"{_n(printer.traces, 'trace')} shown; evicted {_n(stats.evicted_traces, 'trace')} "
+            f"({stats.evicted_spans} spans)"
+        )
     return exit_codes.OK
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class _Printer:
+    """Prints settled traces: one line (and a line per finding) each, or one
+    JSON object each; says when the bounds evicted something."""
+
+    def __init__(self, as_json: bool, live: LiveTraces) -> None:
+        self.as_json = as_json
+        self.live = live
+        self.traces = 0  # distinct traces shown (what --count counts)
+        self._evicted = 0
+
+    def show(self, entries: list[LiveEntry], count: int) -> None:
+        stats = self.live.stats()
+        for entry in entries:
+            if count and entry.updates == 0 and self.traces >= count:
+                break
+            if entry.updates == 0:
+                self.traces += 1
+            if self.as_json:
+                self._json(entry, stats)
+            else:
+                self._text(entry)
+        if not self.as_json and stats.evicted_traces != self._evicted:
+            self._evicted = stats.evicted_traces
+            say(
+                f"evicted so far: {_n(stats.evicted_traces, 'trace')}, "
+                f"{_n(stats.evicted_spans, 'span')} "
+                f"(held at most {self.live.max_traces} traces, {self.live.max_spans} spans: "
+                "--max-traces, --max-spans)"
+            )
+        if entries:
+            sys.stdout.flush()  # a pipe (tee, a script) sees each trace as it settles
+
+    def _json(self, entry: LiveEntry, stats: LiveStats) -> None:
+        a = entry.analysis
+        # One compact object per line (JSON lines): a stream a script can follow.
+        line = json_bytes(
+            {
+                **msgspec.structs.asdict(a.summary),
+                "span_count": len(entry.trace.spans),
+                "requests": entry.requests,
+                "updated": entry.updates > 0,
+                "updates": entry.updates,
+                "completeness": a.completeness,
+                "completeness_reason": a.completeness_reason,
+                "inside_trace_id": entry.inside_trace_id,
+                "linked_trace_ids": entry.trace.linked_trace_ids,
+                "worst": a.worst(),
+                "findings": a.findings,
+                "cycles": a.cycles,
+                "evicted_traces": stats.evicted_traces,
+                "evicted_spans": stats.evicted_spans,
+            },
+            indent=0,
+        )
+        sys.stdout.write(line.decode() + "\n")
+
+    def _text(self, entry: LiveEntry) -> None:
+        from oncall_tui.core.text import inert, truncate
+
+        a = entry.analysis
+        s = a.summary
+        line = (
+            f"trace {s.trace_id}  {s.span_count} spans  {s.error_count} errors  "
+            f"{(s.duration_ns or 0) / 1e6:.1f} ms  "
+            f"{inert(s.service or '-', single_line=True)}: "
+            f"{inert(s.root_name or '-', single_line=True)}"
+        )
+        if entry.requests > 1:
+            line += f"  ({entry.requests} requests)"
+        if entry.updates:
+            line += f"  UPDATED ({entry.updates}x: late spans or a linked trace)"
+        if a.completeness != "complete":
+            why = inert(a.completeness_reason or "", single_line=True)
+            line += f"  {a.completeness.upper()}: {why}"
+        if entry.inside_trace_id:
+            line += f"  inside trace {entry.inside_trace_id} (context lost across threads)"
+        elif entry.trace.linked_trace_ids:
+            line += f"  linked: {', '.join(entry.trace.linked_trace_ids)}"
+        say(line)
+        for f in a.findings:
+            summary = truncate(inert(f.summary, single_line=True), 100)
+            say(f"    {f.severity:<8} {f.kind}: {summary}")
