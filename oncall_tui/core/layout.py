@@ -391,10 +391,6 @@ def layout(
             for s in node.down:
                 segs[s].ux = node.x
             continue
-        ups = sorted(node.up, key=lambda s: (centre(segs[s].hi), segs[s].edge))
-        slots = [2 + text_width(edges[segs[s].edge].label) for s in ups]
-        for s, px in zip(ups, _spread(node.x, node.w, slots, bool(self_room[v])), strict=True):
-            segs[s].lx = px
         by_net: dict[int, list[int]] = {}
         for s in node.down:
             by_net.setdefault(segs[s].net, []).append(s)
@@ -406,6 +402,14 @@ def layout(
         for g, px in zip(groups, ports, strict=True):
             for s in g:
                 segs[s].ux = px
+    # Arrowheads go under the port they come from where the box allows:
+    # a straight line reads better than a jog.
+    for node in vs[:n]:
+        ups = sorted(node.up, key=lambda s: (segs[s].ux, segs[s].edge))
+        slots = [2 + text_width(edges[segs[s].edge].label) for s in ups]
+        fitted = _fit_ports([segs[s].ux for s in ups], slots, node.x + 1, node.x + node.w - 2)
+        for s, px in zip(ups, fitted, strict=True):
+            segs[s].lx = px
 
     # Channels: tracks per gap, then each layer's y.
     tracks_in_gap = [0] * max(nlayers - 1, 0)
@@ -511,6 +515,28 @@ def _spread(x: int, w: int, slots: list[int], self_loop: bool) -> list[int]:
     for s in slots:
         out.append(min(cur, inner_r))
         cur += s + gap
+    return out
+
+
+def _fit_ports(want: list[int], slots: list[int], lo: int, hi: int) -> list[int]:
+    """Columns as near ``want`` as the slots allow, in order, inside [lo, hi]
+    (a slot is the arrowhead and its count; the last count may overhang the
+    corner, never the next box, which is at least two columns away)."""
+    k = len(want)
+    if not k:
+        return []
+    last = min(hi, hi + 3 - slots[-1])
+    left = [0] * k
+    for i in range(k):
+        left[i] = max(want[i], lo if i == 0 else left[i - 1] + slots[i - 1])
+    right = [0] * k
+    for i in range(k - 1, -1, -1):
+        right[i] = min(want[i], last if i == k - 1 else right[i + 1] - slots[i])
+    out = [(a + b) // 2 for a, b in zip(left, right, strict=True)]
+    for i in range(k):
+        out[i] = max(out[i], lo if i == 0 else out[i - 1] + slots[i - 1])
+    for i in range(k - 1, -1, -1):
+        out[i] = min(out[i], last if i == k - 1 else out[i + 1] - slots[i])
     return out
 
 
