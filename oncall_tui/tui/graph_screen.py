@@ -98,13 +98,16 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         run: list[str] = []
         run_style: Style | None = None
         end = min(x0 + width, len(cells))
+        # On the widget's own background, like the padding after the drawing.
+        base = self.rich_style
+        styled = {code: base + style for code, style in _STYLES.items()}
         for x in range(x0, end):
             ch = cells[x]
             if ch == "" and x == x0:
                 ch = " "  # the right half of a wide character cut by the edge
             elif ch and x + 1 == end and x + 1 < len(cells) and cells[x + 1] == "":
                 ch = " "  # a wide character that would overhang the edge
-            style = _STYLES.get(codes[x], _STYLES[""])
+            style = styled.get(codes[x], base)
             if (x, row) in self.lap_cells:
                 style = style + _LAP
             if in_sel and sel is not None and sel.x <= x < sel.x + sel.w:
