@@ -111,11 +111,12 @@ def test_trace_screen_cycle_jump_and_span_detail(snap_compare, size) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_graph_screen_reentrant(snap_compare, size) -> None:
     """`g` draws the call graph top-down: agent:planner in a plain box, a
-    line with ▼×1 to the model, the model and the hostile tool in heavy red
-    boxes marked ⟲ (the tool's name as visible \\x1b escapes, cut with …),
-    ▼×2 from model to tool and the back edge going up (▲, ×1) beside it. The
-    title names the selected root agent; the legend line says what each mark
-    means; the footer offers Back, Next lap and Spans."""
+    line down to a ▼ into the model with its count (1), the model and the
+    hostile tool in heavy red boxes marked ⟲ (the tool's name as visible
+    \\x1b escapes, cut with …), ▼ from model to tool counted 2 and the back
+    edge going up (▲, counted 1) beside it. The title names the selected root
+    agent (shown reversed); the legend line says what each mark means; the
+    footer offers Back, Next lap and Spans."""
     assert snap_compare(
         OncallApp(trace=reentrant_trace()),
         terminal_size=size,
@@ -140,7 +141,7 @@ def test_graph_screen_lap(snap_compare, size) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_graph_screen_plain(snap_compare, size) -> None:
     """A plain agent loop (model, tool, model, tool under one agent): the agent
-    on top with two plain edges down to its model and its tool, counts ×2,
+    on top with two plain edges down to its model and its tool, each counted 2,
     no ⟲, no heavy box, no upward edge; the title says 0 ⟲."""
     assert snap_compare(
         OncallApp(trace=plain_loop_trace()),
