@@ -52,6 +52,13 @@ _SELECTED = Style(reverse=True)
 MAX_LISTED = 200
 
 
+def _short(key: str) -> str:
+    """A node's name without its kind (the boxes say it): a lap's path must
+    fit one line at 80 columns."""
+    name = key.split(":", 1)[-1]
+    return name.rsplit("/", 1)[-1] if key.startswith("model:") else name
+
+
 def _ms(ns: int) -> str:
     return f"{ns / 1_000_000:,.1f}ms"
 
@@ -207,7 +214,7 @@ class GraphScreen(Screen[str | None]):
             ci, li, lap = laps[self.lap_index]
             count = sum(1 for c, _, _ in laps if c == ci)
             which = f" {ci + 1}/{cycles}" if cycles > 1 else ""
-            text = f"⟲{which} lap {li + 1}/{count}: {' → '.join(lap.keys)}"
+            text = f"⟲{which} lap {li + 1}/{count}: {' → '.join(_short(k) for k in lap.keys)}"
         else:
             text = f"call graph  {len(self.lay.boxes)} nodes  {cycles} ⟲"
             if self.selected is not None:

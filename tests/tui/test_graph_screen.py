@@ -71,9 +71,7 @@ async def test_c_steps_through_the_laps_and_C_goes_back() -> None:
         screen = await open_graph(pilot)
         view = screen.query_one(GraphView)
         await pilot.press("c")
-        assert "lap 1/3: tool:lookup_order → model:openai/gpt-x → tool:lookup_order" in title(
-            screen
-        )
+        assert "lap 1/3: lookup_order → gpt-x → lookup_order" in title(screen)
         tool = screen.lay.box("tool:lookup_order")
         model = screen.lay.box("model:openai/gpt-x")
         agent = screen.lay.box("agent:planner")
@@ -86,7 +84,7 @@ async def test_c_steps_through_the_laps_and_C_goes_back() -> None:
         await pilot.press("c")
         assert "lap 2/3" in title(screen)
         await pilot.press("c")
-        assert "lap 3/3: tool:lookup_order" in title(screen)
+        assert title(screen).endswith("lap 3/3: lookup_order")
         await pilot.press("c")
         assert "lap 1/3" in title(screen)  # round again
         await pilot.press("C")
