@@ -40,6 +40,7 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_right, insort
 from collections.abc import Collection, Iterator, Sequence
+from itertools import pairwise
 
 import msgspec
 
@@ -793,42 +794,74 @@ def render(lay: Layout) -> Drawing:
     w, h = lay.width, lay.height
     cells = [[" "] * w for _ in range(h)]
     styles = [[""] * w for _ in range(h)]
-    # (x, y) -> {group: mask}; a group is the lines that may join (one net).
-    masks: dict[Point, dict[tuple[int, int, bool], int]] = {}
-    kinds: dict[tuple[int, int, bool], DrawnEdge] = {}
+    # A group is the lines that may join (one net: the edges leaving one
+    # port). Cells are keyed y * w + x; most hold one group, the few where
+    # nets cross hold several (``multi``).
+    group_of: dict[tuple[int, int, bool], int] = {}
+    first: list[DrawnEdge] = []
+    owner: dict[int, int] = {}
+    mask: dict[int, int] = {}
+    multi: dict[int, dict[int, int]] = {}
+
+    def mark(key: int, g: int, m: int) -> None:
+        o = owner.get(key)
+        if o is None:
+            owner[key] = g
+            mask[key] = m
+        elif o == g:
+            mask[key] |= m
+        else:
+            at = multi.setdefault(key, {o: mask[key]})
+            at[g] = at.get(g, 0) | m
+
     for ei, e in enumerate(lay.edges):
         pts = e.points
-        cells_on = list(path_cells(pts))
-        # One group per leaving port: the edges of one net share it.
         start = pts[0] if not e.back else pts[-1]
-        group = (start[0], start[1], e.back) if not e.self_loop else (-1 - ei, 0, False)
-        kinds.setdefault(group, e)
-        for i, (x, y) in enumerate(cells_on):
-            m = 0
-            if i > 0:
-                m |= _dir(cells_on[i - 1], (x, y))
-            if i + 1 < len(cells_on):
-                m |= _dir(cells_on[i + 1], (x, y))
-            at = masks.setdefault((x, y), {})
-            at[group] = at.get(group, 0) | m
-    for (x, y), groups in masks.items():
-        if not (0 <= y < h and 0 <= x < w):
-            continue
-        if len(groups) == 1:
-            ((g, m),) = groups.items()
-        else:
-            vertical = [g for g, m in groups.items() if m == _U | _D]
-            horizontal = [g for g, m in groups.items() if m == _L | _R]
+        gkey = (start[0], start[1], e.back) if not e.self_loop else (-1 - ei, 0, False)
+        g = group_of.get(gkey)
+        if g is None:
+            g = group_of[gkey] = len(first)
+            first.append(e)
+        # Per straight run: its ends point at each other, the cells between
+        # go straight through. A corner gets one half from each run.
+        for (ax, ay), (bx, by) in pairwise(pts):
+            if ay == by:
+                lo, hi = (ax, bx) if ax < bx else (bx, ax)
+                if not (0 <= ay < h):
+                    continue
+                row = ay * w
+                mark(row + lo, g, _R)
+                mark(row + hi, g, _L)
+                for x in range(lo + 1, hi):
+                    mark(row + x, g, _L | _R)
+            else:
+                lo, hi = (ay, by) if ay < by else (by, ay)
+                mark(lo * w + ax, g, _D)
+                mark(hi * w + ax, g, _U)
+                for y in range(lo + 1, hi):
+                    mark(y * w + ax, g, _U | _D)
+    glyphs: dict[tuple[int, int], tuple[str, str]] = {}
+    for key, owned in owner.items():
+        g, m = owned, mask[key]
+        groups = multi.get(key)
+        if groups is not None:
+            vertical = [gg for gg, mm in groups.items() if mm == _U | _D]
+            horizontal = [gg for gg, mm in groups.items() if mm == _L | _R]
             if vertical and len(vertical) + len(horizontal) == len(groups):
                 g, m = vertical[0], _U | _D  # a crossing: the vertical line goes over
             else:
-                g = min(groups, key=lambda k: _rank(kinds[k]))
+                g = min(groups, key=lambda k: _rank(first[k]))
                 m = 0
                 for mm in groups.values():
                     m |= mm
-        e = kinds[g]
-        cells[y][x] = _glyph(e, m)
-        styles[y][x] = edge_style(e)
+        y, x = divmod(key, w)
+        if not (0 <= y < h and 0 <= x < w):
+            continue
+        drawn = glyphs.get((g, m))
+        if drawn is None:
+            e = first[g]
+            drawn = glyphs[(g, m)] = (_glyph(e, m), edge_style(e))
+        cells[y][x], styles[y][x] = drawn
     by_key = {b.key: b for b in lay.boxes}
     for b in lay.boxes:
         _box(cells, styles, b)

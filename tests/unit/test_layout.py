@@ -270,3 +270,40 @@ def test_any_small_graph_is_drawn_whole_without_overlaps(edges, cycles) -> None:
     g = graph(list(merged.values()))
     lay = layout(g, cycles)
     assert_sound(g, lay)
+
+
+# ----------------------------------------------------------------- laps
+
+
+def test_laps_run_from_one_call_of_the_tool_to_the_next() -> None:
+    from oncall_tui.core.laps import cycle_laps
+
+    b = TraceBuilder()
+    agent = b.agent("planner", end=1000)
+    m1 = b.model(agent, 0, 900)
+    t1 = b.tool("lookup", m1, 10, 890)
+    wrapper = b.model(t1, 20, 880)  # a gateway span around the provider call
+    m2 = b.model(wrapper, 21, 879)
+    t2 = b.tool("lookup", m2, 30, 870)
+    m3 = b.model(t2, 40, 860)
+    t3 = b.tool("lookup", m3, 50, 850)
+    trace = b.trace()
+    [cycle] = analyze(trace).cycles
+    laps = cycle_laps(trace, cycle)
+    assert len(laps) == cycle.laps == 3
+    assert laps[0].keys == ["tool:lookup", "model:openai/gpt-x", "tool:lookup"]
+    assert laps[0].span_ids == [t1, wrapper, t2]  # the wrapper and its call are one step
+    assert laps[1].span_ids == [t2, m3, t3]
+    assert laps[2].span_ids == [t3] and laps[2].edges == []
+    assert laps[0].edges == [
+        ("tool:lookup", "model:openai/gpt-x"),
+        ("model:openai/gpt-x", "tool:lookup"),
+    ]
+
+
+def test_the_layout_bench_runs(capsys) -> None:
+    from bench.layout import main
+
+    main(["--tools", "20"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["nodes", "edges"] and len(out) == 2
