@@ -158,3 +158,20 @@ async def test_a_graph_wider_than_the_screen_scrolls_to_the_selected_node() -> N
         assert box is not None
         assert view.scroll_offset.x <= box.x < view.scroll_offset.x + view.size.width
         assert view.scroll_offset.x > 0
+
+
+async def test_a_trace_without_genai_spans_is_graphed_by_span_name() -> None:
+    b = TraceBuilder()
+    root = b.span("GET /orders", end=100)
+    b.span("SELECT orders", root, 10, 40)
+    b.span("SELECT orders", root, 50, 90)
+    app = OncallApp(trace=b.trace())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_graph(pilot)
+        assert {box.key for box in screen.lay.boxes} == {"span:GET /orders", "span:SELECT orders"}
+        await pilot.press("down")
+        assert "span:SELECT orders" in title(screen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, NodeSpans)
+        assert app.screen.query_one("#node-spans").option_count == 2

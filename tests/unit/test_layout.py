@@ -307,3 +307,16 @@ def test_the_layout_bench_runs(capsys) -> None:
     main(["--tools", "20"])
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:2] == ["nodes", "edges"] and len(out) == 2
+
+
+def test_an_empty_graph_and_a_lone_node() -> None:
+    empty = CallGraph(nodes={}, edges=[], genai=False)
+    lay = layout(empty)
+    assert (lay.width, lay.height, lay.boxes) == (0, 0, [])
+    assert render(lay).lines() == []
+    lone = graph([], extra=("span:GET /health",))
+    assert draw_text(lone) == [
+        "┌──────────────────┐",
+        "│ span:GET /health │",
+        "└──────────────────┘",
+    ]
