@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -50,6 +51,14 @@ _SELECTED = Style(reverse=True)
 
 #: Spans listed for one node; the rest are counted.
 MAX_LISTED = 200
+#: Graphs with more nodes are laid out in a thread (a few hundred take a
+#: second or more); smaller ones are drawn before the screen shows.
+DRAW_IN_THREAD = 150
+
+
+def _draw(analysis: Analysis) -> tuple[Layout, Drawing]:
+    lay = layout(analysis.graph, [c.nodes for c in analysis.cycles])
+    return lay, render(lay)
 
 
 def _short(key: str) -> str:
@@ -91,6 +100,12 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.virtual_size = Size(self.lay.width, self.lay.height)
+
+    def set_drawing(self, lay: Layout, drawing: Drawing) -> None:
+        self.lay = lay
+        self.drawing = drawing
+        self.virtual_size = Size(lay.width, lay.height)
+        self.repaint()
 
     def repaint(self) -> None:
         self._generation += 1
@@ -184,13 +199,22 @@ class GraphScreen(Screen[str | None]):
         super().__init__()
         self.trace = trace
         self.analysis = analysis
-        self.lay = layout(analysis.graph, [c.nodes for c in analysis.cycles])
-        self.drawing = render(self.lay)
-        # Reading order: top to bottom, left to right.
-        self.order = sorted(self.lay.boxes, key=lambda b: (b.y, b.x, b.key))
-        self.selected: Box | None = self.order[0] if self.order else None
         self._laps: list[tuple[int, int, Lap]] | None = None
         self.lap_index = -1
+        self.order: list[Box] = []
+        self.selected: Box | None = None
+        self.lay = Layout(boxes=[], edges=[], dummies=[], width=0, height=0, layers=0)
+        self.drawing = Drawing(cells=[], styles=[])
+        self.pending = len(analysis.graph.nodes) > DRAW_IN_THREAD
+        if not self.pending:
+            self._take(*_draw(analysis))
+
+    def _take(self, lay: Layout, drawing: Drawing) -> None:
+        self.lay = lay
+        self.drawing = drawing
+        # Reading order: top to bottom, left to right.
+        self.order = sorted(lay.boxes, key=lambda b: (b.y, b.x, b.key))
+        self.selected = self.order[0] if self.order else None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="graph-title", markup=False)
@@ -202,6 +226,21 @@ class GraphScreen(Screen[str | None]):
         view = self.query_one(GraphView)
         view.selected = self.selected
         view.focus()
+        self._update_title()
+        if self.pending:
+            self._draw_in_thread()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _draw_in_thread(self) -> None:
+        drawn = _draw(self.analysis)
+        self.app.call_from_thread(self._drawn, *drawn)
+
+    def _drawn(self, lay: Layout, drawing: Drawing) -> None:
+        self.pending = False
+        self._take(lay, drawing)
+        view = self.query_one(GraphView)
+        view.selected = self.selected
+        view.set_drawing(lay, drawing)
         self._update_title()
 
     # ------------------------------------------------------------- header
@@ -215,6 +254,8 @@ class GraphScreen(Screen[str | None]):
             count = sum(1 for c, _, _ in laps if c == ci)
             which = f" {ci + 1}/{cycles}" if cycles > 1 else ""
             text = f"⟲{which} lap {li + 1}/{count}: {' → '.join(_short(k) for k in lap.keys)}"
+        elif self.pending:
+            text = f"drawing the call graph: {len(self.analysis.graph.nodes)} nodes…"
         else:
             text = f"call graph  {len(self.lay.boxes)} nodes  {cycles} ⟲"
             if self.selected is not None:

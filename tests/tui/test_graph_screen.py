@@ -175,3 +175,25 @@ async def test_a_trace_without_genai_spans_is_graphed_by_span_name() -> None:
         await pilot.pause()
         assert isinstance(app.screen, NodeSpans)
         assert app.screen.query_one("#node-spans").option_count == 2
+
+
+async def test_a_big_graph_is_drawn_in_a_thread_and_then_shown() -> None:
+    b = TraceBuilder()
+    agent = b.agent("planner", end=10_000)
+    for i in range(170):
+        b.tool(f"tool_{i:03d}", agent, i * 50, i * 50 + 10)
+    app = OncallApp(trace=b.trace())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await trace_shown(pilot)
+        await pilot.press("g")
+        screen = app.screen
+        assert isinstance(screen, GraphScreen)
+        for _ in range(200):
+            if not screen.pending:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        assert "call graph  171 nodes" in title(screen)
+        assert "agent:planner" in title(screen)  # the root, selected once drawn
+        await pilot.press("down")
+        assert "tool:tool_" in title(screen)
