@@ -57,7 +57,12 @@ def register(sub: Sub) -> None:
     graph = cmds.add_parser("graph", help="the agent/model/tool call graph of a trace file")
     graph.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
     graph.add_argument("--trace-id", help="only this trace of a multi-trace file")
-    graph.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text")
+    graph.add_argument(
+        "--format",
+        choices=("text", "list", "dot", "mermaid", "json"),
+        default="text",
+        help="text: the graph drawn in layers (default); list: one line per node and edge",
+    )
     graph.add_argument("--json", action="store_true", help="same as --format json")
     graph.set_defaults(func=_graph)
 
@@ -185,6 +190,7 @@ def _print_analysis(a: Any, linked: list[str] | None = None) -> None:
 def _graph(args: argparse.Namespace) -> int:
     from oncall_tui.core.analysis import analyze
     from oncall_tui.core.graph import to_text
+    from oncall_tui.core.layout import LEGEND, draw_text
 
     traces = load_traces(args.files, args.trace_id)
     for trace in traces:
@@ -208,8 +214,19 @@ def _graph(args: argparse.Namespace) -> int:
                 f"  (linked: {', '.join(trace.linked_trace_ids)})" if trace.linked_trace_ids else ""
             )
             say(f"trace {trace.trace_id}{linked}")
-            for line in to_text(a.graph, in_cycle):
+            listed = to_text(a.graph, in_cycle)
+            if args.format == "list":
+                for line in listed:
+                    say("  " + line)
+                continue
+            for line in draw_text(a.graph, [c.nodes for c in a.cycles]):
                 say("  " + line)
+            say()
+            say("  " + LEGEND)
+            # Boxes cut long names; every node's full name and figures follow.
+            for line in listed:
+                if not line.startswith(" "):
+                    say("  " + line)
     return exit_codes.OK
 
 

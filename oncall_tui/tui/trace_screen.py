@@ -10,7 +10,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from oncall_tui.core.analysis import Analysis, analyze
-from oncall_tui.core.graph import to_text
 from oncall_tui.core.models import Span, Trace
 from oncall_tui.core.text import inert, truncate
 from oncall_tui.tui.call_tree import CallTree
@@ -99,11 +98,17 @@ class TraceScreen(Screen[None]):
         self.query_one("#findings").toggle_class("hidden")
 
     def action_graph(self) -> None:
-        cycle_nodes = frozenset(k for c in self.analysis.cycles for k in c.nodes)
-        lines = [
-            inert(line, single_line=True) for line in to_text(self.analysis.graph, cycle_nodes)
-        ]
-        self.app.push_screen(TextModal("call graph (⟲ reentrancy, ~> inferred)", "\n".join(lines)))
+        from oncall_tui.tui.graph_screen import GraphScreen
+
+        screen = GraphScreen(self.model.trace, self.analysis)
+        self.app.push_screen(screen, callback=self._reveal_span)
+
+    def _reveal_span(self, span_id: str | None) -> None:
+        """A span chosen on the graph screen: the tree's cursor goes to it."""
+        if span_id:
+            tree = self.query_one(CallTree)
+            tree.reveal(span_id)
+            tree.focus()
 
     def action_expand_all(self) -> None:
         self.model.expand_all()

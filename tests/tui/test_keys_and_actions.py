@@ -9,9 +9,10 @@ from textual.message import Message
 
 from oncall_tui.tui.action_screen import ActionFinished, ActionScreen
 from oncall_tui.tui.app import OncallApp
+from oncall_tui.tui.graph_screen import GraphScreen
 from oncall_tui.tui.help_screen import HelpScreen
 from oncall_tui.tui.overview import OverviewScreen, StatusArrived
-from oncall_tui.tui.trace_screen import TextModal, TraceScreen
+from oncall_tui.tui.trace_screen import TraceScreen
 from tests.tui.fakes import FixedGateway, StatusOnlyGateway, lifecycle, overview_painted
 from tests.tui.test_console import reentrant_trace
 
@@ -47,7 +48,7 @@ async def test_keys_remapped_from_config_work_and_help_shows_them() -> None:
         assert isinstance(app.screen, TraceScreen)
         await pilot.press("ctrl+g")
         await pilot.pause()
-        assert isinstance(app.screen, TextModal)
+        assert isinstance(app.screen, GraphScreen)
         await pilot.press("escape", "question_mark")
         await pilot.pause()
         assert "ctrl+g" in str(app.screen.query_one("#help-body").render())

@@ -16,8 +16,9 @@ from oncall_tui.plugins import PluginContext
 from oncall_tui.sim.server import running_sim
 from oncall_tui.sources.native import NativeGateway, Options
 from oncall_tui.tui.app import OncallApp
+from oncall_tui.tui.graph_screen import GraphScreen
 from oncall_tui.tui.loading import TracesListed
-from oncall_tui.tui.trace_screen import TextModal, TraceScreen
+from oncall_tui.tui.trace_screen import TraceScreen
 from oncall_tui.tui.traces_screen import TracesScreen
 
 WARM = 8  # trips before tracing: first-use imports, Textual's caches fill
@@ -63,7 +64,7 @@ async def test_trips_to_a_trace_and_its_graph_release_what_they_took(store) -> N
         await pilot.press("down", "enter")
         await _until(pilot, lambda: isinstance(app.screen, TraceScreen))
         await pilot.press("g")
-        await _until(pilot, lambda: isinstance(app.screen, TextModal))
+        await _until(pilot, lambda: isinstance(app.screen, GraphScreen))
         for back_to in (TraceScreen, TracesScreen):
             await pilot.press("escape")
             await _until(pilot, lambda kind=back_to: isinstance(app.screen, kind))

@@ -15,10 +15,22 @@ import pytest
 from oncall_tui.core.models import TraceSummary
 from oncall_tui.tui.action_screen import ActionScreen, console_spec
 from oncall_tui.tui.app import OncallApp
+from tests.builders import TraceBuilder
 from tests.tui.fakes import CLOCK, FixedGateway, lifecycle, overview_painted, trace_shown
 from tests.tui.test_console import reentrant_trace
 
 SIZES = [(80, 24), (160, 48)]
+
+
+def plain_loop_trace():
+    """An agent that calls its model and tool in turn: no reentrancy."""
+    b = TraceBuilder()
+    agent = b.agent("support", end=1000)
+    b.model(agent, 0, 200)
+    b.tool("search_kb", agent, 210, 400)
+    b.model(agent, 410, 600)
+    b.tool("search_kb", agent, 610, 800)
+    return b.trace()
 
 
 def fixed_overview(gateway: FixedGateway | None = None) -> OncallApp:
@@ -97,11 +109,42 @@ def test_trace_screen_cycle_jump_and_span_detail(snap_compare, size) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_graph_modal(snap_compare, size) -> None:
-    """`g` opens the aggregated agent/model/tool graph as text, the reentrant
-    tool marked ⟲, and escape closes it."""
+def test_graph_screen_reentrant(snap_compare, size) -> None:
+    """`g` draws the call graph top-down: agent:planner in a plain box, a
+    line down to a ▼ into the model with its count (1), the model and the
+    hostile tool in heavy red boxes marked ⟲ (the tool's name as visible
+    \\x1b escapes, cut with …), ▼ from model to tool counted 2 and the back
+    edge going up (▲, counted 1) beside it. The title names the selected root
+    agent (shown reversed); the legend line says what each mark means; the
+    footer offers Back, Next lap and Spans."""
     assert snap_compare(
         OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["g"],
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_graph_screen_lap(snap_compare, size) -> None:
+    """After `g` then `c`: the title says "⟲ lap 1/2" with the lap's path
+    (tool -> model -> tool), and the lap's boxes and edges are lit (yellow
+    background); the agent's box and edge are not."""
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=trace_shown,
+        press=["g", "c"],
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_graph_screen_plain(snap_compare, size) -> None:
+    """A plain agent loop (model, tool, model, tool under one agent): the agent
+    on top with two plain edges down to its model and its tool, each counted 2,
+    no ⟲, no heavy box, no upward edge; the title says 0 ⟲."""
+    assert snap_compare(
+        OncallApp(trace=plain_loop_trace()),
         terminal_size=size,
         run_before=trace_shown,
         press=["g"],

@@ -100,6 +100,12 @@ def test_graph_formats(tmp_path, cli_env) -> None:
     assert {e["kind"] for e in doc["graph"]["edges"]} == {"call"}
     text = run(["trace", "graph", path], cli_env).stdout.decode()
     assert "⟲" in text
+    # The default text is the graph drawn: boxes, arrowheads, the loop going
+    # back up; then each node's full name and figures.
+    assert "┏" in text and "▼" in text and "▲" in text
+    assert "calls=" in text
+    listed = run(["trace", "graph", path, "--format", "list"], cli_env).stdout.decode()
+    assert "->" in listed and "┌" not in listed and "calls=" in listed
 
 
 def test_unknown_trace_id_is_an_input_error_naming_what_the_file_has(tmp_path, cli_env) -> None:
