@@ -348,8 +348,8 @@ def describe_change(c: ChangeEvent) -> str:
     if c.kind == "provider":
         return f"{c.subject} switched ({before} -> {after})"
     if c.kind == "serving_version":
-        verb = c.detail or "changed"
-        return f"serving version {verb} ({before} -> {after})"
+        how = f" ({c.detail})" if c.detail else ""
+        return f"{c.subject}'s serving version went {before} -> {after}{how}"
     if c.kind == "action":
         tail = f": {c.detail}" if c.detail else ""
         return f"action {c.subject} ran{tail}"
