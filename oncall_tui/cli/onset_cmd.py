@@ -100,9 +100,11 @@ def _from_files(args: argparse.Namespace) -> tuple[str, OnsetWindow]:
     return ", ".join(args.files), window_from_traces(traces, _query(args, last))
 
 
-def _side_changes(env: Any, cfg: Any) -> tuple[list[ChangeEvent], list[str]]:
+def _side_changes(env: Any, cfg: Any) -> tuple[list[ChangeEvent], list[str], int]:
     """Actions from the audit log and serving versions from the gateways;
-    either missing or failing is a warning, not a failure."""
+    either missing or failing is a warning, not a failure. Also the latest
+    gateway clock seen (ns; 0 when none answered): a simulator running faster
+    than real time is ahead of ours, and its traces with it."""
     from oncall_tui.actions.audit import AuditLog
     from oncall_tui.actions.setup import audit_path
     from oncall_tui.cli.common import adapters
@@ -111,6 +113,7 @@ def _side_changes(env: Any, cfg: Any) -> tuple[list[ChangeEvent], list[str]]:
 
     found: list[ChangeEvent] = []
     warnings: list[str] = []
+    clock = [0]
     path = audit_path(cfg)
     if path.exists():
         import msgspec
@@ -126,7 +129,9 @@ def _side_changes(env: Any, cfg: Any) -> tuple[list[ChangeEvent], list[str]]:
             if not isinstance(gw, GatewayStatus):
                 continue
             try:
-                found.extend(changes_from_routes(await gw.routes()))
+                answer = await gw.routes()
+                found.extend(changes_from_routes(answer))
+                clock[0] = max(clock[0], int(answer.gateway_time.timestamp() * 1e9))
             except OncallError as exc:
                 warnings.append(f"gateway {name}: {exc}")
             finally:
@@ -134,17 +139,27 @@ def _side_changes(env: Any, cfg: Any) -> tuple[list[ChangeEvent], list[str]]:
                     await gw.aclose()
 
     asyncio.run(routes())
-    return found, warnings
+    return found, warnings, clock[0]
 
 
 def _from_store(args: argparse.Namespace) -> tuple[str, OnsetWindow, dict[str, list[str]]]:
     from oncall_tui.cli.common import adapters, environment
+    from oncall_tui.core.onset import DEFAULT_RULE
     from oncall_tui.errors import UnsupportedError
     from oncall_tui.sources.capabilities import FleetCounts
-    from oncall_tui.sources.onset_sampling import can_sample, confirm_candidates, onset_window
+    from oncall_tui.sources.onset_sampling import (
+        can_sample,
+        confirm_candidates,
+        in_window,
+        onset_window,
+    )
 
     cfg, _, env = environment(args)
-    query = _query(args, time.time_ns())
+    side, warnings, gateway_ns = _side_changes(env, cfg)
+    for w in warnings:
+        sys.stderr.write(f"oncall-tui: warning: {w}\n")
+    query = _query(args, max(time.time_ns(), gateway_ns))
+    side = in_window(side, query, DEFAULT_RULE.lookback_ns)
     built = adapters(env, "trace_stores")
     usable = [
         (n, s)
@@ -158,9 +173,6 @@ def _from_store(args: argparse.Namespace) -> tuple[str, OnsetWindow, dict[str, l
         )
     # A store that counts in its engine beats one we must sample.
     name, store = next(((n, s) for n, s in usable if isinstance(s, FleetCounts)), usable[0])
-    side, warnings = _side_changes(env, cfg)
-    for w in warnings:
-        sys.stderr.write(f"oncall-tui: warning: {w}\n")
 
     async def run() -> tuple[OnsetWindow, dict[str, list[str]]]:
         try:

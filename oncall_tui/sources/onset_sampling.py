@@ -118,27 +118,49 @@ def _merge(a: Sequence[ChangeEvent], b: Sequence[ChangeEvent]) -> list[ChangeEve
     return sorted([*a, *b], key=lambda c: (c.at_ns, c.route or "", c.kind, c.subject))
 
 
+def in_window(
+    changes: Iterable[ChangeEvent], query: OnsetQuery, lookback_ns: int
+) -> list[ChangeEvent]:
+    """The changes a window's onsets can name: from ``lookback_ns`` before
+    its start to its end (a route history reaches back months)."""
+    return [c for c in changes if query.since_ns - lookback_ns <= c.at_ns < query.until_ns]
+
+
 def can_sample(store: object) -> bool:
     return isinstance(store, RecentTraces) or (
         isinstance(store, TraceSearch) and isinstance(store, TraceStore)
     )
 
 
-async def _bucket_traces(store: object, query: OnsetQuery, start: int) -> tuple[list[Trace], int]:
-    """(the sample of one bucket, traces the store listed in it)."""
-    tq = TraceQuery(
-        route=query.route, start_ns=start, end_ns=start + query.bucket_ns, limit=SEARCH_CAP
-    )
+def _route_key(route: str | None) -> str:
+    return route or ""
+
+
+async def _bucket_traces(
+    store: object, query: OnsetQuery, start: int
+) -> tuple[list[Trace], dict[str, int], int]:
+    """One bucket: up to ``sample_per_bucket`` traces of each route, spread
+    evenly over the bucket; traces listed per route (a search row that does
+    not name its route counts under ""); everything listed."""
+    end = start + query.bucket_ns
+    n = query.sample_per_bucket
+    tq = TraceQuery(route=query.route, start_ns=start, end_ns=end, limit=SEARCH_CAP)
     if isinstance(store, RecentTraces):
-        end = start + query.bucket_ns
         got = [t for t in await store.recent_traces(tq) if t.spans and start <= _start(t) < end]
         got.sort(key=_start)
-        return [got[i] for i in _spread(got, query.sample_per_bucket)], len(got)
+        by_route: dict[str, list[Trace]] = {}
+        for t in got:
+            by_route.setdefault(default_route(t), []).append(t)
+        sample = [ts[i] for ts in by_route.values() for i in _spread(ts, n)]
+        return sample, {r: len(ts) for r, ts in by_route.items()}, len(got)
     assert isinstance(store, TraceSearch) and isinstance(store, TraceStore)
     rows = await store.search(tq)
-    rows = [r for r in rows if r.start_ns is None or start <= r.start_ns < start + query.bucket_ns]
+    rows = [r for r in rows if r.start_ns is None or start <= r.start_ns < end]
     rows.sort(key=lambda r: r.start_ns or 0)
-    picked = [rows[i] for i in _spread(rows, query.sample_per_bucket)]
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        groups.setdefault(_route_key(r.route), []).append(r.trace_id)
+    picked = [ids[i] for ids in groups.values() for i in _spread(ids, n)]
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(trace_id: str) -> Trace | None:
@@ -148,14 +170,15 @@ async def _bucket_traces(store: object, query: OnsetQuery, start: int) -> tuple[
             except OncallError:
                 return None  # gone since the search (evicted, retention): not a finding
 
-    fetched = await asyncio.gather(*(one(r.trace_id) for r in picked))
-    return [t for t in fetched if t is not None and t.spans], len(rows)
+    fetched = await asyncio.gather(*(one(i) for i in picked))
+    sample = [t for t in fetched if t is not None and t.spans]
+    return sample, {r: len(ids) for r, ids in groups.items()}, len(rows)
 
 
 async def sample_window(
     store: object, query: OnsetQuery, *, changes: Sequence[ChangeEvent] = ()
 ) -> OnsetWindow:
-    """At most ``query.sample_per_bucket`` traces per bucket, analysed here."""
+    """At most ``query.sample_per_bucket`` traces per route and bucket, analysed here."""
     if not can_sample(store):
         raise UnsupportedError(
             f"{type(store).__name__} can neither count in its engine nor list the traces "
@@ -167,26 +190,28 @@ async def sample_window(
     first = query.since_ns - query.since_ns % step
     listed = capped = 0
     for start in range(first, query.until_ns, step):
-        traces, seen = await _bucket_traces(store, query, start)
-        listed += seen
-        capped += seen >= SEARCH_CAP
-        per_route: dict[str, int] = {}
+        traces, seen, total = await _bucket_traces(store, query, start)
+        listed += total
+        capped += total >= SEARCH_CAP
+        analysed_routes: set[str] = set()
         for trace in traces:
             route = default_route(trace)
             if query.route is not None and route != query.route:
                 continue
-            per_route[route] = per_route.get(route, 0) + 1
+            analysed_routes.add(route)
             sampled.append(trace)
-            counts.analysed(route, _bucket_of(_start(trace), query), _kinds(trace))
-        # Traces seen: the listing spread over the sample's routes by their
-        # share (a search row does not always name its route).
-        total = sum(per_route.values())
-        for route, n in per_route.items():
-            counts.seen(route, start, round(seen * n / total) if total else 0)
+            counts.analysed(route, start, _kinds(trace))
+        for route, n in seen.items():
+            if route in analysed_routes:
+                counts.seen(route, start, n)
+        # Rows the listing did not name a route for: their analysed traces
+        # say which route they were; count each of those as seen once.
+        for route in analysed_routes - seen.keys():
+            counts.seen(route, start, sum(1 for t in traces if default_route(t) == route))
     minutes = query.bucket_ns // 60_000_000_000
     size = f"{minutes}m" if minutes else f"{query.bucket_ns // 1_000_000_000}s"
     note = (
-        f"sampled up to {query.sample_per_bucket} traces per {size} bucket "
+        f"sampled up to {query.sample_per_bucket} traces per route per {size} bucket "
         f"({len(sampled):,} analysed of {listed:,} listed)"
     )
     if capped:
