@@ -219,7 +219,6 @@ def test_a_change_inside_the_onset_bucket_is_named_with_its_time() -> None:
 
 
 def test_the_line_reads_like_the_issue() -> None:
-    at = T0 + 14 * 60 * MIN + 2 * MIN  # 14:02 UTC on a day boundary? build it explicitly
     from datetime import UTC, datetime
 
     at = int(datetime(2026, 11, 24, 14, 2, tzinfo=UTC).timestamp()) * 1_000_000_000
