@@ -163,3 +163,10 @@ def test_changes_outside_the_window_and_lookback_are_dropped() -> None:
     near = ChangeEvent(T0 - 60 * 10**9, "serving_version", "r", "r", "v2", "v3")
     late = ChangeEvent(q.until_ns, "flag", "f")
     assert in_window([old, near, late], q, 3600 * 10**9) == [near]
+
+
+async def test_a_listing_at_its_cap_says_seen_counts_are_lower_bounds() -> None:
+    traces, _ = _traces(buckets=1, per_bucket=150, change_bucket=None)  # 300 in the bucket
+    w = await sample_window(SearchStore(traces), query(1, sample=10))
+    assert sum(b.traces for b in w.buckets) == 200  # 4 x 10, at least 200
+    assert w.method_note.endswith("; 1 bucket(s) listed 200+ traces, seen counts are lower bounds")
