@@ -68,22 +68,25 @@ def fleet(
     change_offset_ms: int = 120_000,
     rate_after: float = 0.25,
     seed: int = 3,
+    t0_ms: int = T0_MS,
+    rewrite: bool = True,
 ) -> tuple[list[list[Span]], int]:
     """The spans of every request (both routes, ``per_bucket`` each per
-    5-min bucket), and the change time (ns)."""
+    5-min bucket from ``t0_ms``), and the change time (ns). ``rewrite``
+    False: the loops start with no description change in the traces."""
     rng = random.Random(seed)
-    change_ms = T0_MS + (change_bucket or 0) * BUCKET_MS + change_offset_ms
+    change_ms = t0_ms + (change_bucket or 0) * BUCKET_MS + change_offset_ms
     out = []
     n = 0
     for b in range(buckets):
         for i in range(per_bucket):
-            at = T0_MS + b * BUCKET_MS + int(i * BUCKET_MS / per_bucket)
+            at = t0_ms + b * BUCKET_MS + int(i * BUCKET_MS / per_bucket)
             after = change_bucket is not None and at >= change_ms
             for route in ("agent-assist", "billing"):
                 n += 1
                 changed = after and route == "agent-assist"
                 loops = changed and rng.random() < rate_after
-                text = NEW_DESCRIPTION if changed else OLD_DESCRIPTION
+                text = NEW_DESCRIPTION if changed and rewrite else OLD_DESCRIPTION
                 out.append(fleet_trace(n, at, route=route, loops=loops, description=text))
     return out, change_ms * MS
 

@@ -92,3 +92,49 @@ def test_bad_arguments_are_one_line_usage_errors(
     assert main(["trace", "onset", path, *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_a_store_and_the_audit_log_name_an_action_as_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No FILE: the environment's trace store is sampled, and an action the
+    audit log says ran just before the loops is the change named."""
+    import time
+    from datetime import UTC, datetime
+
+    from oncall_tui.actions import AuditLog
+    from oncall_tui.cli import common
+    from oncall_tui.core.assemble import assemble
+    from tests.onset_fleet import fleet
+    from tests.unit.test_onset_sampling import SearchStore
+
+    now_ms = time.time_ns() // MS
+    t0 = now_ms - now_ms % BUCKET_MS - 11 * BUCKET_MS  # 12 buckets ending with the current one
+    requests, change_ns = fleet(buckets=12, per_bucket=20, change_bucket=7, change_offset_ms=0,
+                                rewrite=False, t0_ms=t0)  # fmt: skip
+    store = SearchStore([assemble(spans, source="test")[0] for spans in requests])
+
+    def adapters(env: object, section: str, ctx: object = None) -> dict[str, object]:
+        return {"s": store} if section == "trace_stores" else {}
+
+    monkeypatch.setattr(common, "adapters", adapters)
+    ran = datetime.fromtimestamp((change_ns - 60 * 10**9) / 1e9, UTC)
+    audit = AuditLog(tmp_path / "audit.jsonl", clock=lambda: ran)
+    for stage, data in (("planned", {"detail": "failover to openai/gpt-4o on agent-assist"}),
+                        ("executed", {"detail": "done"})):  # fmt: skip
+        audit.append(action_id="a1", key="k1", stage=stage, actor="ana", env="prod",
+                     kind="failover", route="agent-assist", data=data)  # fmt: skip
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"audit_log: {tmp_path / 'audit.jsonl'}\nenvironments:\n  prod: {{description: p}}\n"
+    )
+    monkeypatch.setenv("ONCALL_TUI_CONFIG", str(cfg))
+    code = main(["trace", "onset", "--since", "1h", "--sample", "20", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1, doc
+    assert doc["source"] == "s" and doc["method"] == "sampled"
+    [onset] = doc["onsets"]
+    assert onset["cause"]["kind"] == "action" and onset["cause"]["source"] == "audit"
+    assert onset["line"].endswith(
+        "1 min before, action failover ran: failover to openai/gpt-4o on agent-assist (by ana)"
+    )
