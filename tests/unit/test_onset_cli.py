@@ -138,3 +138,42 @@ def test_a_store_and_the_audit_log_name_an_action_as_the_cause(
     assert onset["line"].endswith(
         "1 min before, action failover ran: failover to openai/gpt-4o on agent-assist (by ana)"
     )
+
+
+def test_a_store_that_counts_in_its_engine_is_preferred_and_its_candidates_confirmed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oncall_tui.cli import common
+    from oncall_tui.core.assemble import assemble
+    from oncall_tui.core.onset_model import BucketCount, OnsetQuery, OnsetWindow
+    from tests.onset_fleet import fleet
+    from tests.unit.test_onset_sampling import CountingStore, SearchStore
+
+    requests, _ = fleet(buckets=1, per_bucket=2, change_bucket=0, change_offset_ms=0,
+                        rate_after=1.0)  # fmt: skip
+    traces = [assemble(spans, source="test")[0] for spans in requests]
+    ids = [t.trace_id for t in traces]
+    q = OnsetQuery(since_ns=0, until_ns=1, bucket_ns=1)
+    pushed = OnsetWindow(q, "pushdown", [BucketCount("agent-assist", 0, 10)],
+                         method_note="counted in the engine over 10 traces",
+                         candidates={"reentrancy_cycle": ids})  # fmt: skip
+    stores = {"sampled": SearchStore(traces), "engine": CountingStore(traces, pushed)}
+
+    def adapters(env: object, section: str, ctx: object = None) -> dict[str, object]:
+        return stores if section == "trace_stores" else {}
+
+    monkeypatch.setattr(common, "adapters", adapters)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"audit_log: {tmp_path / 'none.jsonl'}\nenvironments:\n  p: {{description: p}}\n"
+    )
+    monkeypatch.setenv("ONCALL_TUI_CONFIG", str(cfg))
+    code, doc = _json(capsys, ["--since", "1h"])
+    assert code == 0
+    assert (doc["source"], doc["method"]) == ("engine", "pushdown")
+    assert doc["method_note"] == "counted in the engine over 10 traces"
+    # Candidates are analysed here: only the looping agent-assist ones keep the kind.
+    looping = [
+        t.trace_id for t in traces if t.spans[0].attributes["gen_ai.route"] == "agent-assist"
+    ]
+    assert doc["confirmed"] == {"reentrancy_cycle": looping}
