@@ -167,6 +167,11 @@ def test_changes_outside_the_window_and_lookback_are_dropped() -> None:
 
 async def test_a_listing_at_its_cap_says_seen_counts_are_lower_bounds() -> None:
     traces, _ = _traces(buckets=1, per_bucket=150, change_bucket=None)  # 300 in the bucket
-    w = await sample_window(SearchStore(traces), query(1, sample=10))
-    assert sum(b.traces for b in w.buckets) == 200  # 4 x 10, at least 200
+    w = await sample_window(SearchStore(traces), query(1, sample=10, route="billing"))
+    assert w.method_note.startswith("sampled up to 10 traces per route per 5m bucket (10 analysed")
+    # The route's 150 fit a listing of 200 (4 x 10, at least 200): not capped.
+    assert sum(b.traces for b in w.buckets) == 150
+    traces, _ = _traces(buckets=1, per_bucket=250, change_bucket=None)
+    w = await sample_window(SearchStore(traces), query(1, sample=10, route="billing"))
+    assert sum(b.traces for b in w.buckets) == 200
     assert w.method_note.endswith("; 1 bucket(s) listed 200+ traces, seen counts are lower bounds")
