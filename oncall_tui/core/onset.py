@@ -7,19 +7,24 @@ finding kind, walk the buckets in time order. Bucket ``t`` is the onset when
 
 1. there is a baseline: at least ``min_baseline`` traces analysed in at least
    ``min_baseline_buckets`` earlier buckets of the window;
-2. the bucket has at least ``min_count`` traces with the kind (three traces
-   are a pattern, one is an anecdote);
-3. the bucket alone is improbable under the baseline rate: the Chernoff bound
-   on the binomial upper tail, ``P(X >= k) <= exp(-n * KL(k/n || p0))``, is at
-   most ``alpha / buckets`` (Bonferroni over the buckets of the series, so a
-   long window of noise does not get more chances to false-alarm);
+2. the bucket's own rate is above the baseline ``p0``;
+3. the bucket, alone or pooled with the next one or two (``SCAN``), has at
+   least ``min_count`` traces with the kind (three traces are a pattern, one
+   is an anecdote) and is improbable under the baseline rate: the Chernoff
+   bound on the binomial upper tail, ``P(X >= k) <= exp(-n * KL(k/n || p0))``,
+   is at most ``alpha / (buckets * SCAN)`` (Bonferroni over the buckets and
+   window sizes tested, so a long window of noise gets no more chances to
+   false-alarm). Pooling matters: without it, a rise that begins mid-bucket
+   fails the test in its first bucket, which then joins the baseline and
+   raises it;
 4. the rise holds: pooled from ``t`` to the window's end, the rate is at least
    ``min_ratio`` times the baseline and ``min_delta`` above it, and its own
    tail bound is at most ``alpha``.
 
-A moderate rise can pass test 3 only a bucket or two after it began, so the
-onset reported is the most likely change point at or up to ``BACKTRACK``
-buckets before the bucket that passed (two constant binomial rates, split
+A moderate rise can still pass test 3 only a bucket or two after it began,
+and a pooled window can pass on the strength of its later buckets, so the
+onset reported is the most likely change point from ``BACKTRACK`` buckets
+before the bucket that passed to the end of its window (two constant binomial rates, split
 where their joint likelihood is highest).
 
 The baseline ``p0`` is the pooled rate of every earlier bucket, smoothed by
@@ -88,7 +93,7 @@ class Onset(msgspec.Struct, frozen=True):
     before_analysed: int = 0
     after_with: int = 0
     after_analysed: int = 0
-    #: Tail bound, under the baseline, of the bucket that passed the test (smaller: clearer).
+    #: Tail bound, under the baseline, of the window that passed the test (smaller: clearer).
     p_bound: float = 1.0
 
 
@@ -192,11 +197,31 @@ def tail_bound(k: int, n: int, p: float) -> float:
     return math.exp(-n * kl)
 
 
+def _window_bound(s: Series, t: int, p0: float, rule: OnsetRule) -> float:
+    """The smallest tail bound of bucket ``t`` alone or pooled with the next
+    one or two (up to ``SCAN``): a rise that starts mid-bucket or builds over
+    a few buckets is still seen from its first bucket. 1.0 when no window
+    has ``min_count`` traces with the kind."""
+    best = 1.0
+    k = n = 0
+    for i in range(t, min(t + SCAN, len(s.starts))):
+        k += s.with_kind[i]
+        n += s.analysed[i]
+        if k >= rule.min_count and n:
+            best = min(best, tail_bound(k, n, p0))
+    return best
+
+
+#: How many buckets, from the one tested, its window may pool.
+SCAN = 3
+
+
 def find_onset(s: Series, rule: OnsetRule = DEFAULT_RULE) -> tuple[int, float] | None:
     """Index of the onset bucket of ``s`` and its tail bound, or None."""
     size = len(s.starts)
     tested = sum(1 for n in s.analysed if n) or 1
-    per_bucket_alpha = rule.alpha / tested
+    # Bonferroni over the buckets and the window sizes each is tested with.
+    per_test_alpha = rule.alpha / (tested * SCAN)
     # Suffix sums: the "rise holds" test pools from t to the end.
     suffix_k = [0] * (size + 1)
     suffix_n = [0] * (size + 1)
@@ -206,22 +231,19 @@ def find_onset(s: Series, rule: OnsetRule = DEFAULT_RULE) -> tuple[int, float] |
     base_k = base_n = base_buckets = 0
     for t in range(size):
         k, n = s.with_kind[t], s.analysed[t]
-        if (
-            n
-            and base_n >= rule.min_baseline
-            and base_buckets >= rule.min_baseline_buckets
-            and k >= rule.min_count
-        ):
+        if n and base_n >= rule.min_baseline and base_buckets >= rule.min_baseline_buckets:
             p0 = (base_k + 0.5) / (base_n + 1)
-            bound = tail_bound(k, n, p0)
-            if bound <= per_bucket_alpha:
-                after = suffix_k[t] / suffix_n[t]
-                if (
-                    after >= rule.min_ratio * p0
-                    and after - p0 >= rule.min_delta
-                    and tail_bound(suffix_k[t], suffix_n[t], p0) <= rule.alpha
-                ):
-                    return _change_point(s, t, suffix_k, suffix_n, rule), bound
+            # The rise begins in a bucket above the baseline, not before it.
+            if k / n > p0:
+                bound = _window_bound(s, t, p0, rule)
+                if bound <= per_test_alpha:
+                    after = suffix_k[t] / suffix_n[t]
+                    if (
+                        after >= rule.min_ratio * p0
+                        and after - p0 >= rule.min_delta
+                        and tail_bound(suffix_k[t], suffix_n[t], p0) <= rule.alpha
+                    ):
+                        return _change_point(s, t, suffix_k, suffix_n, rule), bound
         base_k += k
         base_n += n
         if n:
@@ -243,18 +265,19 @@ def _loglik(k: int, n: int) -> float:
 def _change_point(
     s: Series, t: int, suffix_k: list[int], suffix_n: list[int], rule: OnsetRule
 ) -> int:
-    """The bucket where the rise most likely began, at or before ``t``.
+    """The bucket where the rise most likely began, near ``t``.
 
-    A moderate rise can pass the per-bucket test only a bucket or two after
-    it began; of the buckets up to ``BACKTRACK`` before ``t`` (each with a
-    baseline), the one splitting the series into the two most likely
-    constant rates is taken, the latest on a tie.
+    A moderate rise can pass the test only a bucket or two after it began,
+    and a window pooled from ``t`` can pass on the strength of the buckets
+    after it; of the buckets from ``BACKTRACK`` before ``t`` to the end of
+    its window (each with a baseline), the one splitting the series into the
+    two most likely constant rates is taken, the latest on a tie.
     """
     total_k, total_n = suffix_k[0], suffix_n[0]
     best, best_ll = t, -math.inf
     base_n = total_n - suffix_n[max(0, t - BACKTRACK)]
     base_buckets = sum(1 for n in s.analysed[: max(0, t - BACKTRACK)] if n)
-    for tau in range(max(0, t - BACKTRACK), t + 1):
+    for tau in range(max(0, t - BACKTRACK), min(len(s.starts), t + SCAN)):
         if base_n >= rule.min_baseline and base_buckets >= rule.min_baseline_buckets:
             ll = _loglik(total_k - suffix_k[tau], total_n - suffix_n[tau]) + _loglik(
                 suffix_k[tau], suffix_n[tau]

@@ -17,11 +17,12 @@ in the bucket (up to the search cap, which the note states).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar
 
 from oncall_tui.core.analysis import analyze
 from oncall_tui.core.changes import changes_from_traces, default_route
-from oncall_tui.core.models import Trace
+from oncall_tui.core.models import Trace, TraceSummary
 from oncall_tui.core.onset_model import BucketCount, ChangeEvent, OnsetQuery, OnsetWindow
 from oncall_tui.errors import OncallError, UnsupportedError
 from oncall_tui.sources.capabilities import (
@@ -147,26 +148,77 @@ def _route_key(route: str | None) -> str:
     return route or ""
 
 
+#: A bucket whose listing hits the cap is listed again in this many parts, so
+#: the sample still spans the whole bucket and more traces are counted (once:
+#: a part that hits the cap too is not split again).
+SPLIT = 4
+
+_Row = TypeVar("_Row", Trace, TraceSummary)
+
+
+async def _listing(
+    fetch: Callable[[int, int], Awaitable[list[_Row]]],
+    start: int,
+    end: int,
+    cap: int,
+    start_of: Callable[[_Row], int | None],
+) -> tuple[list[_Row], bool]:
+    """What a store lists in ``[start, end)``, and whether a cap cut it."""
+
+    async def part(a: int, b: int) -> tuple[list[_Row], bool]:
+        raw = await fetch(a, b)
+        kept = [x for x in raw if (t := start_of(x)) is None or a <= t < b]
+        return kept, len(raw) >= cap
+
+    rows, capped = await part(start, end)
+    if not capped or end - start < SPLIT * 1_000_000_000:
+        return rows, capped
+    step = (end - start) // SPLIT
+    seen: dict[str, _Row] = {}
+    capped = False
+    for i in range(SPLIT):
+        a = start + i * step
+        got, cut = await part(a, end if i == SPLIT - 1 else a + step)
+        capped = capped or cut
+        for x in got:
+            seen.setdefault(x.trace_id, x)  # a row with no start time comes back in every part
+    return list(seen.values()), capped
+
+
 async def _bucket_traces(
     store: object, query: OnsetQuery, start: int
-) -> tuple[list[Trace], dict[str, int], int]:
+) -> tuple[list[Trace], dict[str, int], int, bool]:
     """One bucket: up to ``sample_per_bucket`` traces of each route, spread
     evenly over the bucket; traces listed per route (a search row that does
-    not name its route counts under ""); everything listed."""
+    not name its route counts under ""); everything listed; whether a
+    listing cap cut it."""
     end = start + query.bucket_ns
     n = query.sample_per_bucket
-    tq = TraceQuery(route=query.route, start_ns=start, end_ns=end, limit=listing_cap(query))
+    cap = listing_cap(query)
+
+    def tq(a: int, b: int) -> TraceQuery:
+        return TraceQuery(route=query.route, start_ns=a, end_ns=b, limit=cap)
+
     if isinstance(store, RecentTraces):
-        got = [t for t in await store.recent_traces(tq) if t.spans and start <= _start(t) < end]
+        recent = store
+
+        async def sweep(a: int, b: int) -> list[Trace]:
+            return [t for t in await recent.recent_traces(tq(a, b)) if t.spans]
+
+        got, capped = await _listing(sweep, start, end, cap, _start)
         got.sort(key=_start)
         by_route: dict[str, list[Trace]] = {}
         for t in got:
             by_route.setdefault(default_route(t), []).append(t)
         sample = [ts[i] for ts in by_route.values() for i in _spread(ts, n)]
-        return sample, {r: len(ts) for r, ts in by_route.items()}, len(got)
+        return sample, {r: len(ts) for r, ts in by_route.items()}, len(got), capped
     assert isinstance(store, TraceSearch) and isinstance(store, TraceStore)
-    rows = await store.search(tq)
-    rows = [r for r in rows if r.start_ns is None or start <= r.start_ns < end]
+    search = store
+
+    async def listed(a: int, b: int) -> list[TraceSummary]:
+        return await search.search(tq(a, b))
+
+    rows, capped = await _listing(listed, start, end, cap, lambda r: r.start_ns)
     rows.sort(key=lambda r: r.start_ns or 0)
     groups: dict[str, list[str]] = {}
     for r in rows:
@@ -183,7 +235,7 @@ async def _bucket_traces(
 
     fetched = await asyncio.gather(*(one(i) for i in picked))
     sample = [t for t in fetched if t is not None and t.spans]
-    return sample, {r: len(ids) for r, ids in groups.items()}, len(rows)
+    return sample, {r: len(ids) for r, ids in groups.items()}, len(rows), capped
 
 
 async def sample_window(
@@ -202,9 +254,9 @@ async def sample_window(
     listed = capped = 0
     cap = listing_cap(query)
     for start in range(first, query.until_ns, step):
-        traces, seen, total = await _bucket_traces(store, query, start)
+        traces, seen, total, cut = await _bucket_traces(store, query, start)
         listed += total
-        capped += total >= cap
+        capped += cut
         analysed_routes: set[str] = set()
         for trace in traces:
             route = default_route(trace)
@@ -227,7 +279,10 @@ async def sample_window(
         f"({len(sampled):,} analysed of {listed:,} listed)"
     )
     if capped:
-        note += f"; {capped} bucket(s) listed {cap}+ traces, seen counts are lower bounds"
+        note += (
+            f"; {capped} bucket(s) had a quarter listing {cap}+ traces: "
+            "seen counts there are lower bounds"
+        )
     return OnsetWindow(
         query=query,
         method="sampled",

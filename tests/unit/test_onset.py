@@ -74,10 +74,24 @@ def test_steady_binomial_noise_never_alarms(p: float, n: int, buckets: int, seed
     assert onsets(window(noisy(rng, p, n, buckets))) == []
 
 
-def test_small_counts_are_an_anecdote_not_an_onset() -> None:
-    """Two traces with the kind after a clean history is below the minimum count."""
-    counts = [(10, 0)] * 10 + [(10, 2)] + [(10, 2)] * 5
-    assert onsets(window(counts)) == []
+@pytest.mark.parametrize(
+    "tail",
+    [
+        [(10, 2)] + [(10, 0)] * 5,  # a lone pair
+        [(10, 1), (10, 0), (10, 1), (10, 0), (10, 0), (10, 1)],  # scattered singles
+        [(10, 0)] * 5 + [(10, 2)],  # a pair in the last bucket
+    ],
+)
+def test_small_counts_are_an_anecdote_not_an_onset(tail: list[tuple[int, int]]) -> None:
+    """Fewer than three traces with the kind in any window of three buckets,
+    after a clean history, is below the minimum count however rare the kind was."""
+    assert onsets(window([(10, 0)] * 10 + tail)) == []
+
+
+def test_a_sustained_trickle_is_an_onset() -> None:
+    """Two a bucket, every bucket, after none: small buckets, a clear rise."""
+    [o] = onsets(window([(10, 0)] * 10 + [(10, 2)] * 6))
+    assert o.at_ns == T0 + 10 * BUCKET
 
 
 def test_no_baseline_no_onset() -> None:

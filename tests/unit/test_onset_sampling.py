@@ -165,13 +165,22 @@ def test_changes_outside_the_window_and_lookback_are_dropped() -> None:
     assert in_window([old, near, late], q, 3600 * 10**9) == [near]
 
 
-async def test_a_listing_at_its_cap_says_seen_counts_are_lower_bounds() -> None:
-    traces, _ = _traces(buckets=1, per_bucket=150, change_bucket=None)  # 300 in the bucket
-    w = await sample_window(SearchStore(traces), query(1, sample=10, route="billing"))
-    assert w.method_note.startswith("sampled up to 10 traces per route per 5m bucket (10 analysed")
-    # The route's 150 fit a listing of 200 (4 x 10, at least 200): not capped.
-    assert sum(b.traces for b in w.buckets) == 150
+async def test_a_bucket_whose_listing_hits_the_cap_is_listed_again_in_quarters() -> None:
+    """One route lists at most 4 x --sample (at least 200) a search: a busier
+    bucket is listed in four parts, so its sample spans the whole bucket."""
     traces, _ = _traces(buckets=1, per_bucket=250, change_bucket=None)
+    store = SearchStore(traces)
+    w = await sample_window(store, query(1, sample=8, route="billing"))
+    assert [(b.traces, b.analysed) for b in w.buckets] == [(250, 8)]
+    assert "lower bounds" not in w.method_note
+    starts = sorted(store.by_id[i].spans[0].start_ns - T0 for i in store.fetched)
+    assert starts[0] < BUCKET // 4 and starts[-1] > 3 * BUCKET // 4
+
+
+async def test_a_quarter_still_at_the_cap_says_seen_counts_are_lower_bounds() -> None:
+    traces, _ = _traces(buckets=1, per_bucket=1000, change_bucket=None)
     w = await sample_window(SearchStore(traces), query(1, sample=10, route="billing"))
-    assert sum(b.traces for b in w.buckets) == 200
-    assert w.method_note.endswith("; 1 bucket(s) listed 200+ traces, seen counts are lower bounds")
+    assert [b.traces for b in w.buckets] == [800]  # four quarters of 200
+    assert w.method_note.endswith(
+        "; 1 bucket(s) had a quarter listing 200+ traces: seen counts there are lower bounds"
+    )
