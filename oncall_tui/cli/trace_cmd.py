@@ -25,7 +25,7 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 _FILES_HELP = "trace file(s) read together, e.g. trace.json logs.json; - for stdin"
 
 #: Further ``trace`` subcommands (store access, listen) register here.
-EXTRA_REGISTRARS: list[str] = ["oncall_tui.cli.trace_store_cmd"]
+EXTRA_REGISTRARS: list[str] = ["oncall_tui.cli.trace_store_cmd", "oncall_tui.cli.onset_cmd"]
 
 
 def register(sub: Sub) -> None:

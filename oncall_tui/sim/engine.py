@@ -139,6 +139,11 @@ class SimEngine:
         fleet = self.fleet
         rng = fleet.rng
         fleet.t += dt
+        before = set(fleet.changed)
+        fleet.apply_changes()
+        for name in sorted(fleet.changed - before):
+            sc = SCENARIOS[name]
+            self.emit("alert", route=sc.route, detail=f"scenario change made: {name}")
         notable_left = NOTABLE_TRACES_PER_STEP
         analyse_left = ANALYSED_TRACES_PER_STEP
         for route in fleet.routes.values():

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from oncall_tui.core.gateway import (
     ModelRef,
     Percentiles,
@@ -63,6 +65,8 @@ class RouteState:
     structured: bool = False
     tool_cache_hit: float = 0.0  # share of tool results a result cache answers
     freshness_slo_s: float | None = None  # the oldest data its answers may use
+    #: The tools an agentic route offers the model, as its traces' definitions show.
+    tool_descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def primary(self) -> ModelRef:
@@ -140,6 +144,7 @@ class Fleet:
     sticky: set[str] = field(default_factory=set)  # sessions stuck on a fallback
     quota_reset_seen: dict[str, datetime] = field(default_factory=dict)
     request_counter: int = 0
+    changed: set[str] = field(default_factory=set)  # mid-run scenarios whose change was made
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -172,6 +177,23 @@ class Fleet:
 
     def disable(self, name: str) -> None:
         self.active.pop(name, None)
+        self.changed.discard(name)
+
+    def apply_changes(self) -> None:
+        """Make the change of every mid-run scenario whose time has come."""
+        for name, started in self.active.items():
+            effects = SCENARIOS[name].effects
+            if name in self.changed or self.t - started < effects.change_after_s:
+                continue
+            self.changed.add(name)
+            route = self.routes[SCENARIOS[name].route]
+            if effects.tool_description is not None:
+                tool, text = effects.tool_description
+                route.tool_descriptions[tool] = text
+            if effects.model_snapshot is not None:
+                current = route.versions[route.version]
+                primary = msgspec.structs.replace(current.primary, version=effects.model_snapshot)
+                route.versions[route.version] = msgspec.structs.replace(current, primary=primary)
 
     def effects_for(self, route: RouteState) -> list[tuple[Effects, float]]:
         out = []
@@ -181,7 +203,9 @@ class Fleet:
                 continue
             if sc.effects.only_version and sc.effects.only_version != route.version:
                 continue
-            out.append((sc.effects, self.t - started))
+            if sc.effects.change_after_s and name not in self.changed:
+                continue  # before its change, a mid-run scenario does nothing
+            out.append((sc.effects, self.t - started - sc.effects.change_after_s))
         return out
 
     # ------------------------------------------------------------- traffic
@@ -549,6 +573,10 @@ def default_routes(start: datetime = BASE_TIME) -> dict[str, RouteState]:
             agentic=True,
             tool_cache_hit=0.2,
             freshness_slo_s=3600.0,
+            tool_descriptions={
+                "search_kb": "Search the support knowledge base; returns matching articles.",
+                "lookup_order": "Look up an order by id; returns its status and items.",
+            },
         ),
         "doc-extract": RouteState(
             "doc-extract",

@@ -43,6 +43,17 @@ class Effects:
     # older by the minute (routes with retrieval only).
     index_stalled_s: float = 0.0
     tool_cache_hit: float | None = None  # replaces the route's tool-result cache hit rate
+    # A change mid-run: nothing of the scenario happens for this many sim
+    # seconds after it starts; then its change (below) is made and its
+    # effects begin, so ``trace onset`` sees a before and an after.
+    change_after_s: float = 0.0
+    # The change: a tool's description is rewritten (tool, new description),
+    # as the traces' tool definitions show...
+    tool_description: tuple[str, str] | None = None
+    # ...or the route's primary model alias resolves to this dated snapshot
+    # (no deploy on our side: the route's config version stays).
+    model_snapshot: str | None = None
+    reentrancy_share: float = 1.0  # share of requests whose tools re-enter (with reentrancy)
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,35 @@ SCENARIOS: dict[str, Scenario] = {
             "users mark answers unhelpful, while errors, latency and tier mix stay normal",
             Effects(index_stalled_s=3 * 3600.0, tool_cache_hit=0.9),
             "stale-retrieval",
+        ),
+        Scenario(
+            "tool-description-change",
+            "agent-assist",
+            "15 min in, tool lookup_order's description is rewritten to invite the model "
+            "back in; from then on a quarter of requests loop through it (reentrancy)",
+            Effects(
+                change_after_s=900.0,
+                tool_description=(
+                    "lookup_order",
+                    "Look up an order by id. When unsure which order, ask the assistant to "
+                    "search the knowledge base first and call this tool again.",
+                ),
+                reentrancy=True,
+                reentrancy_share=0.25,
+            ),
+            "tool-reentrancy-loop",
+        ),
+        Scenario(
+            "model-snapshot-change",
+            "doc-extract",
+            "15 min in, gpt-4o starts answering as a new dated snapshot (no deploy on our "
+            "side); from then on it refuses far more often",
+            Effects(
+                change_after_s=900.0,
+                model_snapshot="2024-11-20",
+                provider_refusals={"openai": 0.2},
+            ),
+            "safety-drift",
         ),
         Scenario(
             "bad-model-upgrade",

@@ -493,13 +493,17 @@ class SimServer:
 
         At speed > 1 the simulated clock runs ahead of the wall clock, so a
         client's ``time.time_ns()`` would cut off the newest traces. A bound at
-        (or past) the wall clock, give or take a slow request, means "until
-        now": widen it to the simulated now. It is never narrowed.
+        the wall clock, give or take a slow request, means "until now": widen
+        it to the simulated now. It is never narrowed.
         """
         if start_max is None:
             return None
-        if start_max < time.time_ns() - NOW_TOLERANCE_NS:
-            return start_max  # a real past bound: keep it exactly
+        wall = time.time_ns()
+        if abs(start_max - wall) > NOW_TOLERANCE_NS:
+            # A real past bound, or one well past the wall clock that a
+            # client read from the gateway's own clock (trace onset's
+            # buckets): keep it exactly.
+            return start_max
         sim_now = int(self.engine.gateway_time().timestamp() * 1_000_000_000)
         return max(start_max, sim_now)
 

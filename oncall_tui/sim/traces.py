@@ -204,12 +204,17 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
     tier = tiers[0]
     ttfv_ns = int(rec.ttfv_ms * MS)
     end = cursor + ttfv_ns + 300 * MS
+    first_attrs = _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True)
+    if route.tool_descriptions:
+        # What the model was offered (OTel GenAI gen_ai.tool.definitions):
+        # a rewritten description shows up here first.
+        first_attrs["gen_ai.tool.definitions"] = _tool_definitions(route.tool_descriptions)
     model_id = b.add(
         f"chat {tier.model}",
         parent,
         cursor,
         end,
-        _model_attrs(tier.provider, tier.model, tier.version, rec, ok=True),
+        first_attrs,
         service=service,
         host=host,
         kind="client",
@@ -236,7 +241,10 @@ def build_trace(fleet: Fleet, route: RouteState, rec: Record) -> list[Span]:
         b.add(f"chat {tier.model}", parent, v_end + MS, r_end, attrs, service=service, host=host)
         cursor = r_end + MS
     if route.agentic:
-        reentrant = any(e.reentrancy for e in effects)
+        share = min((e.reentrancy_share for e in effects if e.reentrancy), default=0.0)
+        # A share below 1 picks requests by their trace id: no draw from the
+        # fleet's random stream, so other scenarios' traffic stays the same.
+        reentrant = share >= 1.0 or int(trace_id[:8], 16) < share * 2**32
         tool_parent = parent
         for step, tool in enumerate(("search_kb", "lookup_order")):
             t_end = cursor + 40 * MS
@@ -328,6 +336,27 @@ def _model_attrs(
     if rec.reasoning_tokens:
         attrs["gen_ai.usage.reasoning.output_tokens"] = rec.reasoning_tokens
     return attrs
+
+
+def _tool_definitions(descriptions: dict[str, str]) -> str:
+    return json.dumps(
+        [
+            {
+                "type": "function",
+                "name": name,
+                "description": text,
+                "parameters": _TOOL_PARAMETERS.get(name, {"type": "object"}),
+            }
+            for name, text in sorted(descriptions.items())
+        ],
+        separators=(",", ":"),
+    )
+
+
+_TOOL_PARAMETERS: dict[str, dict[str, Any]] = {
+    "search_kb": {"type": "object", "properties": {"query": {"type": "string"}}},
+    "lookup_order": {"type": "object", "properties": {"id": {"type": "integer"}}},
+}
 
 
 def _tool_attrs(tool: str, step: int, rec: Record, t0_ns: int) -> dict[str, Any]:
