@@ -233,22 +233,41 @@ ORDER BY route, start_ns
 FORMAT JSONEachRow"""
 
 
+#: Spans that carry anything a change is read from.
+_OBSERVES = (
+    f"(({REQUEST_MODEL} != '' AND {RESPONSE_MODEL} != '' AND NOT {IS_ERROR}) "
+    f"OR {PROMPT_HASH} != '' OR SpanAttributes['gen_ai.tool.definitions'] != '')"
+)
+
+
 def _observations() -> str:
-    """Per span, what it says that can change: (kind, subject, value) tuples.
-    Tool definitions are read from a JSON list on the span; a description
-    is hashed like core.changes does (sha256, 16 hex digits)."""
-    defs = "JSONExtractArrayRaw(SpanAttributes['gen_ai.tool.definitions'])"
-    fn = "if(JSONHas(d, 'function'), JSONExtractRaw(d, 'function'), d)"
+    """Per span, what it says that can change, as raw (kind, subject, value)
+    tuples. Tool definitions stay one raw JSON text here: thousands of spans
+    carry the same text, so it is parsed after grouping, once per distinct
+    text (``_tool_definitions``)."""
     return f"""arrayConcat(
             if({REQUEST_MODEL} != '' AND {RESPONSE_MODEL} != '' AND NOT {IS_ERROR},
                [('model_version', {REQUEST_MODEL}, {RESPONSE_MODEL})], []),
             if({PROMPT_HASH} != '',
                [('system_prompt', 'system prompt', {PROMPT_HASH})], []),
+            if(SpanAttributes['gen_ai.tool.definitions'] != '',
+               [('tool_definitions', '', SpanAttributes['gen_ai.tool.definitions'])], [])
+        )"""
+
+
+def _tool_definitions() -> str:
+    """One grouped row -> its (kind, subject, value) items: a definitions list
+    becomes one item per tool (name, description hashed as core.changes does:
+    sha256, first 16 hex digits), in either the OpenAI ``{"type": "function",
+    "function": {...}}`` shape or flat."""
+    fn = "if(JSONHas(d, 'function'), JSONExtractRaw(d, 'function'), d)"
+    return f"""if(raw_kind = 'tool_definitions',
             arrayMap(d -> ('tool_definition', JSONExtractString({fn}, 'name'),
                            lower(substring(hex(SHA256(JSONExtractString({fn}, 'description'))),
                                            1, 16))),
-                     arrayFilter(d -> JSONExtractString({fn}, 'name') != '', {defs}))
-        )"""
+                     arrayFilter(d -> JSONExtractString({fn}, 'name') != '',
+                                 JSONExtractArrayRaw(raw_value))),
+            [(raw_kind, raw_subject, raw_value)])"""
 
 
 def change_events(table: str, *, route_filter: bool) -> str:
@@ -269,22 +288,28 @@ SELECT route, kind, subject, before, after, toString(at_ns) AS at_ns FROM (
         SELECT route, kind, subject, bucket,
                argMax(value, n) AS value, argMax(first_ns, n) AS at_ns
         FROM (
-            SELECT route, o.1 AS kind, o.2 AS subject, o.3 AS value,
-                   intDiv(toUnixTimestamp64Nano(s.1) - {{since:Int64}}, {{bucket:Int64}})
-                       AS bucket,
-                   count() AS n, min(toUnixTimestamp64Nano(s.1)) AS first_ns
+            SELECT route, e.1 AS kind, e.2 AS subject, e.3 AS value, bucket,
+                   sum(raw_n) AS n, min(raw_first_ns) AS first_ns
             FROM (
-                SELECT TraceId, min(Timestamp) AS started, {_trace_route()} AS route,
-                       groupArray((Timestamp, {_observations()})) AS seen
-                FROM {table_ref(table)}
-                WHERE {_WINDOW}
-                GROUP BY TraceId
-                HAVING started >= fromUnixTimestamp64Nano({{since:Int64}})
-                   AND started < fromUnixTimestamp64Nano({{until:Int64}}){having_route}
+                SELECT route, o.1 AS raw_kind, o.2 AS raw_subject, o.3 AS raw_value,
+                       intDiv(toUnixTimestamp64Nano(s.1) - {{since:Int64}}, {{bucket:Int64}})
+                           AS bucket,
+                       count() AS raw_n, min(toUnixTimestamp64Nano(s.1)) AS raw_first_ns
+                FROM (
+                    SELECT TraceId, min(Timestamp) AS started, {_trace_route()} AS route,
+                           groupArrayIf((Timestamp, {_observations()}), {_OBSERVES}) AS seen
+                    FROM {table_ref(table)}
+                    WHERE {_WINDOW}
+                    GROUP BY TraceId
+                    HAVING started >= fromUnixTimestamp64Nano({{since:Int64}})
+                       AND started < fromUnixTimestamp64Nano({{until:Int64}}){having_route}
+                )
+                ARRAY JOIN seen AS s
+                ARRAY JOIN s.2 AS o
+                WHERE o.3 != ''
+                GROUP BY route, raw_kind, raw_subject, raw_value, bucket
             )
-            ARRAY JOIN seen AS s
-            ARRAY JOIN s.2 AS o
-            WHERE o.3 != ''
+            ARRAY JOIN {_tool_definitions()} AS e
             GROUP BY route, kind, subject, value, bucket
         )
         GROUP BY route, kind, subject, bucket
