@@ -91,6 +91,9 @@ TOOL_ARGS = (
     f"{_first(_keys('tool_call_arguments'))}, "
     "SpanAttributes['openinference.span.kind'] = 'TOOL', SpanAttributes['input.value'], "
     "SpanAttributes['traceloop.span.kind'] = 'tool', SpanAttributes['traceloop.entity.input'], "
+    # OTel GenAI's event form (Strands): the call's arguments in a span event.
+    "has(Events.Name, 'gen_ai.tool.message'), "
+    "Events.Attributes[indexOf(Events.Name, 'gen_ai.tool.message')]['content'], "
     "'')"
 )
 REQUEST_MODEL = _first(_keys("request_model"))
