@@ -27,6 +27,7 @@ from oncall_tui.core.onset_model import BucketCount, ChangeEvent, OnsetQuery, On
 from oncall_tui.core.text import preview
 from oncall_tui.errors import (
     AuthError,
+    ConfigError,
     NotFoundError,
     RemoteError,
     TraceFormatError,
@@ -130,9 +131,24 @@ class _ChangeRow(msgspec.Struct):
     at_ns: int
 
 
-def _rows(content: bytes, type_: Any, where: str) -> list[Any]:
+def _described(text: str, code: str | None = None) -> str:
+    """ "ClickHouse error 60 UNKNOWN_TABLE: <message>" from a server error text:
+    the code and name kept, the "DB::Exception:" prefix and the "(version
+    ...)" suffix dropped, cut to one readable line."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if code is None and (m := _CODE.search(first)):
+        code = m.group(1)
+    name = m.group(1) if (m := _NAME.search(first)) else None
+    msg = re.sub(r"^Code:\s*\d+\.\s*(DB::Exception:\s*)?", "", first)
+    msg = re.sub(r"\s*\([A-Z][A-Z0-9_]+\)\s*(\(version [^)]*\))?\s*$", "", msg)
+    label = f"ClickHouse error {code}" + (f" {name}" if name else "") if code else "error"
+    return f"{label}: {preview(msg, 160)}"
+
+
+def _rows(content: bytes, type_: Any, what: str, where: str) -> list[Any]:
     """A JSONEachRow body, one typed row a line; a bad line is a one-line
-    error naming the query and the line."""
+    error naming the query and the line. An exception text among the rows is
+    the server failing after it sent the first ones: an error, never data."""
     out = []
     dec = msgspec.json.Decoder(type_, strict=False)
     for n, line in enumerate(content.splitlines(), 1):
@@ -142,12 +158,12 @@ def _rows(content: bytes, type_: Any, where: str) -> list[Any]:
             out.append(dec.decode(line))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             text = line.decode("utf-8", "replace")
-            if _CODE.search(text) and "Exception" in text:
+            if _CODE.match(text) and "Exception" in text:
                 raise RemoteError(
-                    f"{SYSTEM}: {where} failed mid-answer: {preview(text, 160)}"
+                    f"{SYSTEM}: {what} at {where} failed mid-answer: {_described(text)}"
                 ) from None
             raise TraceFormatError(
-                f"{SYSTEM}: {where} answered a malformed row at line {n}: {exc}"
+                f"{SYSTEM}: {what} answered a malformed row at line {n}: {exc}"
             ) from None
     return out
 
@@ -164,7 +180,10 @@ class ClickHouseStore:
         self.options = options
         self.base_url = options.url.rstrip("/")
         self.table = options.table
-        sql.table_ref(self.table)  # refuse a bad name at construction, not mid-incident
+        try:  # refuse a bad name at construction, not mid-incident
+            sql.table_ref(self.table)
+        except ValueError as exc:
+            raise ConfigError(f"{SYSTEM} option table: {exc}") from None
         self.where = f"{self.base_url} (database {options.database}, table {options.table})"
         headers = {"X-ClickHouse-User": options.user, "X-ClickHouse-Format": "JSONEachRow"}
         key = ctx.secret(options.password_env)
@@ -207,24 +226,16 @@ class ClickHouseStore:
         raise self._error(resp, code, what)
 
     def _error(self, resp: httpx.Response, code: str | None, what: str) -> Exception:
-        text = resp.text[:4096]
-        first = text.strip().splitlines()[0] if text.strip() else ""
-        if code is None and (m := _CODE.search(first)):
-            code = m.group(1)
-        name = m.group(1) if (m := _NAME.search(first)) else None
-        # The message without the "Code: N. DB::Exception: " prefix and the
-        # trailing "(NAME) (version ...)", cut to one readable line.
-        msg = re.sub(r"^Code:\s*\d+\.\s*(DB::Exception:\s*)?", "", first)
-        msg = re.sub(r"\s*\([A-Z][A-Z0-9_]+\)\s*(\(version [^)]*\))?\s*$", "", msg)
-        label = f"ClickHouse error {code}" + (f" {name}" if name else "") if code else "error"
-        line = f"{SYSTEM}: {what} at {self.where} failed: {label}: {preview(msg, 160)}"
-        if resp.status_code in (401, 403) or code in ("516", "192", "194", "195"):
+        line = f"{SYSTEM}: {what} at {self.where} failed: {_described(resp.text[:4096], code)}"
+        if resp.status_code in (401, 403) or code in ("516", "192", "193", "194"):
             return AuthError(
                 f"{line} (user {self.options.user!r}; the key comes from "
                 f"{self.options.password_env or 'no password_env'})"
             )
-        if code in ("60", "81") or resp.status_code == 404:
+        if code in ("60", "81"):
             return NotFoundError(f"{line} (are database and table right?)")
+        if code in ("47", "16"):  # a column the exporter's schema has and this table lacks
+            return RemoteError(f"{line} (is it the exporter's otel_traces schema?)", status=404)
         return RemoteError(line, status=resp.status_code)
 
     # ---------------------------------------------------------- TraceStore
@@ -235,7 +246,7 @@ class ClickHouseStore:
         body = await self._query(
             sql.trace_spans(self.table), {"trace_id": wanted, "limit": cap + 1}, f"trace {wanted}"
         )
-        rows: list[_SpanRow] = _rows(body, _SpanRow, f"trace {wanted}")
+        rows: list[_SpanRow] = _rows(body, _SpanRow, f"trace {wanted}", self.where)
         if not rows:
             raise NotFoundError(f"trace {wanted} not found in {self.where}")
         reason = None
@@ -268,7 +279,7 @@ class ClickHouseStore:
             errors=query.errors_only,
         )
         found: list[_SearchRow] = _rows(
-            await self._query(text, params, "trace search"), _SearchRow, "trace search"
+            await self._query(text, params, "trace search"), _SearchRow, "trace search", self.where
         )
         return [
             TraceSummary(
@@ -304,6 +315,7 @@ class ClickHouseStore:
             ),
             _CountRow,
             "onset counts",
+            self.where,
         )
         changed: list[_ChangeRow] = _rows(
             await self._query(
@@ -311,6 +323,7 @@ class ClickHouseStore:
             ),
             _ChangeRow,
             "change events",
+            self.where,
         )
         kinds = [k for k in sql.KINDS if query.finding is None or query.finding in k]
         buckets = [

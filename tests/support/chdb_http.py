@@ -8,8 +8,8 @@ parameters; ``X-ClickHouse-User`` / ``X-ClickHouse-Key`` (checked against the
 one user it is given). Errors come back as ClickHouse sends them: the body is
 chdb's own exception text (the same ``Code: N. DB::Exception: ...`` text the
 server prints), the status and ``X-ClickHouse-Exception-Code`` header as the
-server maps the code (UNKNOWN_TABLE/UNKNOWN_DATABASE 404, authentication 401,
-syntax 400, anything else 500). Other settings in the URL are ignored.
+server maps the code (UNKNOWN_TABLE/UNKNOWN_DATABASE 404, AUTHENTICATION_FAILED
+403, syntax 400, anything else 500). Other settings in the URL are ignored.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 _CODE = re.compile(r"Code:\s*(\d+)")
-_STATUS = {60: 404, 81: 404, 516: 401, 62: 400, 47: 400}
+#: ClickHouse's own mapping (src/Server/HTTP/exceptionCodeToHTTPStatus.cpp), the codes we meet.
+_STATUS = {60: 404, 81: 404, 47: 404, 516: 403, 194: 401, 62: 400, 36: 400, 159: 408}
 
 
 class ChdbTransport(httpx.AsyncBaseTransport):

@@ -20,10 +20,9 @@ from oncall_tui.core.analysis import analyze
 from oncall_tui.core.onset_model import OnsetQuery
 from oncall_tui.plugins import PluginContext, build
 from oncall_tui.sources.capabilities import FleetCounts, TraceQuery, TraceSearch, TraceStore
-from oncall_tui.sources.clickhouse import ClickHouseStore
 from tests.corpus.expectations import load as load_expected
 from tests.support.chdb_http import ChdbTransport
-from tests.support.clickhouse_rows import insert, rows_from_otlp, shifted
+from tests.support.clickhouse_rows import insert, rows_from_otlp
 
 chdb = pytest.importorskip("chdb", reason="chdb (the dev extra) runs ClickHouse in-process")
 
@@ -151,7 +150,7 @@ async def test_a_trace_read_back_gives_the_same_diagnosis_as_its_file(corpus_db:
 
 
 async def test_search_lists_traces_newest_first_with_their_route(corpus_db: Any) -> None:
-    s, cases = corpus_db
+    s = corpus_db[0]
     q = corpus_query()
     rows = await store(s).search(TraceQuery(start_ns=q.since_ns, end_ns=q.until_ns, limit=5))
     assert len(rows) == 5
