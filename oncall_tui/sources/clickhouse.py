@@ -325,7 +325,7 @@ class ClickHouseStore:
             "change events",
             self.where,
         )
-        kinds = [k for k in sql.KINDS if query.finding is None or query.finding in k]
+        kinds = [k for k in sql.KINDS if query.finding is None or query.finding.lower() in k]
         buckets = [
             BucketCount(
                 route=r.route,
