@@ -167,7 +167,7 @@ Q_MODELS = (
 Q_NESTED_TOOLS = "{ span.gen_ai.tool.name != nil } >> { span.gen_ai.tool.name != nil }"
 
 
-class _AnyValue(msgspec.Struct, rename="camel"):
+class _AnyValue(msgspec.Struct, frozen=True, rename="camel"):
     string_value: str | None = None
     int_value: int | str | None = None
     double_value: float | None = None
@@ -252,7 +252,8 @@ class _Onset:
                 continue
             for sample in s.samples:
                 start = _bucket_start(int(sample.timestamp_ms), self.q)
-                if self.q.since_ns <= start < self.q.until_ns:
+                # an empty step is no bucket, as in the ClickHouse answer
+                if sample.value > 0 and self.q.since_ns <= start < self.q.until_ns:
                     out[route, start] += round(sample.value)
         return dict(out)
 
@@ -361,11 +362,12 @@ async def onset_window(store: TempoStore, q: OnsetQuery) -> OnsetWindow:
         for (route, start), n in sorted(traces.items())
     ]
     total = sum(traces.values())
-    note = (
-        f"counted by Tempo's TraceQL metrics over {total:,} traces; reentrancy from "
-        f"{len(candidates.get('reentrancy_cycle', []))} structural-query candidates "
-        "confirmed here"
-    )
+    note = f"counted by Tempo's TraceQL metrics over {total:,} traces"
+    if "reentrancy_cycle" in kinds:
+        note += (
+            f"; reentrancy from {len(candidates['reentrancy_cycle'])} structural-query "
+            "candidates confirmed here"
+        )
     if capped:
         note += (
             f" (only the newest {store.options.max_candidates} fetched: "
