@@ -135,9 +135,9 @@ def _trace_route() -> str:
     )
 
 
-def _reentrancy() -> list[str]:
-    """Select-list items computing ``reentrant`` (0/1) from per-trace arrays
-    ``ids``, ``parents``, ``tools``, by parent links only.
+def _reentrancy() -> str:
+    """The ``reentrant`` flag (0/1) from per-trace arrays ``ids``, ``parents``,
+    ``tools``, by parent links only.
 
     Step 1, each span's parent position: ``p[i] = indexOf(ids, parents[i])``.
     Step 2, each span's nearest tool ancestor by pointer jumping (an
@@ -148,27 +148,32 @@ def _reentrancy() -> list[str]:
     reaches one re-entered itself. Arrays are 1-based and ``arr[0]`` is the
     type's default (0, ''), which ends every walk at the top. Lambda
     arguments, not aliases, carry the state: an alias referenced twice is
-    expanded twice, and eight rounds of that exceed any query-size limit."""
-    return [
-        "arrayMap(x -> indexOf(ids, x), parents) AS p",
-        "arrayMap(t -> t != '', tools) AS is_tool",
-        f"arrayFold((acc, r) -> arrayMap(x -> if(x = 0 OR is_tool[x], x, acc[x]), acc), "
-        f"range({JUMP_ROUNDS}), p) AS jumped",
-        "arrayMap(x -> if(is_tool[x], x, 0), jumped) AS tool_above",
+    expanded twice, and eight rounds of that exceed any query-size limit.
+    All of it sits inside one ``if`` branch, so it runs only for traces with
+    two tool spans or more (short-circuit evaluation): most traces skip it."""
+    p = "arrayMap(x -> indexOf(ids, x), parents)"
+    is_tool = "arrayMap(t -> t != '', tools)"
+    jumped = (
+        f"arrayFold((acc, r) -> arrayMap(x -> if(x = 0 OR {is_tool}[x], x, acc[x]), acc), "
+        f"range({JUMP_ROUNDS}), {p})"
+    )
+    above = f"(arrayMap(x -> if({is_tool}[x], x, 0), {jumped}) AS tool_above)"
+    same = (
         "arrayFold((acc, r) -> arrayMap(i -> if(tools[acc[i]] = tools[i], acc[i], "
-        f"tool_above[acc[i]]), arrayEnumerate(acc)), range({TOOL_LEVELS}), tool_above) "
-        "AS same_above",
+        f"tool_above[acc[i]]), arrayEnumerate(acc)), range({TOOL_LEVELS}), {above})"
+    )
+    return (
         "if(n_tools >= 2 AND length(ids) <= {max_walk:UInt32}, "
-        "arrayExists(i -> is_tool[i] AND same_above[i] != 0 AND tools[same_above[i]] = tools[i], "
-        "arrayEnumerate(ids)), 0) AS reentrant",
-    ]
+        f"arrayExists((i, a) -> tools[i] != '' AND a != 0 AND tools[a] = tools[i], "
+        f"arrayEnumerate(ids), {same}), 0) AS reentrant"
+    )
 
 
 def per_trace_flags(table: str, *, route_filter: bool) -> str:
     """The per-trace subquery with every finding flag, for counts and candidates."""
     tool = TOOL_NAME
     args = f"replaceRegexpAll({TOOL_ARGS}, '\\\\s+', '')"
-    reent = ",\n        ".join(_reentrancy())
+    reent = _reentrancy()
     having_route = " AND route = {route:String}" if route_filter else ""
     return f"""
     SELECT
@@ -187,21 +192,19 @@ def per_trace_flags(table: str, *, route_filter: bool) -> str:
             countIf({tool} != '') AS n_tools,
             -- the most calls of one (tool, arguments) pair; calls without
             -- recorded arguments are never identical
-            arrayMax(arrayConcat([0], mapValues(sumMapIf(
-                map({tool} || '\\x00' || {args}, toUInt64(1)),
-                {tool} != '' AND {TOOL_ARGS} != ''
-            )))) AS repeated,
+            groupArrayIf({tool} || '\\x00' || {args}, {tool} != '' AND {TOOL_ARGS} != '')
+                AS calls,
+            arrayMax(arrayConcat([0], arrayMap(x -> countEqual(calls, x), calls))) AS repeated,
             -- the most attempts under one parent, where one of them failed:
             -- model calls re-sent by a gateway, HTTP attempts under an SDK call
+            groupArrayIf(ParentSpanId, {IS_ATTEMPT}) AS attempt_parents,
+            groupArrayIf(ParentSpanId, {IS_ATTEMPT} AND {IS_FAILED_ATTEMPT}) AS failed_parents,
             arrayMax(arrayConcat([0], arrayMap(
-                k -> if(mapFailed[k] > 0, mapAll[k], 0), mapKeys(mapAll)
+                x -> countEqual(attempt_parents, x), failed_parents
             ))) AS retries_siblings,
-            greatest(retries_siblings, max(toUInt64OrZero({HTTP_RESEND})) + 1) AS retries_raw,
-            if(max(toUInt64OrZero({HTTP_RESEND})) > 0 OR retries_siblings > 0,
-               retries_raw, 0) AS retries,
-            sumMapIf(map(ParentSpanId, toUInt64(1)), {IS_ATTEMPT}) AS mapAll,
-            sumMapIf(map(ParentSpanId, toUInt64(1)), {IS_ATTEMPT} AND {IS_FAILED_ATTEMPT})
-                AS mapFailed,
+            max(toUInt64OrZero({HTTP_RESEND})) AS resent,
+            if(resent > 0 OR retries_siblings > 0, greatest(retries_siblings, resent + 1), 0)
+                AS retries,
             max(toUInt8({IS_ERROR})) AS has_error
         FROM {table_ref(table)}
         WHERE {_WINDOW}
