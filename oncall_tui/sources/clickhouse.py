@@ -34,6 +34,7 @@ from oncall_tui.errors import (
     UnreachableError,
 )
 from oncall_tui.plugins import Plugin, PluginContext
+from oncall_tui.redact import Redactor, strip_userinfo
 from oncall_tui.sources import clickhouse_sql as sql
 from oncall_tui.sources.capabilities import TraceQuery
 
@@ -184,8 +185,9 @@ class ClickHouseStore:
             sql.table_ref(self.table)
         except ValueError as exc:
             raise ConfigError(f"{SYSTEM} option table: {exc}") from None
-        self.where = f"{self.base_url} (database {options.database}, table {options.table})"
-        headers = {"X-ClickHouse-User": options.user, "X-ClickHouse-Format": "JSONEachRow"}
+        shown = strip_userinfo(self.base_url)  # a URL's password never reaches a message
+        self.where = f"{shown} (database {options.database}, table {options.table})"
+        headers = {"X-ClickHouse-User": options.user}
         key = ctx.secret(options.password_env)
         if key:
             headers["X-ClickHouse-Key"] = key
@@ -218,7 +220,7 @@ class ClickHouseStore:
             ) from exc
         except httpx.TransportError as exc:
             raise UnreachableError(
-                f"{SYSTEM}: cannot reach {self.base_url} ({type(exc).__name__})"
+                f"{SYSTEM}: cannot reach {strip_userinfo(self.base_url)} ({type(exc).__name__})"
             ) from exc
         code = resp.headers.get("X-ClickHouse-Exception-Code")
         if resp.is_success and code is None:
@@ -226,7 +228,11 @@ class ClickHouseStore:
         raise self._error(resp, code, what)
 
     def _error(self, resp: httpx.Response, code: str | None, what: str) -> Exception:
-        line = f"{SYSTEM}: {what} at {self.where} failed: {_described(resp.text[:4096], code)}"
+        # Scrubbed of what the request sent (the key, a URL password) before
+        # it is cut: a proxy that echoes headers must not put the key on screen.
+        sent = Redactor.for_request(resp.request.headers.items(), str(resp.request.url))
+        text = sent.text(resp.text[:4096])
+        line = f"{SYSTEM}: {what} at {self.where} failed: {_described(text, code)}"
         if resp.status_code in (401, 403) or code in ("516", "192", "193", "194"):
             return AuthError(
                 f"{line} (user {self.options.user!r}; the key comes from "

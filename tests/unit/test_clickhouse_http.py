@@ -160,3 +160,16 @@ def test_every_query_is_one_plain_select_a_cluster_can_run() -> None:
         ):
             assert word not in upper.replace("ARRAY JOIN", ""), word
         assert upper.count("FROM `OTEL_TRACES`") == 1
+
+
+async def test_a_server_that_echoes_the_key_back_never_shows_it() -> None:
+    def echo(req: httpx.Request) -> httpx.Response:
+        key = req.headers["X-ClickHouse-Key"]
+        text = f"Code: 516. DB::Exception: bad key {key}. (AUTHENTICATION_FAILED)"
+        return httpx.Response(
+            403, headers={"X-ClickHouse-Exception-Code": "516"}, content=text.encode()
+        )
+
+    with pytest.raises(AuthError) as err:
+        await store(echo).get_trace("01")
+    assert KEY not in str(err.value) and "****" in str(err.value)
