@@ -356,6 +356,8 @@ class ClickHouseStore:
                     before=c.before or None,
                     after=c.after or None,
                     source=SYSTEM,
+                    # SQL compares descriptions only (schemas need canonical JSON)
+                    detail="description" if c.kind == "tool_definition" else None,
                 )
                 for c in changed
             ],

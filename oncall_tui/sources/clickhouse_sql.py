@@ -240,39 +240,60 @@ FORMAT JSONEachRow"""
 
 
 #: Spans that carry anything a change is read from.
+#: One tool's own description on its execution span (Strands, OpenInference):
+#: core.changes.TOOL_SPAN_DESCRIPTION.
+TOOL_DESCRIPTION = _first(("gen_ai.tool.description", "tool.description"))
+#: The system prompt's text, hashed when no hash or version was recorded (as
+#: the OTel GenAI convention hook does).
+INSTRUCTIONS = "SpanAttributes['gen_ai.system_instructions']"
+_HASH16 = "lower(substring(hex(SHA256({})), 1, 16))"
+
+#: Spans that carry anything a change is read from.
 _OBSERVES = (
     f"(({REQUEST_MODEL} != '' AND {RESPONSE_MODEL} != '' AND NOT {IS_ERROR}) "
-    f"OR {PROMPT_HASH} != '' OR SpanAttributes['gen_ai.tool.definitions'] != '')"
+    f"OR {PROMPT_HASH} != '' OR {INSTRUCTIONS} != '' "
+    f"OR SpanAttributes['gen_ai.tool.definitions'] != '' "
+    f"OR ({TOOL_DESCRIPTION} != '' AND {TOOL_NAME} != ''))"
 )
 
 
 def _observations() -> str:
     """Per span, what it says that can change, as raw (kind, subject, value)
-    tuples. Tool definitions stay one raw JSON text here: thousands of spans
-    carry the same text, so it is parsed after grouping, once per distinct
-    text (``_tool_definitions``)."""
+    tuples. Texts to hash or parse stay raw here: thousands of spans carry the
+    same text, so it is hashed or parsed after grouping, once per distinct
+    text (``_derived``)."""
     return f"""arrayConcat(
             if({REQUEST_MODEL} != '' AND {RESPONSE_MODEL} != '' AND NOT {IS_ERROR},
                [('model_version', {REQUEST_MODEL}, {RESPONSE_MODEL})], []),
-            if({PROMPT_HASH} != '',
-               [('system_prompt', 'system prompt', {PROMPT_HASH})], []),
+            multiIf({PROMPT_HASH} != '',
+                    [('system_prompt', 'system prompt', {PROMPT_HASH})],
+                    {INSTRUCTIONS} != '',
+                    [('system_instructions', 'system prompt', {INSTRUCTIONS})], []),
             if(SpanAttributes['gen_ai.tool.definitions'] != '',
-               [('tool_definitions', '', SpanAttributes['gen_ai.tool.definitions'])], [])
+               [('tool_definitions', '', SpanAttributes['gen_ai.tool.definitions'])], []),
+            if({TOOL_DESCRIPTION} != '' AND {TOOL_NAME} != '',
+               [('tool_description', {TOOL_NAME}, {TOOL_DESCRIPTION})], [])
         )"""
 
 
-def _tool_definitions() -> str:
-    """One grouped row -> its (kind, subject, value) items: a definitions list
+def _derived() -> str:
+    """One grouped row -> its (kind, subject, value) items. A definitions list
     becomes one item per tool (name, description hashed as core.changes does:
     sha256, first 16 hex digits), in either the OpenAI ``{"type": "function",
-    "function": {...}}`` shape or flat."""
+    "function": {...}}`` shape or flat; a tool span's own description is
+    hashed the same way; a system prompt's text becomes ``sha256:`` and its
+    hash, as the OTel GenAI convention hook writes it."""
     fn = "if(JSONHas(d, 'function'), JSONExtractRaw(d, 'function'), d)"
-    return f"""if(raw_kind = 'tool_definitions',
-            arrayMap(d -> ('tool_definition', JSONExtractString({fn}, 'name'),
-                           lower(substring(hex(SHA256(JSONExtractString({fn}, 'description'))),
-                                           1, 16))),
+    desc = _HASH16.format(f"JSONExtractString({fn}, 'description')")
+    return f"""multiIf(
+            raw_kind = 'tool_definitions',
+            arrayMap(d -> ('tool_definition', JSONExtractString({fn}, 'name'), {desc}),
                      arrayFilter(d -> JSONExtractString({fn}, 'name') != '',
                                  JSONExtractArrayRaw(raw_value))),
+            raw_kind = 'tool_description',
+            [('tool_definition', raw_subject, {_HASH16.format("raw_value")})],
+            raw_kind = 'system_instructions',
+            [('system_prompt', raw_subject, 'sha256:' || {_HASH16.format("raw_value")})],
             [(raw_kind, raw_subject, raw_value)])"""
 
 
@@ -315,7 +336,7 @@ SELECT route, kind, subject, before, after, toString(at_ns) AS at_ns FROM (
                 WHERE o.3 != ''
                 GROUP BY route, raw_kind, raw_subject, raw_value, bucket
             )
-            ARRAY JOIN {_tool_definitions()} AS e
+            ARRAY JOIN {_derived()} AS e
             GROUP BY route, kind, subject, value, bucket
         )
         GROUP BY route, kind, subject, bucket

@@ -259,3 +259,88 @@ async def test_spans_of_one_trace_on_two_shards_count_once(fleet_db: Any) -> Non
     split = await store(s, database="fleet", table="all_shards").onset_window(q)
     assert split.buckets == one.buckets
     assert split.changes == one.changes
+
+
+def _row(tid: str, sid: str, parent: str, at_ns: int, attrs: dict[str, str]) -> dict[str, Any]:
+    """One exporter row (tests/support/clickhouse_rows.py's shape)."""
+    return {
+        "ts_ns": at_ns,
+        "TraceId": tid,
+        "SpanId": sid,
+        "ParentSpanId": parent,
+        "TraceState": "",
+        "SpanName": "span",
+        "SpanKind": "Internal",
+        "ServiceName": "helpdesk-svc",
+        "ResourceAttributes": {"service.name": "helpdesk-svc"},
+        "ScopeName": "",
+        "ScopeVersion": "",
+        "SpanAttributes": attrs,
+        "Duration": 1_000_000,
+        "StatusCode": "Unset",
+        "StatusMessage": "",
+        "ev_ns": [],
+        "ev_names": [],
+        "ev_attrs": [],
+        "ln_trace": [],
+        "ln_span": [],
+        "ln_state": [],
+        "ln_attrs": [],
+    }
+
+
+async def test_a_tool_span_description_and_a_prompt_text_change_are_dated_and_hashed() -> None:
+    """What core/changes.py reads beside definition lists: one tool's own
+    description on its span (Strands, OpenInference) and the system prompt's
+    text; hashed as it hashes them. One stray trace in a bucket is no change."""
+    import hashlib
+
+    s = _session()
+    s.query("CREATE DATABASE IF NOT EXISTS helpdesk")
+    s.query(DDL.read_text().replace("EXISTS otel_traces", "EXISTS helpdesk.otel_traces", 1))
+    hour = HOUR_NS
+    plan = [(0, "Find an order.", "Be brief.")] * 4 + [(1, "Find any order.", "Be verbose.")] * 4
+    plan += [(2, "Find any order.", "Be verbose.")] * 3 + [(2, "A canary text.", "Be verbose.")]
+    rows = []
+    for n, (h, desc, prompt) in enumerate(plan):
+        tid, at = f"{n + 1:032x}", BASE + h * hour + (n + 1) * 60_000_000_000
+        rows.append(_row(tid, "a" * 16, "", at, {"gen_ai.route": "helpdesk"}))
+        rows.append(_row(tid, "b" * 16, "a" * 16, at + 1, {"gen_ai.system_instructions": prompt}))
+        rows.append(
+            _row(
+                tid,
+                "c" * 16,
+                "a" * 16,
+                at + 2,
+                {"gen_ai.tool.name": "lookup_order", "gen_ai.tool.description": desc},
+            )
+        )
+    insert(s, "helpdesk.otel_traces", rows)
+    q = OnsetQuery(since_ns=BASE, until_ns=BASE + 3 * hour, bucket_ns=hour)
+    w = await store(s, database="helpdesk").onset_window(q)
+
+    def h16(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    got = sorted((c.kind, c.subject, c.before, c.after, c.detail) for c in w.changes)
+    assert got == [
+        (
+            "system_prompt",
+            "system prompt",
+            f"sha256:{h16('Be brief.')}",
+            f"sha256:{h16('Be verbose.')}",
+            None,
+        ),
+        (
+            "tool_definition",
+            "lookup_order",
+            h16("Find an order."),
+            h16("Find any order."),
+            "description",
+        ),
+    ]
+    assert {c.at_ns for c in w.changes} == {
+        BASE + hour + 5 * 60_000_000_000 + 1,
+        BASE + hour + 5 * 60_000_000_000 + 2,
+    }
+    assert {c.route for c in w.changes} == {"helpdesk"}
