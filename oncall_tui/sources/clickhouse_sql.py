@@ -24,11 +24,11 @@ import re
 
 from oncall_tui.core.conventions import FAMILIES
 from oncall_tui.core.findings import REPEATED_CALL_MIN, RETRY_ATTEMPTS_MIN
+from oncall_tui.core.summary import ROUTE_KEYS
 
-#: Span attributes that name a trace's route, in order (core.summary.ROUTE_KEYS
-#: plus the root's ``http.route``, as ``summarize`` reads them). A trace with
-#: none of them is its root span's service.
-ROUTE_KEYS = ("gen_ai.route", "litellm.model_group")
+#: What names a trace's route, as ``core.summary.summarize`` reads it: on the
+#: root span these (first wins), else the earliest span with one of
+#: ``ROUTE_KEYS`` (the gateway's model group), else the root's service name.
 ROOT_ROUTE_KEYS = ("gen_ai.route", "http.route")
 
 #: Finding kinds the onset query counts (core.findings names).
@@ -41,7 +41,7 @@ JUMP_ROUNDS = 8
 #: Tool-in-tool nesting levels compared for "same tool above": A B A B A is 4.
 TOOL_LEVELS = 8
 #: Traces with more spans than this skip the in-SQL reentrancy walk (it is
-#: quadratic in spans per trace); they are still counted, and ``huge`` says so.
+#: quadratic in spans per trace); they are still counted.
 MAX_WALK_SPANS = 20_000
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
