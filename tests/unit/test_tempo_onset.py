@@ -1,7 +1,8 @@
 """Tempo's onset window: counts from TraceQL metrics (query_range, answers
 written from Tempo's response definition: tests/fixtures/tempo/README.md),
-reentrancy candidates from a structural query (the documented search answer
-shape) fetched and confirmed here against recorded corpus traces."""
+reentrancy candidates from a structural query (the documented search answer,
+tests/fixtures/tempo/docs-api-search-response.json) fetched and confirmed here
+against recorded corpus traces."""
 
 from __future__ import annotations
 
@@ -55,16 +56,15 @@ class FakeTempo:
             return httpx.Response(200, content=(FIX / f"query_range-{name}.json").read_bytes())
         if req.url.path == "/api/search":
             assert req.url.params["q"] == Q_NESTED_TOOLS
-            hits = [
-                {
-                    "traceID": tid,
-                    "rootServiceName": "corpus-agent",
-                    "startTimeUnixNano": str(T0_NS + STEP_NS + n),
-                    "durationMs": 10,
-                }
-                for n, tid in enumerate([*self.traces, *(f"{i:032x}" for i in range(self.more))])
+            # The documented search answer, its one hit repeated per candidate.
+            doc = json.loads((FIX / "docs-api-search-response.json").read_text())
+            [template] = doc["traces"]
+            ids = [*self.traces, *(f"{i:032x}" for i in range(self.more))]
+            doc["traces"] = [
+                {**template, "traceID": tid, "startTimeUnixNano": str(T0_NS + STEP_NS + n)}
+                for n, tid in enumerate(ids)
             ]
-            return httpx.Response(200, json={"traces": hits, "metrics": {"totalBlocks": 1}})
+            return httpx.Response(200, json=doc)
         tid = req.url.path.rsplit("/", 1)[-1]
         if req.url.path.startswith("/api/v2/traces/") and tid in self.traces:
             return httpx.Response(200, json={"trace": self.traces[tid]})
