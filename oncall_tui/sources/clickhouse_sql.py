@@ -300,20 +300,27 @@ def _derived() -> str:
 def change_events(table: str, *, route_filter: bool) -> str:
     """Per route and subject, the value most traces carried in each bucket,
     compared with the bucket before (``lagInFrame``): a different value is a
-    change, dated by the first span that carried it in that bucket. Taking
-    the bucket's dominant value means one stray trace (a canary, a fallback
-    during a blip) is not a change. The ``ARRAY JOIN`` runs on the per-trace
-    rows, after the ``GROUP BY TraceId`` merge: safe on a Distributed table."""
+    change. Taking the bucket's dominant value means one stray trace (a
+    canary, a fallback during a blip) is not a change. It is dated by the
+    first span that carried the new value in the bucket before, if any (a
+    change late in a bucket leads only the next one), else in its own. The
+    ``ARRAY JOIN`` runs on the per-trace rows, after the ``GROUP BY TraceId``
+    merge: safe on a Distributed table."""
     having_route = " AND route = {route:String}" if route_filter else ""
     return f"""
-SELECT route, kind, subject, before, after, toString(at_ns) AS at_ns FROM (
+SELECT route, kind, subject, before, after,
+       toString(if(arrayExists(x -> x.1 = after, prev_firsts),
+                   arrayFirst(x -> x.1 = after, prev_firsts).2, at_here)) AS at_ns
+FROM (
     SELECT
-        route, kind, subject, bucket, value AS after, at_ns,
-        lagInFrame(value, 1, '') OVER w AS before,
+        route, kind, subject, bucket, lead_value AS after, at_here,
+        lagInFrame(lead_value, 1, '') OVER w AS before,
+        lagInFrame(firsts, 1) OVER w AS prev_firsts,
         row_number() OVER w AS nth
     FROM (
         SELECT route, kind, subject, bucket,
-               argMax(value, n) AS value, argMax(first_ns, n) AS at_ns
+               argMax(value, n) AS lead_value, argMax(first_ns, n) AS at_here,
+               groupArray((value, first_ns)) AS firsts
         FROM (
             SELECT route, e.1 AS kind, e.2 AS subject, e.3 AS value, bucket,
                    sum(raw_n) AS n, min(raw_first_ns) AS first_ns
@@ -345,7 +352,7 @@ SELECT route, kind, subject, before, after, toString(at_ns) AS at_ns FROM (
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 WHERE nth > 1 AND before != after
-ORDER BY at_ns, route, kind, subject
+ORDER BY toInt64(at_ns), route, kind, subject
 FORMAT JSONEachRow"""
 
 

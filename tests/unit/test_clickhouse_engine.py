@@ -344,3 +344,15 @@ async def test_a_tool_span_description_and_a_prompt_text_change_are_dated_and_ha
         BASE + hour + 5 * 60_000_000_000 + 2,
     }
     assert {c.route for c in w.changes} == {"helpdesk"}
+
+
+async def test_a_change_late_in_a_bucket_is_dated_when_it_happened(fleet_db: Any) -> None:
+    """3 h buckets: the 14:00 change holds a third of the 12:00 bucket, so the
+    new description leads only from the 15:00 bucket; the event is still
+    dated 14:00, by its first span in the bucket before (where an onset
+    found in the 12:00 bucket can name it)."""
+    s, fleet = fleet_db
+    q = OnsetQuery(since_ns=fleet.start_ns, until_ns=fleet.end_ns, bucket_ns=3 * HOUR_NS)
+    w = await store(s, database="fleet").onset_window(q)
+    [tool] = [c for c in w.changes if c.kind == "tool_definition"]
+    assert fleet.tool_change_ns <= tool.at_ns < fleet.tool_change_ns + 60 * 1_000_000_000
