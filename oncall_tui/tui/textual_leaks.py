@@ -59,12 +59,12 @@ def release_render_caches() -> bool:
     ``lru_cache`` described above: a Textual that changed it is left alone.
     Returns whether the workaround is in place.
     """
-    current = vars(StylesCache).get("get_inner_outer")
+    current: Any = vars(StylesCache).get("get_inner_outer")
     if current is _get_inner_outer:
         return True
     if isinstance(current, (staticmethod, classmethod)) or not hasattr(current, "cache_info"):
         return False  # not keyed on the instance (or gone): nothing to work around
-    StylesCache.get_inner_outer = _get_inner_outer  # type: ignore[method-assign]
+    StylesCache.get_inner_outer = _get_inner_outer  # type: ignore[method-assign, assignment]
     current.cache_clear()  # what it already kept goes now, not 1,024 renders later
     return True
 
