@@ -20,8 +20,10 @@ from textual.color import Color
 from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
+from bench.gen import generate
 from oncall_tui.plugins import PluginContext
 from oncall_tui.sim.server import running_sim
+from oncall_tui.sources.detect import read_traces
 from oncall_tui.sources.native import NativeGateway, Options
 from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.loading import TracesListed
@@ -147,3 +149,19 @@ def test_what_a_thread_job_sets_goes_with_the_job(executor_kind, released: bool)
         seen = pool.submit(var.get, None).result()
         assert (seen is None) is released
         assert pool.submit(threading.get_ident).result() == first_thread  # same idle thread
+
+
+async def test_a_trace_closed_after_its_skew_toggle_is_released() -> None:
+    # "s" re-analyses in a thread worker; the worker's idle thread used to keep
+    # the whole trace screen (trace, analysis, rows) once the trace was closed.
+    [trace] = read_traces(generate(300), source="test")
+    app = OncallApp(trace=trace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, TraceScreen))
+        await pilot.press("s")
+        await _until(pilot, lambda: all(w.is_finished for w in app.workers))
+        await pilot.press("escape")
+        await _until(pilot, lambda: not isinstance(app.screen, TraceScreen))
+        await pilot.pause(0.1)
+        gc.collect()
+        assert _live(TraceScreen) == 0
