@@ -20,8 +20,8 @@ footer's keys).
    executor thread's own context (``run_in_executor`` does not copy one).
    The thread keeps that context while it idles, so it keeps the last worker
    it ran, the worker's node (a whole closed screen) and the work's
-   arguments (the trace it analysed: all of a 1M-span trace). Not found
-   upstream. ``FreshContextExecutor`` runs each job in a context of its own,
+   arguments (the trace it analysed: a closed 50,000-span trace kept about
+   100 MB). No upstream issue found. ``FreshContextExecutor`` runs each job in a context of its own,
    dropped when the job ends, as a new thread would.
 """
 
