@@ -8,6 +8,7 @@ can be remapped from the config's ``keys:`` section (binding id -> keys).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import itertools
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ from textual.widgets import Static
 from oncall_tui.core.text import inert
 from oncall_tui.tui.footer import Footer
 from oncall_tui.tui.loading import TraceAnalysed, TraceAnalysing, TraceLoadFailed, start_loading
+from oncall_tui.tui.textual_leaks import FreshContextExecutor, release_render_caches
 
 CSS_PATH = Path(__file__).with_name("app.tcss")
 
@@ -103,6 +105,12 @@ class OncallApp(App[int]):
         # and analysed, and what is left when its trace screen is closed.
         yield Static("", id="app-status", markup=False)
         yield Footer()
+
+    def on_load(self) -> None:
+        # Before any screen or worker exists: what Textual would otherwise
+        # keep of every closed screen (tui/textual_leaks.py, issue 14 item 8).
+        release_render_caches()
+        asyncio.get_running_loop().set_default_executor(FreshContextExecutor())
 
     def on_mount(self) -> None:
         if self.trace is not None:
