@@ -66,7 +66,10 @@ POLL_S = 2.0
 TRACE_SWEEP_S = 10.0
 SWEEP_TRACES = 100
 FINDING_LINES = 3
-ALERT_ROWS = 6  # text rows of the alert panel (#alerts max-height 7, less its border)
+ALERT_ROWS = 6  # text rows of the alert panel at least (its border-top aside)
+#: ... and at most (#alerts max-height 12): the panel grows into the rows a
+#: short routes table leaves empty, so the onset lines are not cut at 80x24.
+ALERT_ROWS_MAX = 11
 FINDING_SHARE = 0.1  # medium findings show when this share of recent traces has them
 REPAINT_S = 0.5  # bounded repaint rate of the routes table
 WINDOW_S = 60
@@ -356,7 +359,10 @@ class OverviewScreen(Screen[None]):
 
     def _trend_text(self, kind: str, routes: list[str] | tuple[str, ...] = ()) -> str:
         rates = kind_trend(self.onset_series, kind, routes)
-        return sparkline(rates) + " " if rates is not None else ""
+        # Blank buckets at the ends (before the store's first trace, the one
+        # just begun) are not worth columns of a crowded line; gaps inside
+        # stay. The timeline screen shows the whole axis.
+        return sparkline(rates).strip() + " " if rates is not None else ""
 
     def on_trace_sweep(self, message: TraceSweep) -> None:
         self.finding_groups = message.groups
@@ -456,8 +462,16 @@ class OverviewScreen(Screen[None]):
                 )
         self.alerts_text = out
         panel = self.query_one("#alerts", Static)
-        # max-height 7 in app.tcss: one row of border, six of text.
-        panel.update(fit_rows(out, panel.size.width or 80, ALERT_ROWS, "a shows all"))
+        # max-height 12 in app.tcss: one row of border, up to eleven of text.
+        panel.update(fit_rows(out, panel.size.width or 80, self._alert_rows(), "a shows all"))
+
+    def _alert_rows(self) -> int:
+        """Rows the alert panel may use: what the routes table leaves (it
+        needs a header and a row per route; the two lines above it, the
+        footer and the panel's border take four more)."""
+        table = self.query_one("#routes", DataTable)
+        spare = self.size.height - 4 - (table.row_count + 1)
+        return max(ALERT_ROWS, min(ALERT_ROWS_MAX, spare))
 
     def _finish_finding(self, line: Text, kind: str, onset: Onset | None, width: int) -> None:
         """The onset and the runbook, ending a finding line; the cause is
@@ -465,7 +479,8 @@ class OverviewScreen(Screen[None]):
         runbook = self._runbook_for_finding(kind)
         tail = f"  → runbook {runbook}" if runbook else ""
         if onset is not None:
-            room = 2 * width - len(line.plain) - len(tail) - len(", since 00:00 (after )")
+            # Less a few characters: wrapping at word breaks wastes some.
+            room = 2 * width - len(line.plain) - len(tail) - len(", since 00:00 (after )") - 6
             line.append(", " + onset_since(onset, max(room, 24)), style="bold")
         if tail:
             line.append(tail, style="bold cyan")

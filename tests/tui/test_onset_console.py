@@ -21,7 +21,7 @@ from tests.tui.fakes import CLOCK, EVIL, FixedGateway, overview_painted
 from tests.tui.onset_fleet import ROUTE, OnsetStore, fleet
 
 NS = 1_000_000_000
-SPARK = "▁▁▁▁▁▁▁████ "  # 07:05..07:35 clean, 07:40..07:55 at 50%, 08:00 not yet
+SPARK = "▁▁▁▁▁▁▁████"  # 07:05..07:35 clean, 07:40..07:55 at 50% (08:00: nothing yet)
 
 
 def _app(store: OnsetStore) -> OncallApp:
