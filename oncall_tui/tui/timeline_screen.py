@@ -122,11 +122,7 @@ def timeline_text(result: OnsetResult | None, route: str, width: int) -> Text:
         out.append(f" {percent(peak):>4}", style="dim")
         out.append("\n")
         if onset is not None and col is not None:
-            note = f"↑ onset {clock(onset.at_ns)}: "
-            note += f"{percent(onset.before_rate)} -> {percent(onset.after_rate)}"
-            pad = label + axis.offset(col)
-            out.append(" " * pad)
-            out.append(note[: max(1, width - pad)] + "\n", style=ONSET_STYLE)
+            out.append_text(_onset_note(onset, label + axis.offset(col), width))
     out.append("changes".ljust(label), style="bold")
     out.append_text(axis.cells(" " * axis.columns, set()) if not marks else _marks(axis, marks))
     out.append("\n")
@@ -151,6 +147,17 @@ def timeline_text(result: OnsetResult | None, route: str, width: int) -> Text:
         out.append("onset ", style=ONSET_STYLE)
         out.append(safe(o.line, 300) + "\n")
     return out
+
+
+def _onset_note(onset: Onset, at: int, width: int) -> Text:
+    """"↑ onset 14:05: 0% -> 30%" with the arrow at column ``at``; ending at
+    the arrow instead when the onset is too near the right edge for it."""
+    rates = f"{percent(onset.before_rate)} -> {percent(onset.after_rate)}"
+    note = f"↑ onset {clock(onset.at_ns)}: {rates}"
+    if at + len(note) > width:
+        note = f"onset {clock(onset.at_ns)}: {rates} ↑"
+        at = max(0, at - len(note) + 1)
+    return Text(" " * at + note[: max(1, width - at)] + "\n", style=ONSET_STYLE)
 
 
 def _marks(axis: Axis, marks: set[int]) -> Text:

@@ -149,3 +149,19 @@ async def test_hostile_tool_names_in_changes_are_shown_inert() -> None:
         assert "\x1b" not in text and "\x07" not in text
         assert "[bold]boom[/bold]" in text  # literal, not markup
         assert "\x1b" not in pilot.app.screen.query_one("#timeline-text").render().plain  # type: ignore[attr-defined]
+
+
+def test_an_onset_near_the_right_edge_points_from_the_left() -> None:
+    """At 60 columns the 07:40 bar is too far right for the note after the
+    arrow: the note ends at the arrow instead, whole."""
+    from oncall_tui.core.onset import onsets
+
+    until = int(CLOCK.timestamp() * NS) + 300 * NS
+    query = OnsetQuery(since_ns=until - 3600 * NS, until_ns=until, bucket_ns=300 * NS)
+    window = window_from_traces(fleet(), query)
+    lines = timeline_text(OnsetResult(window, onsets(window)), ROUTE, 60).plain.splitlines()
+    bars = next(ln for ln in lines if ln.startswith("reentrancy_cycle"))
+    note = lines[lines.index(bars) + 1]
+    assert note.rstrip().endswith("onset 07:40: 0% -> 50% ↑"), note
+    arrow = note.index("↑")
+    assert bars[arrow] == "█" and len(note.rstrip()) <= 60
