@@ -150,7 +150,7 @@ def timeline_text(result: OnsetResult | None, route: str, width: int) -> Text:
 
 
 def _onset_note(onset: Onset, at: int, width: int) -> Text:
-    """"↑ onset 14:05: 0% -> 30%" with the arrow at column ``at``; ending at
+    """ "↑ onset 14:05: 0% -> 30%" with the arrow at column ``at``; ending at
     the arrow instead when the onset is too near the right edge for it."""
     rates = f"{percent(onset.before_rate)} -> {percent(onset.after_rate)}"
     note = f"↑ onset {clock(onset.at_ns)}: {rates}"
