@@ -15,6 +15,7 @@ from the same trace store (tui/onset_fetch.py). `o` opens a route's timeline.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +77,9 @@ WINDOW_S = 60
 #: How often the onset window (the last hour, sampled) is recomputed: slow,
 #: it reads a few hundred traces.
 ONSET_S = 60.0
+#: ... and sooner, at most this often, when the last minute's sweep finds a
+#: kind the window has not seen (the line should not wait a minute for its trend).
+ONSET_SOON_S = 15.0
 ONSET_ONLY_LINES = 2  # onsets of kinds the last minute's sweep did not show
 
 
@@ -169,6 +173,8 @@ class OverviewScreen(Screen[None]):
         self.onset: OnsetResult | None = None
         self.onset_series: list[Series] = []
         self.onset_error: str | None = None
+        self._onset_busy = False  # one computation at a time: a thread cannot be cancelled
+        self._onset_started = -ONSET_SOON_S
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -314,7 +320,9 @@ class OverviewScreen(Screen[None]):
 
     def _onset_tick(self) -> None:
         store = self._trace_store()
-        if store is not None:
+        if store is not None and not self._onset_busy:
+            self._onset_busy = True
+            self._onset_started = time.monotonic()
             now_ns = int(self._now().timestamp() * 1e9)
             self.compute_onsets(store, now_ns)
 
@@ -333,6 +341,7 @@ class OverviewScreen(Screen[None]):
         self.post_message(OnsetComputed(result))
 
     def on_onset_computed(self, message: OnsetComputed) -> None:
+        self._onset_busy = False
         if message.result is not None:
             self.onset = message.result
             self.onset_series = series(message.result.window)
@@ -365,6 +374,10 @@ class OverviewScreen(Screen[None]):
         return sparkline(rates).strip() + " " if rates is not None else ""
 
     def on_trace_sweep(self, message: TraceSweep) -> None:
+        known = {s.kind for s in self.onset_series}
+        new_kind = self.onset is not None and any(g.kind not in known for g in message.groups)
+        if new_kind and time.monotonic() - self._onset_started >= ONSET_SOON_S:
+            self._onset_tick()
         self.finding_groups = message.groups
         self.swept = message.traces
         self.derived = FromTraces("store", message.traces, [], message.stats)

@@ -165,3 +165,32 @@ def test_an_onset_near_the_right_edge_points_from_the_left() -> None:
     assert note.rstrip().endswith("onset 07:40: 0% -> 50% ↑"), note
     arrow = note.index("↑")
     assert bars[arrow] == "█" and len(note.rstrip()) <= 60
+
+
+async def test_a_kind_new_to_the_window_brings_the_next_refresh_forward(monkeypatch) -> None:
+    """The window is computed every minute; when the last minute's sweep
+    finds a kind the window has not seen, it is recomputed at once (at most
+    every ONSET_SOON_S), so the new line gets its trend and cause without
+    waiting out the minute."""
+    from oncall_tui.tui import overview
+
+    monkeypatch.setattr(overview, "TRACE_SWEEP_S", 0.5)
+    monkeypatch.setattr(overview, "ONSET_SOON_S", 0.0)
+    traces = fleet()
+    store = OnsetStore(traces[:56])  # up to 07:40: no loop yet
+    async with _app(store).run_test(size=(160, 48)) as pilot:
+        await overview_painted(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, OverviewScreen)
+        for _ in range(200):
+            if screen.onset is not None:
+                break
+            await pilot.pause(0.05)
+        assert screen.onset is not None and not screen.onset.onsets
+        store.traces = traces  # the loop starts
+        for _ in range(300):
+            if screen.onset is not None and screen.onset.onsets:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.7)
+        assert "since 07:40 (after tool lookup_order's" in _alerts(screen)
