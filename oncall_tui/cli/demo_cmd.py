@@ -126,6 +126,8 @@ def _demo(args: argparse.Namespace) -> int:
             "oncall-tui --config sim.yaml gateway status",
             "oncall-tui --config sim.yaml gateway watch --count 10",
             "oncall-tui --config sim.yaml   (the console)",
+            "oncall-tui --config sim.yaml trace onset --since 1h   (after a mid-run scenario, "
+            "e.g. sim --scenario tool-description-change --speed 30: since when, and why)",
             "oncall-tui sim --list-scenarios",
         ):
             say(f"  {line}")

@@ -180,8 +180,9 @@ def _from_store(args: argparse.Namespace) -> tuple[str, OnsetWindow, dict[str, l
             confirmed = await confirm_candidates(store, window) if window.candidates else {}
             return window, confirmed
         finally:
-            if hasattr(store, "aclose"):
-                await store.aclose()
+            for adapter in built.values():  # the unused ones hold clients too
+                if hasattr(adapter, "aclose"):
+                    await adapter.aclose()
 
     window, confirmed = asyncio.run(run())
     return name, window, confirmed

@@ -17,6 +17,11 @@ finding kind, walk the buckets in time order. Bucket ``t`` is the onset when
    ``min_ratio`` times the baseline and ``min_delta`` above it, and its own
    tail bound is at most ``alpha``.
 
+A moderate rise can pass test 3 only a bucket or two after it began, so the
+onset reported is the most likely change point at or up to ``BACKTRACK``
+buckets before the bucket that passed (two constant binomial rates, split
+where their joint likelihood is highest).
+
 The baseline ``p0`` is the pooled rate of every earlier bucket, smoothed by
 half a trace (``(k + 0.5) / (n + 1)``) so a clean history does not make one
 stray trace look infinitely unlikely. Rates come from ``analysed`` (the
@@ -70,7 +75,7 @@ class Series(msgspec.Struct, frozen=True):
         return [k / n if n else None for k, n in zip(self.with_kind, self.analysed, strict=True)]
 
 
-class Onset(msgspec.Struct, frozen=True, omit_defaults=True):
+class Onset(msgspec.Struct, frozen=True):
     route: str
     kind: str
     at_ns: int  # start of the onset bucket
@@ -83,7 +88,7 @@ class Onset(msgspec.Struct, frozen=True, omit_defaults=True):
     before_analysed: int = 0
     after_with: int = 0
     after_analysed: int = 0
-    #: The onset bucket's tail bound under the baseline (smaller: clearer).
+    #: Tail bound, under the baseline, of the bucket that passed the test (smaller: clearer).
     p_bound: float = 1.0
 
 
@@ -216,12 +221,49 @@ def find_onset(s: Series, rule: OnsetRule = DEFAULT_RULE) -> tuple[int, float] |
                     and after - p0 >= rule.min_delta
                     and tail_bound(suffix_k[t], suffix_n[t], p0) <= rule.alpha
                 ):
-                    return t, bound
+                    return _change_point(s, t, suffix_k, suffix_n, rule), bound
         base_k += k
         base_n += n
         if n:
             base_buckets += 1
     return None
+
+
+#: How many buckets before the detecting one the change point may lie.
+BACKTRACK = 6
+
+
+def _loglik(k: int, n: int) -> float:
+    if n == 0 or k in (0, n):
+        return 0.0
+    p = k / n
+    return k * math.log(p) + (n - k) * math.log(1 - p)
+
+
+def _change_point(
+    s: Series, t: int, suffix_k: list[int], suffix_n: list[int], rule: OnsetRule
+) -> int:
+    """The bucket where the rise most likely began, at or before ``t``.
+
+    A moderate rise can pass the per-bucket test only a bucket or two after
+    it began; of the buckets up to ``BACKTRACK`` before ``t`` (each with a
+    baseline), the one splitting the series into the two most likely
+    constant rates is taken, the latest on a tie.
+    """
+    total_k, total_n = suffix_k[0], suffix_n[0]
+    best, best_ll = t, -math.inf
+    base_n = total_n - suffix_n[max(0, t - BACKTRACK)]
+    base_buckets = sum(1 for n in s.analysed[: max(0, t - BACKTRACK)] if n)
+    for tau in range(max(0, t - BACKTRACK), t + 1):
+        if base_n >= rule.min_baseline and base_buckets >= rule.min_baseline_buckets:
+            ll = _loglik(total_k - suffix_k[tau], total_n - suffix_n[tau]) + _loglik(
+                suffix_k[tau], suffix_n[tau]
+            )
+            if ll >= best_ll:
+                best, best_ll = tau, ll
+        base_n += s.analysed[tau]
+        base_buckets += 1 if s.analysed[tau] else 0
+    return best
 
 
 def nearest_change(

@@ -35,7 +35,7 @@ from oncall_tui.yamlcheck import (
 )
 
 InputType = Literal["string", "int", "float", "bool", "route", "provider", "tier", "version"]
-QuerySource = Literal["gateway_status", "routes", "traces"]
+QuerySource = Literal["gateway_status", "routes", "traces", "onset"]
 ActionKind = Literal["kill_switch", "rollback", "failover", "restore"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
 

@@ -244,9 +244,68 @@ async def all_routes(sources: Sources, query: Query) -> dict[str, Any]:
     }
 
 
+async def onset(sources: Sources, query: Query, route: str | None) -> dict[str, Any]:
+    """``trace onset`` over the last ``window_s`` in 12 buckets, sampling at
+    most ``limit`` traces per route and bucket (or the store's own counts):
+    when each finding kind rose, and the change named before it."""
+    import time
+
+    from oncall_tui.core.changes import changes_from_routes
+    from oncall_tui.core.onset import DEFAULT_RULE, onsets
+    from oncall_tui.core.onset_model import ChangeEvent, OnsetQuery
+    from oncall_tui.sources.capabilities import FleetCounts
+    from oncall_tui.sources.onset_sampling import can_sample, in_window, onset_window
+
+    store = next(
+        (
+            s
+            for n, s in sources.trace_stores.items()
+            if (query.trace_store is None or n == query.trace_store)
+            and (isinstance(s, FleetCounts) or can_sample(s))
+        ),
+        None,
+    )
+    if store is None:
+        raise UnsupportedError(
+            "no trace store in this environment can count or list a time window "
+            f"(have: {', '.join(sources.trace_stores) or 'none configured'})"
+        )
+    now = time.time_ns()
+    side: list[ChangeEvent] = []
+    try:
+        routes = await sources.gateway(query.gateway).routes()
+        side = changes_from_routes(routes)
+        # A simulator at speed > 1 runs ahead of our clock, its traces too.
+        now = max(now, int(routes.gateway_time.timestamp() * 1e9))
+    except OncallError:
+        pass  # no gateway: the traces' own changes still count
+    bucket = max(60, query.window_s // 12) * 1_000_000_000
+    end = now - now % bucket + bucket
+    q = OnsetQuery(
+        since_ns=end - 12 * bucket,
+        until_ns=end,
+        bucket_ns=bucket,
+        route=route,
+        sample_per_bucket=query.limit,
+    )
+    window = await onset_window(store, q, changes=in_window(side, q, DEFAULT_RULE.lookback_ns))
+    found = onsets(window)
+    return {
+        "onsets": len(found),
+        "onset_kinds": [o.kind for o in found],
+        "caused": sum(1 for o in found if o.cause is not None),
+        "lines": [o.line for o in found],
+        "first_line": found[0].line if found else "",
+        "changes": len(window.changes),
+        "method_note": window.method_note,
+    }
+
+
 async def run_query(sources: Sources, query: Query, route: str | None) -> dict[str, Any]:
     if query.source == "traces":
         return await traces(sources, query, route or None)
+    if query.source == "onset":
+        return await onset(sources, query, route or None)
     if not route:
         if query.source == "gateway_status":
             return await all_routes(sources, query)

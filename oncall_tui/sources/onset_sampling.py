@@ -32,8 +32,19 @@ from oncall_tui.sources.capabilities import (
     TraceStore,
 )
 
-#: How many rows a bucket's search may list, to count traces seen beyond the sample.
+#: How many rows a bucket's search may list, to count traces seen beyond the
+#: sample (some stores, Jaeger among them, answer a search with whole traces).
 SEARCH_CAP = 1000
+
+
+def listing_cap(query: OnsetQuery) -> int:
+    """One route: four times the sample, at least 200. Every route: the whole
+    cap, or a busy route's traces would crowd a quiet one out of the listing."""
+    if query.route is None:
+        return SEARCH_CAP
+    return min(SEARCH_CAP, max(200, 4 * query.sample_per_bucket))
+
+
 #: Fetches in flight at once: a store is read, not flooded.
 CONCURRENCY = 4
 
@@ -144,7 +155,7 @@ async def _bucket_traces(
     not name its route counts under ""); everything listed."""
     end = start + query.bucket_ns
     n = query.sample_per_bucket
-    tq = TraceQuery(route=query.route, start_ns=start, end_ns=end, limit=SEARCH_CAP)
+    tq = TraceQuery(route=query.route, start_ns=start, end_ns=end, limit=listing_cap(query))
     if isinstance(store, RecentTraces):
         got = [t for t in await store.recent_traces(tq) if t.spans and start <= _start(t) < end]
         got.sort(key=_start)
@@ -189,10 +200,11 @@ async def sample_window(
     step = max(1, query.bucket_ns)
     first = query.since_ns - query.since_ns % step
     listed = capped = 0
+    cap = listing_cap(query)
     for start in range(first, query.until_ns, step):
         traces, seen, total = await _bucket_traces(store, query, start)
         listed += total
-        capped += total >= SEARCH_CAP
+        capped += total >= cap
         analysed_routes: set[str] = set()
         for trace in traces:
             route = default_route(trace)
@@ -215,7 +227,7 @@ async def sample_window(
         f"({len(sampled):,} analysed of {listed:,} listed)"
     )
     if capped:
-        note += f"; {capped} bucket(s) listed {SEARCH_CAP}+ traces, seen counts are lower bounds"
+        note += f"; {capped} bucket(s) listed {cap}+ traces, seen counts are lower bounds"
     return OnsetWindow(
         query=query,
         method="sampled",
