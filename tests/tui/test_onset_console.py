@@ -194,3 +194,17 @@ async def test_a_kind_new_to_the_window_brings_the_next_refresh_forward(monkeypa
             await pilot.pause(0.05)
         await pilot.pause(0.7)
         assert "since 07:40 (after tool lookup_order's" in _alerts(screen)
+
+
+async def test_an_onset_the_last_minute_did_not_show_gets_its_own_line(monkeypatch) -> None:
+    """The panel shows the last minute's findings; an onset of a kind it does
+    not show (here: no finding lines at all) still gets a line of its own."""
+    from oncall_tui.tui import overview
+
+    monkeypatch.setattr(overview, "FINDING_LINES", 0)
+    async with _app(OnsetStore(fleet())).run_test(size=(160, 48)) as pilot:
+        screen = await _onset_shown(pilot)
+        line = next(ln for ln in screen.alerts_text.plain.splitlines() if "reentrancy" in ln)
+        assert line.startswith(
+            f"[onset] {SPARK} reentrancy_cycle on support-chat 0% -> 50%, since 07:40 (after tool"
+        ), line
