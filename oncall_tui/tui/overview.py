@@ -5,11 +5,17 @@ events) or, for gateways without one, polls GatewayStatus; either way it
 posts coalescing messages and a timer repaints the table at most every
 REPAINT_S. A timer re-renders only the age line. When the gateway cannot be
 reached the last figures stay, marked STALE with the reason.
+
+Each finding line carries its trend over the last hour and, when the rate
+rose clearly at some point, "since HH:MM (after <the change just before>)":
+the onset window (core/onset.py), computed every ONSET_S in a worker thread
+from the same trace store (tui/onset_fetch.py). `o` opens a route's timeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +31,7 @@ from textual.widgets import DataTable, Static
 from oncall_tui.core.analysis import analyze
 from oncall_tui.core.finding_digest import FindingGroup, digest
 from oncall_tui.core.gateway import Alert, StatusResponse
+from oncall_tui.core.onset import Onset, Series, percent, series, sparkline
 from oncall_tui.core.status_notes import note_lines
 from oncall_tui.core.trace_metrics import RouteTraceStats, fill_status, route_stats
 from oncall_tui.errors import OncallError
@@ -40,11 +47,14 @@ from oncall_tui.sources.trace_window import (
 )
 from oncall_tui.tui.action_screen import ActionScreen, console_spec
 from oncall_tui.tui.footer import Footer
+from oncall_tui.tui.onset_fetch import OnsetResult, compute
 from oncall_tui.tui.presenters import (
     ROUTE_COLUMNS,
     SEVERITY_STYLE,
     age_text,
     fit_rows,
+    kind_trend,
+    onset_since,
     route_row,
     safe,
 )
@@ -57,10 +67,20 @@ POLL_S = 2.0
 TRACE_SWEEP_S = 10.0
 SWEEP_TRACES = 100
 FINDING_LINES = 3
-ALERT_ROWS = 6  # text rows of the alert panel (#alerts max-height 7, less its border)
+ALERT_ROWS = 6  # text rows of the alert panel at least (its border-top aside)
+#: ... and at most (#alerts max-height 12): the panel grows into the rows a
+#: short routes table leaves empty, so the onset lines are not cut at 80x24.
+ALERT_ROWS_MAX = 11
 FINDING_SHARE = 0.1  # medium findings show when this share of recent traces has them
 REPAINT_S = 0.5  # bounded repaint rate of the routes table
 WINDOW_S = 60
+#: How often the onset window (the last hour, sampled) is recomputed: slow,
+#: it reads a few hundred traces.
+ONSET_S = 60.0
+#: ... and sooner, at most this often, when the last minute's sweep finds a
+#: kind the window has not seen (the line should not wait a minute for its trend).
+ONSET_SOON_S = 15.0
+ONSET_ONLY_LINES = 2  # onsets of kinds the last minute's sweep did not show
 
 
 class StatusArrived(Message):
@@ -97,6 +117,18 @@ class TraceSweep(Message):
         return isinstance(message, TraceSweep)
 
 
+class OnsetComputed(Message):
+    """A new onset window, or why there is none (``error``)."""
+
+    def __init__(self, result: OnsetResult | None, error: str | None = None) -> None:
+        super().__init__()
+        self.result = result
+        self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, OnsetComputed)
+
+
 class StatusFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
@@ -117,6 +149,7 @@ class OverviewScreen(Screen[None]):
         Binding("k", "act('kill_switch')", "Kill", id="overview.kill_switch"),
         Binding("v", "act('rollback')", "Rollback", id="overview.rollback"),
         Binding("f", "act('failover')", "Failover", id="overview.failover"),
+        Binding("o", "timeline", "Timeline", id="overview.timeline", show=False),
     ]
 
     def __init__(self, gateway: Any, gateway_name: str, env_name: str) -> None:
@@ -135,6 +168,13 @@ class OverviewScreen(Screen[None]):
         self.finding_groups: list[FindingGroup] = []
         self.swept: int | None = None  # traces read by the last sweep
         self._gateway_status: StatusResponse | None = None  # as the gateway said it
+        # The last onset window (None until the first one is computed) and
+        # its series; a failure keeps the last one and says why in one line.
+        self.onset: OnsetResult | None = None
+        self.onset_series: list[Series] = []
+        self.onset_error: str | None = None
+        self._onset_busy = False  # one computation at a time: a thread cannot be cancelled
+        self._onset_started = -ONSET_SOON_S
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -165,6 +205,9 @@ class OverviewScreen(Screen[None]):
         self.set_interval(1.0, self._render_age)
         self.set_interval(TRACE_SWEEP_S, self._sweep)
         self._sweep()
+        self._loop = asyncio.get_running_loop()
+        self.set_interval(ONSET_S, self._onset_tick)
+        self._onset_tick()
         self.set_interval(REPAINT_S, self._repaint)
 
     @work(exclusive=True, exit_on_error=False, group="library", thread=True)
@@ -275,7 +318,66 @@ class OverviewScreen(Screen[None]):
         stats, groups = await asyncio.to_thread(crunch)
         self.post_message(TraceSweep(stats, len(traces), groups))
 
+    def _onset_tick(self) -> None:
+        store = self._trace_store()
+        if store is not None and not self._onset_busy:
+            self._onset_busy = True
+            self._onset_started = time.monotonic()
+            now_ns = int(self._now().timestamp() * 1e9)
+            self.compute_onsets(store, now_ns)
+
+    @work(exclusive=True, exit_on_error=False, group="onset", thread=True)
+    def compute_onsets(self, store: object, now_ns: int) -> None:
+        """In a thread: sampling analyses hundreds of traces (tui/onset_fetch.py)."""
+        audit = getattr(self.app, "audit_path", None)
+        try:
+            result = compute(store, self.gateway, self._loop, now_ns, audit)
+        except OncallError as exc:
+            self.post_message(OnsetComputed(None, safe(exc.message, 120)))
+            return
+        except Exception as exc:  # an adapter bug must not end the refreshes
+            self.post_message(OnsetComputed(None, safe(f"{type(exc).__name__}: {exc}", 120)))
+            return
+        self.post_message(OnsetComputed(result))
+
+    def on_onset_computed(self, message: OnsetComputed) -> None:
+        self._onset_busy = False
+        if message.result is not None:
+            self.onset = message.result
+            self.onset_series = series(message.result.window)
+            self.onset_error = None
+        else:
+            self.onset_error = message.error
+        from oncall_tui.tui.timeline_screen import TimelineScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, TimelineScreen):
+                screen.show(self.onset, self.onset_error)
+        self._dirty = True
+        if self.status is not None:
+            self._render_alerts()
+
+    def _onset_of(self, kind: str, routes: list[str] | tuple[str, ...] = ()) -> Onset | None:
+        """The earliest onset of ``kind`` on any of ``routes`` (any route when empty)."""
+        found = [
+            o
+            for o in (self.onset.onsets if self.onset else ())
+            if o.kind == kind and (not routes or o.route in routes)
+        ]
+        return min(found, key=lambda o: o.at_ns, default=None)
+
+    def _trend_text(self, kind: str, routes: list[str] | tuple[str, ...] = ()) -> str:
+        rates = kind_trend(self.onset_series, kind, routes)
+        # Blank buckets at the ends (before the store's first trace, the one
+        # just begun) are not worth columns of a crowded line; gaps inside
+        # stay. The timeline screen shows the whole axis.
+        return sparkline(rates).strip() + " " if rates is not None else ""
+
     def on_trace_sweep(self, message: TraceSweep) -> None:
+        known = {s.kind for s in self.onset_series}
+        new_kind = self.onset is not None and any(g.kind not in known for g in message.groups)
+        if new_kind and time.monotonic() - self._onset_started >= ONSET_SOON_S:
+            self._onset_tick()
         self.finding_groups = message.groups
         self.swept = message.traces
         self.derived = FromTraces("store", message.traces, [], message.stats)
@@ -339,14 +441,28 @@ class OverviewScreen(Screen[None]):
             if runbook:
                 out.append(f"  → runbook {runbook}", style="bold cyan")
             out.append("\n")
-        for g in self._telling_findings()[:FINDING_LINES]:
-            out.append(f"[{g.severity}] ", style=SEVERITY_STYLE.get(g.severity, ""))
+        width = self.query_one("#alerts", Static).size.width or 80
+        shown = self._telling_findings()[:FINDING_LINES]
+        for g in shown:
+            row = Text()
+            row.append(f"[{g.severity}] ", style=SEVERITY_STYLE.get(g.severity, ""))
+            row.append(self._trend_text(g.kind, g.routes), style="cyan")
             where = f" ({safe(', '.join(g.routes), 40)})" if g.routes else ""
-            out.append(f"{g.kind} in {g.traces} of {self.swept} recent traces{where}")
-            runbook = self._runbook_for_finding(g.kind)
-            if runbook:
-                out.append(f"  → runbook {runbook}", style="bold cyan")
-            out.append("\n")
+            row.append(f"{g.kind} in {g.traces} of {self.swept} recent traces{where}")
+            self._finish_finding(row, g.kind, self._onset_of(g.kind, g.routes), width)
+            out.append_text(row)
+        kinds = {g.kind for g in shown}
+        others = [o for o in (self.onset.onsets if self.onset else ()) if o.kind not in kinds]
+        for o in others[:ONSET_ONLY_LINES]:
+            row = Text()
+            row.append("[onset] ", style="bold yellow")
+            row.append(self._trend_text(o.kind, (o.route,)), style="cyan")
+            row.append(safe(f"{o.kind} on {o.route}", 60))
+            row.append(f" {percent(o.before_rate)} -> {percent(o.after_rate)}")
+            self._finish_finding(row, o.kind, o, width)
+            out.append_text(row)
+        if self.onset_error:
+            out.append(f"onset window: {self.onset_error}\n", style="yellow")
         if self.status is not None:
             for line in note_lines(self.status):
                 out.append(safe(line, 160) + "\n", style="yellow")
@@ -359,8 +475,29 @@ class OverviewScreen(Screen[None]):
                 )
         self.alerts_text = out
         panel = self.query_one("#alerts", Static)
-        # max-height 7 in app.tcss: one row of border, six of text.
-        panel.update(fit_rows(out, panel.size.width or 80, ALERT_ROWS, "a shows all"))
+        # max-height 12 in app.tcss: one row of border, up to eleven of text.
+        panel.update(fit_rows(out, panel.size.width or 80, self._alert_rows(), "a shows all"))
+
+    def _alert_rows(self) -> int:
+        """Rows the alert panel may use: what the routes table leaves (it
+        needs a header and a row per route; the two lines above it, the
+        footer and the panel's border take four more)."""
+        table = self.query_one("#routes", DataTable)
+        spare = self.size.height - 4 - (table.row_count + 1)
+        return max(ALERT_ROWS, min(ALERT_ROWS_MAX, spare))
+
+    def _finish_finding(self, line: Text, kind: str, onset: Onset | None, width: int) -> None:
+        """The onset and the runbook, ending a finding line; the cause is
+        cut so the line takes at most two rows of the panel."""
+        runbook = self._runbook_for_finding(kind)
+        tail = f"  → runbook {runbook}" if runbook else ""
+        if onset is not None:
+            # Less a few characters: wrapping at word breaks wastes some.
+            room = 2 * width - len(line.plain) - len(tail) - len(", since 00:00 (after )") - 6
+            line.append(", " + onset_since(onset, max(room, 24)), style="bold")
+        if tail:
+            line.append(tail, style="bold cyan")
+        line.append("\n")
 
     def action_all_alerts(self) -> None:
         from oncall_tui.tui.trace_screen import TextModal
@@ -425,6 +562,19 @@ class OverviewScreen(Screen[None]):
 
     def _after_action(self, result: object) -> None:
         self.fetch_once()  # show the gateway's answer now, not at the next tick
+
+    def action_timeline(self) -> None:
+        """The selected route's finding rates and changes on one time axis."""
+        from oncall_tui.tui.timeline_screen import TimelineScreen
+
+        route = self._current_route()
+        if route is None:
+            self.notify("no route selected", severity="warning")
+            return
+        if self._trace_store() is None:
+            self.notify("no trace store that can list a time window", severity="warning")
+            return
+        self.app.push_screen(TimelineScreen(route, self.onset, self.onset_error))
 
     def action_open_route(self) -> None:
         table = self.query_one("#routes", DataTable)

@@ -7,6 +7,7 @@ into ``Text`` objects (never markup strings), so an escape sequence or
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.text import Text
 from oncall_tui.core.analysis import Analysis
 from oncall_tui.core.gateway import RouteStatus, StatusResponse
 from oncall_tui.core.models import Span
+from oncall_tui.core.onset import Onset, Series, clock, describe_change
 from oncall_tui.core.text import inert, truncate
 from oncall_tui.runbook.signals import RATE_429_LIMIT, RETRY_LIMIT
 
@@ -234,3 +236,49 @@ def fit_rows(text: Text, width: int, rows: int, hint: str) -> Text:
         out.append("\n")
         used += height(line)
     return out
+
+
+# ------------------------------------------------------------------ onset
+
+
+def pooled_rates(
+    with_kind: Sequence[int], analysed: Sequence[int], per: int = 1
+) -> list[float | None]:
+    """Per-column rates, ``per`` adjacent buckets pooled into each column
+    (traces with the kind over traces analysed; None: nothing analysed)."""
+    per = max(1, per)
+    out: list[float | None] = []
+    for i in range(0, len(analysed), per):
+        n = sum(analysed[i : i + per])
+        out.append(sum(with_kind[i : i + per]) / n if n else None)
+    return out
+
+
+def kind_trend(
+    all_series: Iterable[Series], kind: str, routes: Iterable[str] = ()
+) -> list[float | None] | None:
+    """The rate of ``kind`` per bucket, pooled over ``routes`` (every route
+    when empty); None when the window has no series of that kind there."""
+    wanted = set(routes)
+    with_kind: list[int] = []
+    analysed: list[int] = []
+    for s in all_series:
+        if s.kind != kind or (wanted and s.route not in wanted):
+            continue
+        if not analysed:
+            with_kind, analysed = [0] * len(s.starts), [0] * len(s.starts)
+        for i, (k, n) in enumerate(zip(s.with_kind, s.analysed, strict=True)):
+            with_kind[i] += k
+            analysed[i] += n
+    return pooled_rates(with_kind, analysed) if analysed else None
+
+
+def onset_since(onset: Onset, limit: int | None = None) -> str:
+    """'since 14:02 (after tool lookup_order's description changed (hash a1b2
+    -> c3d4))', the cause cut to ``limit`` characters. The cause names tools
+    and models from traces: made inert here."""
+    head = f"since {clock(onset.at_ns)}"
+    if onset.cause is None:
+        return f"{head} (no change recorded just before)"
+    cause = safe(describe_change(onset.cause), max(limit or 0, 12) if limit else None)
+    return f"{head} (after {cause})"

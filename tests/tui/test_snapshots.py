@@ -367,3 +367,55 @@ def test_problem_screen(snap_compare) -> None:
     """Without a usable config the console says why and what to try instead."""
     app = OncallApp(problem="no config file at ~/.config/oncall-tui/config.yaml")
     assert snap_compare(app, terminal_size=(80, 24))
+
+
+def onset_overview() -> OncallApp:
+    """The fixed overview over a store whose support-chat traces loop from
+    07:40, after a tool description change at 07:37:30 (tests/tui/onset_fleet.py)."""
+    from tests.tui.onset_fleet import OnsetStore, fleet
+
+    app = fixed_overview()
+    app.store = OnsetStore(fleet())
+    return app
+
+
+async def _onset_settled(pilot) -> None:
+    from oncall_tui.tui.overview import OverviewScreen
+
+    await overview_painted(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, OverviewScreen)
+    for _ in range(200):
+        if screen.onset is not None and screen.finding_groups:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.7)  # one repaint
+
+
+async def _timeline_open(pilot) -> None:
+    await _onset_settled(pilot)
+    await pilot.press("o")
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_overview_with_onset(snap_compare, size) -> None:
+    """Under the gateway's alert, the finding line starts with its last-hour
+    trend (seven low bars, then four full ones), then "reentrancy_cycle in 16
+    of 88 recent traces (support-chat), since 07:40 (after tool lookup_order's
+    description changed ..." (cut at 80 columns so the line takes two rows)
+    and "→ runbook tool-reentrancy-loop"; the quota note follows."""
+    assert snap_compare(onset_overview(), terminal_size=size, run_before=_onset_settled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_timeline_screen(snap_compare, size) -> None:
+    """`o` on support-chat: the title names the route, 07:05-08:05 UTC and 5
+    min buckets; the next line says the traces were sampled (20 per route per
+    bucket, 88 analysed). reentrancy_cycle's row: low bars to 07:35, a yellow
+    │ before the 07:35 bar, full red-marked bars from 07:40 and "50%" at the
+    right; under it "↑ onset 07:40: 0% -> 50%" starting at the 07:40 bar. The
+    changes row has ▲ under the │, the axis shows HH:MM every other bucket,
+    and the legend reads "▲ 07:37  tool_definition  tool lookup_order's
+    description changed (hash eb26 -> 1911)" and the onset's full line."""
+    assert snap_compare(onset_overview(), terminal_size=size, run_before=_timeline_open)
