@@ -12,7 +12,7 @@ BINDING_IDS: frozenset[str] = frozenset(
         "action.close", "action.undo",
         "app.audit", "app.help", "app.quit", "app.traces",
         "audit.back", "audit.reload",
-        "help.close", "modal.close",
+        "help.close", "live.back", "modal.close",
         "overview.alerts", "overview.failover", "overview.kill_switch", "overview.refresh",
         "overview.rollback", "overview.runbook", "overview.traces",
         "runbook.act", "runbook.back", "runbook.decline", "runbook.done",

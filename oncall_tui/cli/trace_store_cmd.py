@@ -107,6 +107,11 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="BYTES",
         help=f"refuse a request body over BYTES with 413 (default {MAX_BODY})",
     )
+    listen.add_argument(
+        "--tui",
+        action="store_true",
+        help="watch the traces in the console as they settle (newest first; enter opens one)",
+    )
     add_json(listen)
     listen.set_defaults(func=_listen)
 
@@ -263,6 +268,8 @@ def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiv
 
 
 def _listen(args: argparse.Namespace) -> int:
+    if getattr(args, "tui", False):
+        return _listen_tui(args)
     with listening(args) as (live, receiver):
         # With --json, stdout is only trace objects: the address goes to stderr.
         say(
@@ -291,6 +298,23 @@ def _listen(args: argparse.Namespace) -> int:
             f"{printer.traces} traces shown; evicted {stats.evicted_traces} traces "
             f"({stats.evicted_spans} spans)"
         )
+    return exit_codes.OK
+
+
+def _listen_tui(args: argparse.Namespace) -> int:
+    """The live screen over the same receiver and store (``--save`` too); the
+    screen ticks the store. --count and --seconds apply to printing only."""
+    from oncall_tui.tui.app import OncallApp
+
+    if args.json:
+        raise UsageError("--tui shows traces in the console; --json prints them: pick one")
+    with listening(args) as (live, receiver):
+        OncallApp(live=(live, receiver)).run()
+    stats = live.stats()
+    say(
+        f"received {stats.received_spans} spans in {stats.received_requests} requests; "
+        f"evicted {stats.evicted_traces} traces ({stats.evicted_spans} spans)"
+    )
     return exit_codes.OK
 
 
