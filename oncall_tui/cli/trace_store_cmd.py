@@ -304,12 +304,13 @@ def _listen(args: argparse.Namespace) -> int:
 def _listen_tui(args: argparse.Namespace) -> int:
     """The live screen over the same receiver and store (``--save`` too); the
     screen ticks the store. --count and --seconds apply to printing only."""
-    from oncall_tui.tui.app import OncallApp
+    import importlib
 
     if args.json:
         raise UsageError("--tui shows traces in the console; --json prints them: pick one")
+    tui = importlib.import_module("oncall_tui.tui.app")  # the one way into textual
     with listening(args) as (live, receiver):
-        OncallApp(live=(live, receiver)).run()
+        tui.OncallApp(live=(live, receiver)).run()
     stats = live.stats()
     say(
         f"received {stats.received_spans} spans in {stats.received_requests} requests; "
