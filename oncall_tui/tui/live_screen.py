@@ -104,24 +104,27 @@ def flags_cell(entry: LiveEntry) -> Text:
     return out
 
 
-def header_text(url: str, stats: LiveStats, quiet_s: float, shown: int) -> Text:
+def header_text(url: str, live: LiveTraces, stats: LiveStats, shown: int) -> Text:
+    """Where it listens, what came in and what is held; a third line, in red,
+    only once the bounds have evicted something."""
     out = Text()
     out.append("listening ", style="bold")
     out.append(safe(url, 60))
-    out.append(f"  quiet {quiet_s:g}s\n")
+    out.append(f" · quiet {live.quiet_s:g}s\n")
     out.append(
         f"received {stats.received_requests:,} req {stats.received_spans:,} spans · "
         f"held {stats.held_traces:,} traces {stats.held_spans:,} spans"
     )
     if stats.pending_traces:
         out.append(f" · pending {stats.pending_traces:,}", style="yellow")
+    if shown >= MAX_ROWS:
+        out.append(f" · newest {MAX_ROWS} listed", style="dim")
     if stats.evicted_traces or stats.evicted_spans:
         out.append(
-            f" · evicted {stats.evicted_traces:,} traces {stats.evicted_spans:,} spans",
+            f"\nevicted {stats.evicted_traces:,} traces {stats.evicted_spans:,} spans "
+            f"(held at most {live.max_traces:,} traces, {live.max_spans:,} spans)",
             style="bold red",
         )
-    if shown >= MAX_ROWS:
-        out.append(f" · newest {MAX_ROWS} shown", style="dim")
     return out
 
 
@@ -206,7 +209,7 @@ class LiveScreen(Screen[None]):
         entries = self.live.entries()[:MAX_ROWS]
         stats = self.live.stats()
         self.query_one("#live-header", Static).update(
-            header_text(self.url, stats, self.live.quiet_s, len(entries))
+            header_text(self.url, self.live, stats, len(entries))
         )
         table = self.query_one("#live", DataTable)
         selected = self._selected_id(table)
