@@ -13,6 +13,7 @@ store already made; the list keeps updating underneath.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -32,7 +33,12 @@ if TYPE_CHECKING:
 
 TICK_S = 0.25  # how often pending traces are checked for their quiet period
 REPAINT_S = 0.25  # at most this often the list is redrawn (4 Hz)
-MAX_ROWS = 500  # rows drawn; older settled traces stay held (the header counts them)
+#: Rows drawn; older settled traces stay held (the header counts them). A
+#: repaint rebuilds the table (a new trace goes on top): ~0.15 ms a row.
+MAX_ROWS = 200
+#: Under a flood a repaint may take at most this share of the UI thread: the
+#: next waits BUSY_FACTOR times as long as the last took (receivers share the GIL).
+BUSY_FACTOR = 9
 COLUMNS = ("trace", "root", "spans", "took", "req", "", "findings")
 #: Fixed widths; root takes what is left after findings' minimum, then both grow.
 WIDTHS = {"trace": 8, "spans": 5, "took": 6, "req": 3, "": 3}
@@ -117,8 +123,8 @@ def header_text(url: str, live: LiveTraces, stats: LiveStats, shown: int) -> Tex
     )
     if stats.pending_traces:
         out.append(f" · pending {stats.pending_traces:,}", style="yellow")
-    if shown >= MAX_ROWS:
-        out.append(f" · newest {MAX_ROWS} listed", style="dim")
+    if stats.settled_traces > shown:
+        out.append(f" · newest {shown:,} listed", style="dim")
     if stats.evicted_traces or stats.evicted_spans:
         out.append(
             f"\nevicted {stats.evicted_traces:,} traces {stats.evicted_spans:,} spans "
@@ -142,6 +148,10 @@ class LiveScreen(Screen[None]):
         self.repaints = 0  # how many times the list was redrawn (tests bound it)
         self._ticking = False
         self._width = 0
+        self._next_paint = 0.0
+        # trace id -> (the entry, screen width, its cells): entries are frozen,
+        # so a row is only formatted again when its entry was replaced.
+        self._row_cache: dict[str, tuple[LiveEntry, int, dict[str, Text]]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="live-header", markup=False)
@@ -190,8 +200,12 @@ class LiveScreen(Screen[None]):
         self._repaint_if_moved()
 
     def _repaint_if_moved(self) -> None:
+        if time.monotonic() < self._next_paint:
+            return
         if self.live.version != self.painted_version or self.size.width != self._width:
+            started = time.monotonic()
             self._repaint()
+            self._next_paint = started + BUSY_FACTOR * (time.monotonic() - started)
 
     def _columns(self) -> tuple[str, ...]:
         return COLUMNS if self.size.width >= WIDE else tuple(c for c in COLUMNS if c != "req")
@@ -219,9 +233,16 @@ class LiveScreen(Screen[None]):
         if not table.columns:
             for col in columns:
                 table.add_column(col, key=col or "flags", width=widths[col])
+        cache: dict[str, tuple[LiveEntry, int, dict[str, Text]]] = {}
         for e in entries:
-            cells = self._cells(e, widths)
+            hit = self._row_cache.get(e.trace_id)
+            if hit is not None and hit[0] is e and hit[1] == self.size.width:
+                cells = hit[2]
+            else:
+                cells = self._cells(e, widths)
+            cache[e.trace_id] = (e, self.size.width, cells)
             table.add_row(*(cells[c] for c in columns), key=e.trace_id)
+        self._row_cache = cache
         if selected is not None:
             # Evicted: the cursor stays where it was.
             with contextlib.suppress(RowDoesNotExist):

@@ -181,6 +181,23 @@ async def test_evicted_counts_are_shown() -> None:
         assert rows(app.screen) == [tid(3), tid(2)] or set(rows(app.screen)) == {tid(2), tid(3)}
 
 
+async def test_past_the_row_limit_the_newest_are_listed_and_the_header_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oncall_tui.tui import live_screen
+
+    monkeypatch.setattr(live_screen, "MAX_ROWS", 3)
+    clock = Clock()
+    live = LiveTraces(quiet_s=2.0, clock=clock)
+    app = live_app(live)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for n in range(1, 6):
+            live.add([agent_trace(n)])
+            await settle(pilot, clock)
+        assert rows(app.screen) == [tid(5), tid(4), tid(3)]
+        assert "held 5 traces" in screen_text(app) and "newest 3 listed" in screen_text(app)
+
+
 async def test_hostile_names_are_shown_inert() -> None:
     clock = Clock()
     live = LiveTraces(quiet_s=2.0, clock=clock)
