@@ -28,6 +28,7 @@ from oncall_tui.tui.presenters import SEVERITY_STYLE, safe
 
 if TYPE_CHECKING:
     from oncall_tui.core.analysis import Analysis
+    from oncall_tui.core.models import Finding
     from oncall_tui.sources.live_traces import LiveEntry, LiveStats, LiveTraces
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
@@ -41,8 +42,8 @@ MAX_ROWS = 200
 BUSY_FACTOR = 9
 COLUMNS = ("trace", "root", "spans", "took", "req", "", "findings")
 #: Fixed widths; root takes what is left after findings' minimum, then both grow.
-WIDTHS = {"trace": 8, "spans": 5, "took": 6, "req": 3, "": 3}
-FINDINGS_MIN = 25  # "⟲ reentrancy_cycle med +2"
+WIDTHS = {"trace": 8, "spans": 5, "took": 5, "req": 3, "": 3}
+FINDINGS_MIN = 26  # "⟲ reentrancy_cycle high +2"
 SHORT_SEVERITY = {"critical": "crit", "medium": "med"}  # below WIDE
 ROOT_MIN = 14
 WIDE = 100  # below this the requests column goes (findings, root, spans, took come first)
@@ -61,40 +62,49 @@ def start_listener(port: int) -> tuple[LiveTraces, OtlpReceiver]:
 
 
 def took(ns: int | None) -> str:
-    """A duration in at most 6 characters: 940ms, 12.3s, 4m05s."""
+    """A duration in at most 5 characters: 940ms, 12.3s, 4m05s, 42m, 3h."""
     ms = (ns or 0) / 1e6
-    if ms < 1000:
+    if ms < 999.5:
         return f"{ms:.0f}ms"
-    if ms < 60_000:
+    if ms < 59_950:
         return f"{ms / 1000:.1f}s"
-    minutes, seconds = divmod(int(ms / 1000), 60)
-    return f"{minutes}m{seconds:02d}s" if minutes < 100 else f"{minutes // 60}h"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    if minutes < 10:
+        return f"{minutes}m{seconds:02d}s"
+    return f"{minutes}m" if minutes < 100 else f"{minutes // 60}h"
 
 
 def findings_cell(analysis: Analysis, width: int, *, short: bool = False) -> Text:
     """The worst findings, worst first: ``⟲ reentrancy_cycle high +2``
-    (``short``: severities in at most 4 letters)."""
+    (``short``: severities in at most 4 letters). The worst one's severity
+    and the count of the others always show; its kind is cut to fit."""
+    findings = analysis.findings  # sorted worst first by the engine
     out = Text()
     if analysis.cycles:
         out.append("⟲ ", style="bold red")
-    shown = 0
-    for f in analysis.findings:  # sorted worst first by the engine
-        severity = SHORT_SEVERITY.get(f.severity, f.severity) if short else f.severity
-        piece = f"{safe(f.kind, 30)} {severity}"
-        more = len(analysis.findings) - shown - 1
-        tail = f" +{more}" if more else ""
-        sep = ", " if shown else ""
-        if shown and out.cell_len + len(sep) + len(piece) + len(tail) > width:
-            break
-        out.append(sep)
-        out.append(piece, style=SEVERITY_STYLE.get(f.severity, ""))
-        shown += 1
-    rest = len(analysis.findings) - shown
-    if rest:
-        out.append(f" +{rest}", style="dim")
-    if not analysis.findings:
+    if not findings:
         out.append("-", style="dim")
-    out.truncate(width, overflow="ellipsis")
+        return out
+
+    def severity(f: Finding) -> str:
+        return SHORT_SEVERITY.get(f.severity, f.severity) if short else f.severity
+
+    def tail(shown: int) -> str:
+        return f" +{len(findings) - shown}" if len(findings) > shown else ""
+
+    worst = findings[0]
+    room = width - out.cell_len - len(severity(worst)) - 1 - len(tail(1))
+    out.append(safe(worst.kind, max(room, 1)), style=SEVERITY_STYLE.get(worst.severity, ""))
+    out.append(f" {severity(worst)}", style=SEVERITY_STYLE.get(worst.severity, ""))
+    shown = 1
+    for f in findings[1:]:
+        piece = f", {safe(f.kind, 30)} {severity(f)}"
+        if out.cell_len + len(piece) + len(tail(shown + 1)) > width:
+            break
+        out.append(", ")
+        out.append(piece[2:], style=SEVERITY_STYLE.get(f.severity, ""))
+        shown += 1
+    out.append(tail(shown), style="dim")
     return out
 
 

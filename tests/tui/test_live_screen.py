@@ -366,3 +366,39 @@ def test_trace_listen_tui_refuses_json() -> None:
     args = build_parser().parse_args(["trace", "listen", "--tui", "--json", "--port", "0"])
     with pytest.raises(UsageError, match="--tui"):
         args.func(args)
+
+
+def test_the_findings_cell_keeps_the_worst_severity_and_the_count_when_cut() -> None:
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.core.models import Finding
+    from oncall_tui.tui.live_screen import findings_cell
+
+    analysis = analyze(agent_trace(1))
+    many = [
+        Finding("hidden_reasoning_latency", "high", "x"),
+        Finding("retry_amplification", "medium", "y"),
+        Finding("flight_recorder_gaps", "info", "z"),
+    ]
+    cell = findings_cell(msgspec.structs.replace(analysis, findings=many), 25, short=True)
+    assert cell.plain == "⟲ hidden_reasoni… high +2" and cell.cell_len == 25
+    wide = findings_cell(msgspec.structs.replace(analysis, findings=many), 86)
+    assert wide.plain == (
+        "⟲ hidden_reasoning_latency high, retry_amplification medium, flight_recorder_gaps info"
+    )
+    hostile = [Finding("\x1b[2Jboom", "low", "x")]
+    assert (
+        "\x1b" not in findings_cell(msgspec.structs.replace(analysis, findings=hostile), 25).plain
+    )
+    none = findings_cell(msgspec.structs.replace(analysis, findings=[], cycles=[]), 25)
+    assert none.plain == "-"
+
+
+@pytest.mark.parametrize(
+    ("ms", "shown"),
+    [(0.4, "0ms"), (999.4, "999ms"), (999.6, "1.0s"), (59_940, "59.9s"), (59_960, "1m00s"),
+     (599_000, "9m59s"), (600_000, "10m"), (6_000_000, "1h"), (5_990_000, "99m")],
+)  # fmt: skip
+def test_durations_fit_the_took_column(ms: float, shown: str) -> None:
+    from oncall_tui.tui.live_screen import took
+
+    assert took(int(ms * 1e6)) == shown and len(shown) <= 5
