@@ -295,7 +295,7 @@ def _listen(args: argparse.Namespace) -> int:
         stats = live.stats()
         say(
             f"received {stats.received_spans} spans in {stats.received_requests} requests; "
-            f"{printer.traces} traces shown; evicted {stats.evicted_traces} traces "
+            f"{_n(printer.traces, 'trace')} shown; evicted {_n(stats.evicted_traces, 'trace')} "
             f"({stats.evicted_spans} spans)"
         )
     return exit_codes.OK
@@ -314,9 +314,13 @@ def _listen_tui(args: argparse.Namespace) -> int:
     stats = live.stats()
     say(
         f"received {stats.received_spans} spans in {stats.received_requests} requests; "
-        f"evicted {stats.evicted_traces} traces ({stats.evicted_spans} spans)"
+        f"evicted {_n(stats.evicted_traces, 'trace')} ({stats.evicted_spans} spans)"
     )
     return exit_codes.OK
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 class _Printer:
@@ -343,7 +347,8 @@ class _Printer:
         if not self.as_json and stats.evicted_traces != self._evicted:
             self._evicted = stats.evicted_traces
             say(
-                f"evicted so far: {stats.evicted_traces} traces, {stats.evicted_spans} spans "
+                f"evicted so far: {_n(stats.evicted_traces, 'trace')}, "
+                f"{_n(stats.evicted_spans, 'span')} "
                 f"(held at most {self.live.max_traces} traces, {self.live.max_spans} spans: "
                 "--max-traces, --max-spans)"
             )

@@ -27,13 +27,15 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import msgspec
 
 from oncall_tui.core.analysis import Analysis, analyze
-from oncall_tui.core.assemble import merge_fragments
-from oncall_tui.core.models import Trace
+from oncall_tui.core.assemble import DERIVED_KINDS, assemble
+from oncall_tui.core.graph import node_key
+from oncall_tui.core.models import QualityNote, Span, Trace
 from oncall_tui.core.stitch import stitch
 
 DEFAULT_QUIET_S = 2.0
@@ -86,15 +88,14 @@ class _Held:
     """What is held for one trace id (mutable; only touched under the lock)."""
 
     __slots__ = (
-        "end_ns",
         "entry",
         "first_seen",
         "fragments",
         "last_seen",
+        "outline",
         "requests",
         "settled",
         "spans",
-        "start_ns",
     )
 
     def __init__(self, now: float) -> None:
@@ -106,8 +107,8 @@ class _Held:
         self.requests = 0
         self.settled = False
         self.entry: LiveEntry | None = None
-        self.start_ns = 0
-        self.end_ns = 0
+        #: What stitching needs of it, worked out when it settles.
+        self.outline: _Outline | None = None
 
 
 class LiveTraces:
@@ -211,16 +212,16 @@ class LiveTraces:
                 if not due:
                     return []
                 settled = [
-                    (tid, h.fragments[0], h.start_ns, h.end_ns, h.entry)
+                    (tid, h.fragments[0], h.outline, h.entry)
                     for tid, h in self._held.items()
-                    if h.settled and h.entry is not None
+                    if h.settled and h.entry is not None and h.outline is not None
                 ]
             # The expensive part, with the lock released: receivers go on.
             merged = {tid: _merged(frags) for tid, _, frags in due}
-            intervals = {tid: _interval(t) for tid, t in merged.items()}
-            changed, outer_of = _diagnose(merged, _overlapping(settled, intervals.values()))
+            outlines = {tid: _outline(t) for tid, t in merged.items()}
+            changed, outer_of = _diagnose(merged, outlines, _overlapping(settled, outlines))
             with self._lock:
-                self._settle(due, merged, intervals)
+                self._settle(due, merged, outlines)
                 out = self._publish(at, changed, outer_of)
                 if out:
                     self._version += 1
@@ -230,7 +231,7 @@ class LiveTraces:
         self,
         due: list[tuple[str, _Held, list[Trace]]],
         merged: dict[str, Trace],
-        intervals: dict[str, tuple[int, int]],
+        outlines: dict[str, _Outline],
     ) -> None:
         for tid, snap_held, frags in due:
             held = self._held.get(tid)
@@ -238,7 +239,7 @@ class LiveTraces:
                 continue  # evicted while we analysed (or evicted and back anew)
             later = held.fragments[len(frags) :]
             held.fragments = [merged[tid], *later]
-            held.start_ns, held.end_ns = intervals[tid]
+            held.outline = outlines[tid]
             # A piece that arrived during the analysis keeps it pending.
             held.settled = not later
 
@@ -307,33 +308,117 @@ class LiveTraces:
         return self._version
 
 
-def _merged(fragments: list[Trace]) -> Trace:
-    return fragments[0] if len(fragments) == 1 else merge_fragments(fragments)[0]
+def fragments(spans: list[Span], notes: list[QualityNote], source: str) -> list[Trace]:
+    """One request's decoded spans as unassembled pieces, one per trace id:
+    what a receiver hands to ``add``. Grouping only; the quality check and
+    the completeness verdict wait for ``tick`` (once per trace, not once per
+    request). Notes naming a span go with its trace, the rest with every one."""
+    by_trace: dict[str, list[Span]] = {}
+    for span in spans:
+        bucket = by_trace.get(span.trace_id)
+        if bucket is None:
+            bucket = by_trace[span.trace_id] = []
+        bucket.append(span)
+    if not notes:
+        return [Trace(tid, group, source=source) for tid, group in by_trace.items()]
+    span_trace = {s.span_id: tid for tid, group in by_trace.items() for s in group}
+    general: list[QualityNote] = []
+    per_trace: dict[str, list[QualityNote]] = {tid: [] for tid in by_trace}
+    for note in notes:
+        tid = span_trace.get(note.span_id) if note.span_id else None
+        (per_trace[tid] if tid else general).append(note)
+    return [
+        Trace(tid, group, source=source, quality=[*general, *per_trace[tid]])
+        for tid, group in by_trace.items()
+    ]
 
 
-def _interval(trace: Trace) -> tuple[int, int]:
-    if not trace.spans:
-        return 0, 0
-    return min(s.start_ns for s in trace.spans), max(s.end_ns for s in trace.spans)
+def _merged(pieces: list[Trace]) -> Trace:
+    """The pieces of one trace assembled once: derived notes and a fragment's
+    ``partial`` are worked out again over the whole (OTLP exporters give no
+    verdict of their own); only the store's cut (``_cut``) is carried over."""
+    spans: list[Span] = []
+    notes: list[QualityNote] = []
+    seen: set[QualityNote] = set()
+    cut: str | None = None
+    for piece in pieces:
+        spans.extend(piece.spans)
+        for note in piece.quality:
+            # Input-wide notes ride on every piece of a request: one copy.
+            if note.kind not in DERIVED_KINDS and note not in seen:
+                seen.add(note)
+                notes.append(note)
+        if piece.completeness == "truncated":
+            cut = piece.completeness_reason
+    if not spans:
+        return msgspec.structs.replace(pieces[0], quality=notes)
+    [trace] = assemble(
+        spans,
+        source=pieces[0].source or "otlp",
+        notes=notes,
+        completeness="truncated" if cut is not None else "complete",
+        reason=cut,
+    )
+    return trace
+
+
+class _Outline(NamedTuple):
+    """A settled trace as stitching sees it: its time span, and only the
+    spans core/stitch.py looks at (roots, and tool spans that may hold
+    another trace's root), so a tick stitches hundreds of spans, not the
+    whole window."""
+
+    start: int
+    end: int
+    reduced: Trace
+
+
+def _outline(trace: Trace) -> _Outline:
+    spans = trace.spans
+    if not spans:
+        return _Outline(0, 0, trace)
+    keep = [s for s in spans if s.parent_id is None or _is_tool(s)]
+    return _Outline(
+        min(s.start_ns for s in spans),
+        max(s.end_ns for s in spans),
+        Trace(trace.trace_id, keep),
+    )
+
+
+def _is_tool(span: Span) -> bool:
+    if span.gen_ai is None:
+        return False
+    key = node_key(span)
+    return key is not None and key.startswith("tool:")
 
 
 def _diagnose(
-    merged: dict[str, Trace], neighbours: list[tuple[str, Trace, LiveEntry]]
+    merged: dict[str, Trace],
+    outlines: dict[str, _Outline],
+    neighbours: list[tuple[str, Trace, _Outline, LiveEntry]],
 ) -> tuple[dict[str, tuple[Trace, Analysis]], dict[str, str]]:
     """Stitch the settling traces with their settled neighbours and analyse
     what changed: (trace id -> (trace as shown, its analysis)), (inner trace
     id -> the trace it ran inside)."""
     raw: dict[str, Trace] = dict(merged)
+    reduced = [o.reduced for o in outlines.values()]
     prior: dict[str, LiveEntry] = {}
-    for tid, trace, entry in neighbours:
+    for tid, trace, outline, entry in neighbours:
         raw[tid] = trace
+        reduced.append(outline.reduced)
         prior[tid] = entry
     outer_of: dict[str, str] = {}
     stitched: dict[str, Trace] = {}
-    for t in stitch(list(raw.values())):
-        stitched[t.trace_id] = t
-        for inner in t.linked_trace_ids:
-            outer_of[inner] = t.trace_id
+    # Who ran inside whom, from the outlines (stitching keys on nothing
+    # else); then each group merged from its whole traces.
+    for group in stitch(reduced):
+        if not group.linked_trace_ids:
+            continue
+        members = [raw[group.trace_id], *(raw[t] for t in group.linked_trace_ids)]
+        whole = next(t for t in stitch(members) if t.trace_id == group.trace_id)
+        stitched[whole.trace_id] = whole
+        for inner in whole.linked_trace_ids:
+            outer_of[inner] = whole.trace_id
     changed: dict[str, tuple[Trace, Analysis]] = {}
     for tid, trace in raw.items():
         view = stitched.get(tid, trace)
@@ -349,21 +434,23 @@ def _diagnose(
 
 
 def _overlapping(
-    settled: list[tuple[str, Trace, int, int, LiveEntry]],
-    intervals: Iterable[tuple[int, int]],
-) -> list[tuple[str, Trace, LiveEntry]]:
+    settled: Sequence[tuple[str, Trace, _Outline | None, LiveEntry | None]],
+    outlines: dict[str, _Outline],
+) -> list[tuple[str, Trace, _Outline, LiveEntry]]:
     """The settled traces whose time overlaps a settling one's: only those
     can hold it, or run inside it (stitching needs containment)."""
-    spans = sorted(intervals)
+    spans = sorted((o.start, o.end) for o in outlines.values())
     starts = [s for s, _ in spans]
     reach: list[int] = []  # the latest end among the first k intervals
     for _, end in spans:
         reach.append(end if not reach else max(reach[-1], end))
-    out: list[tuple[str, Trace, LiveEntry]] = []
-    for tid, trace, start, end, entry in settled:
-        k = bisect.bisect_right(starts, end)
-        if k and reach[k - 1] >= start:
-            out.append((tid, trace, entry))
+    out: list[tuple[str, Trace, _Outline, LiveEntry]] = []
+    for tid, trace, outline, entry in settled:
+        if outline is None or entry is None:
+            continue
+        k = bisect.bisect_right(starts, outline.end)
+        if k and reach[k - 1] >= outline.start:
+            out.append((tid, trace, outline, entry))
     return out
 
 

@@ -139,7 +139,15 @@ def _link(x: Any) -> dict[str, Any]:
 
 
 def _kvs(kvs: Any) -> list[dict[str, Any]]:
-    return [{"key": kv.key, "value": _value(kv.value)} for kv in kvs]
+    out = []
+    for kv in kvs:
+        v = kv.value
+        # Inline the common case: most attributes of most spans are strings.
+        if v.WhichOneof("value") == "string_value":
+            out.append({"key": kv.key, "value": {"stringValue": v.string_value}})
+        else:
+            out.append({"key": kv.key, "value": _value(v)})
+    return out
 
 
 def _value(v: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ it would need grpcio, a large native dependency, for what HTTP already does.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +35,9 @@ MAX_BODY = 64 * 1024 * 1024
 #: A gzip body may unpack to this much; a bomb gets a 400 before it costs memory.
 MAX_UNPACKED = 4 * MAX_BODY
 
-#: (the request's traces, the request as OTLP/JSON lines)
+#: (the request's spans per trace id, the request as OTLP/JSON lines). Plain
+#: OTLP comes as unassembled pieces (live_traces.fragments) that
+#: LiveTraces.add takes; other bodies as assembled Traces.
 OnTraces = Callable[[list[Trace], bytes], None]
 
 Encoding = Literal["protobuf", "json"]
@@ -145,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     def _read(self, body: bytes, encoding: Encoding) -> tuple[list[Trace], bytes]:
-        from oncall_tui.sources.detect import gunzip, read_traces
+        from oncall_tui.sources.detect import gunzip
 
         source = f"POST /v1/traces from {self.client_address[0]}"
         try:
@@ -161,9 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
                 line, spans = request_to_json(body, f"{source} (protobuf)")
                 if not spans:
                     return [], b""  # a valid, empty export
-                traces = read_traces(line, source=source, max_unpacked=self.server.max_unpacked)
-                return traces, line + b"\n"
-            traces = read_traces(body, source=source, max_unpacked=self.server.max_unpacked)
+                return self._pieces(line, source), line + b"\n"
+            traces = self._pieces(body, source)
             return traces, _json_lines(body) if traces else b""
         except _BadRequest:
             raise
@@ -178,6 +180,24 @@ class _Handler(BaseHTTPRequestHandler):
                 _INVALID_ARGUMENT,
                 f"{source}: body not readable ({type(exc).__name__}: {exc})",
             ) from None
+
+    def _pieces(self, raw: bytes, source: str) -> list[Trace]:
+        """The request's spans per trace id. Plain OTLP/JSON (what exporters
+        send) is decoded straight into unassembled pieces: the live store
+        assembles a trace once, when it settles, not once per request.
+        Anything else (snake_case keys, JSON lines, a store's format, broken
+        input) goes through the file reader, which also names what is wrong."""
+        from oncall_tui.core import otlp
+        from oncall_tui.sources.detect import read_traces
+        from oncall_tui.sources.live_traces import fragments
+
+        try:
+            spans, notes = otlp.decode(raw, None, source)
+        except OncallError:
+            spans, notes = [], []
+        if spans:
+            return fragments(spans, notes, "otlp-json")
+        return read_traces(raw, source=source, max_unpacked=self.server.max_unpacked)
 
     def _status(
         self, status: int, code: int, message: str, encoding: Encoding, unread: bool
@@ -251,6 +271,17 @@ class _Server(ThreadingHTTPServer):
     on_traces: OnTraces
     max_body: int
     max_unpacked: int
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request (or a timeout) ends only its own
+        # connection; the default would print a traceback into the output.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        sys.stderr.write(
+            f"oncall-tui: warning: request from {client_address[0]} failed: "
+            f"{type(exc).__name__}: {_one_line(str(exc), 200)}\n"
+        )
 
 
 class OtlpReceiver:

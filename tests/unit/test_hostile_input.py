@@ -187,7 +187,9 @@ def test_the_receiver_answers_every_body_and_never_drops_the_connection(monkeypa
         message = json.loads(text)["message"]
         assert "no span could be read" in message and "neither 16-digit hex" in message
         # A reader bug is still an answer naming it.
-        monkeypatch.setattr(detect, "read_traces", _raise_value_error)
+        from oncall_tui.core import otlp
+
+        monkeypatch.setattr(otlp, "decode", _raise_value_error)
         status, text = _post(receiver.url, json.dumps(_doc()).encode())
         assert status == 400 and "ValueError" in json.loads(text)["message"]
     finally:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import itertools
 import threading
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from oncall_tui.core.assemble import assemble
 from oncall_tui.core.models import Span, Trace
 from oncall_tui.sources.live_traces import LiveTraces
@@ -227,3 +230,48 @@ def test_concurrent_receivers_lose_nothing() -> None:
     assert len(settled) == 40 and all(e.span_count == 5 for e in settled)
     assert all(e.analysis.cycles for e in settled)
     assert live.stats().received_spans == 200
+
+
+def test_pieces_as_the_receiver_hands_them_settle_like_the_file_reader() -> None:
+    """The receiver hands unassembled pieces (fragments()); settled, they
+    are the very trace read_traces makes of the whole, notes and all."""
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.core.models import QualityNote
+    from oncall_tui.sources.live_traces import fragments
+
+    b = _reentrant()
+    spans = sorted(b.spans, key=lambda s: s.end_ns)
+    note = QualityNote("malformed_span", "an odd value", spans[0].span_id, "req 1")
+    live, clock = _store(quiet_s=1.0)
+    live.add(fragments(spans[:2], [note], "otlp-json"))
+    live.add(fragments(spans[2:], [], "otlp-json"))
+    clock.now += 1
+    [entry] = live.tick()
+    whole = assemble(spans, source="otlp-json", notes=[note])[0]
+    assert entry.trace.spans == whole.spans and entry.trace.quality == whole.quality
+    assert entry.trace.completeness == "complete"
+    assert entry.analysis.findings == analyze(whole).findings
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_any_split_and_order_of_a_trace_settles_to_the_whole(data: st.DataObject) -> None:
+    """However an exporter splits a trace into requests and orders them,
+    the settled trace has every span once and the diagnosis of the whole."""
+    from oncall_tui.core.analysis import analyze
+    from oncall_tui.sources.live_traces import fragments
+
+    b = _reentrant()
+    spans = data.draw(st.permutations(b.spans))
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(spans) - 1), max_size=4)))
+    parts = [spans[i:j] for i, j in zip([0, *cuts], [*cuts, len(spans)], strict=True)]
+    live, clock = _store(quiet_s=1.0)
+    for part in parts:
+        live.add(fragments(list(part), [], "otlp-json"))
+        clock.now += 0.5
+    clock.now += 1
+    [entry] = live.tick()
+    assert sorted(s.span_id for s in entry.trace.spans) == sorted(s.span_id for s in b.spans)
+    assert entry.requests == len(parts) and entry.trace.completeness == "complete"
+    want = analyze(b.trace()).cycles
+    assert [(c.nodes, c.laps) for c in entry.analysis.cycles] == [(c.nodes, c.laps) for c in want]

@@ -11,6 +11,7 @@ import gzip
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from oncall_tui.core.models import Trace
+from oncall_tui.core.otlp_write import traces_data
 from oncall_tui.sources.detect import read_traces
 from oncall_tui.sources.live_traces import LiveTraces
 from oncall_tui.sources.otlp_protobuf import request_to_json
@@ -299,3 +301,85 @@ def test_the_listen_defaults_in_the_cli_are_the_stores_own() -> None:
     assert cmd.DEFAULT_MAX_TRACES == live_traces.DEFAULT_MAX_TRACES
     assert cmd.DEFAULT_MAX_SPANS == live_traces.DEFAULT_MAX_SPANS
     assert cmd.MAX_BODY == otlp_receiver.MAX_BODY
+
+
+def test_listen_shows_a_late_span_as_an_update_and_says_what_it_evicted(
+    cli_env: dict[str, str],
+) -> None:
+    """What a person watching `trace listen` sees: a trace once it settles,
+    again marked UPDATED when a late span reopens it, its findings under it,
+    and a line when the bounds evict a trace."""
+    from tests.builders import TraceBuilder
+
+    def agent(trace_id: str) -> TraceBuilder:
+        b = TraceBuilder(trace_id=trace_id)
+        root = b.agent("planner", end=1000)
+        outer = b.tool("lookup", root, 60, 900)
+        m = b.model(outer, 70, 850)
+        b.tool("lookup", m, 110, 800)
+        return b
+
+    argv = ["trace", "listen", "--port", "0", "--quiet-s", "0.3", "--seconds", "6"]
+    argv += ["--max-traces", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oncall_tui", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[2]
+        a = agent("a" * 32)
+        first, late = a.spans[:3], a.spans[3:]
+
+        def send(spans: list[Any]) -> None:
+            doc = msgspec.json.decode(msgspec.json.encode(traces_data(spans)))
+            resp = _post(url, _to_proto(doc).SerializeToString(), PB)
+            assert resp.status_code == 200, resp.text
+
+        send(first)
+        time.sleep(1.5)  # settles: printed without its cycle (half the trace)
+        send(late)
+        time.sleep(1.5)  # settles again: UPDATED, now with the cycle
+        send(agent("b" * 32).spans)
+        send(agent("c" * 32).spans)  # a third trace: the quietest (a) goes
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    heads = [ln for ln in lines if ln.startswith("trace ")]
+    assert heads[0].startswith("trace " + "a" * 32) and "3 spans" in heads[0]
+    assert "UPDATED" not in heads[0]
+    assert heads[1].startswith("trace " + "a" * 32) and "4 spans" in heads[1]
+    assert "(2 requests)" in heads[1] and "UPDATED (1x" in heads[1]
+    after = lines[lines.index(heads[1]) + 1]
+    assert "reentrancy_cycle" in after and after.startswith("    high")
+    assert any(ln.startswith("evicted so far: 1 trace, 4 spans") for ln in lines), out
+    assert lines[-1].startswith("received 12 spans in 4 requests")
+
+
+def test_a_client_that_hangs_up_mid_body_costs_only_its_connection(
+    listener: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    receiver, live, _ = listener
+    parts = urlsplit(receiver.url)
+    for _ in range(3):
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n\x0a\x05"
+            )
+    line = _corpus_lines()[0]
+    ok = _post(receiver.url, _to_proto(json.loads(line)).SerializeToString(), PB)
+    assert ok.status_code == 200
+    time.sleep(0.2)
+    assert live.stats().received_requests == 1
+    assert "Traceback" not in capsys.readouterr().err
