@@ -137,11 +137,15 @@ def header_text(url: str, live: LiveTraces, stats: LiveStats, shown: int) -> Tex
         out.append(f" · newest {shown:,} listed", style="dim")
     if stats.evicted_traces or stats.evicted_spans:
         out.append(
-            f"\nevicted {stats.evicted_traces:,} traces {stats.evicted_spans:,} spans "
+            f"\nevicted {_n(stats.evicted_traces, 'trace')} {_n(stats.evicted_spans, 'span')} "
             f"(held at most {live.max_traces:,} traces, {live.max_spans:,} spans)",
             style="bold red",
         )
     return out
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 class LiveScreen(Screen[None]):

@@ -177,7 +177,7 @@ async def test_evicted_counts_are_shown() -> None:
             live.add([agent_trace(n)])
         await settle(pilot, clock)
         text = screen_text(app)
-        assert "evicted 1 traces 5 spans" in text
+        assert "evicted 1 trace 5 spans" in text
         assert rows(app.screen) == [tid(3), tid(2)] or set(rows(app.screen)) == {tid(2), tid(3)}
 
 

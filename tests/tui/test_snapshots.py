@@ -356,8 +356,8 @@ def fixed_live():
 @pytest.mark.parametrize("size", SIZES)
 def test_live_screen(snap_compare, size) -> None:
     """`trace listen --tui`: the header names the listening URL and the quiet
-    period, then received/held counts, "pending 1" (yellow) and "evicted 1
-    traces 5 spans" (red). Rows newest first: trace 03030303 marked ↻1 (a late
+    period, then received/held counts and "pending 1" (yellow), then on a red
+    line of its own "evicted 1 trace 5 spans" with the bounds. Rows newest first: trace 03030303 marked ↻1 (a late
     span re-settled it) with "⟲ reentrancy_cycle"; the hostile agent name of
     05050505 shown with its escapes as text (\\x1b), not obeyed; trace ids,
     root, spans and duration legible at 80 columns (requests only at 160); the
