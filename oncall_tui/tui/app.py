@@ -232,9 +232,12 @@ class OncallApp(App[int]):
                 self.notify(f"cannot listen on 127.0.0.1:{self.live_port}: {why}", severity="error")
                 return
             self._own_live = True
-        if not isinstance(self.screen, LiveScreen):
-            live, receiver = self.live
-            self.push_screen(LiveScreen(live, receiver.url, closable=closable))
+        if any(isinstance(s, LiveScreen) for s in self.screen_stack):
+            # Its screen owns the store's one ticker: never a second one.
+            self.notify("live traces are already open: esc back to them")
+            return
+        live, receiver = self.live
+        self.push_screen(LiveScreen(live, receiver.url, closable=closable))
 
     def action_audit(self) -> None:
         from oncall_tui.tui.audit_screen import AuditScreen

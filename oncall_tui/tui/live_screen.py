@@ -161,6 +161,7 @@ class LiveScreen(Screen[None]):
         self.painted_version = -1
         self.repaints = 0  # how many times the list was redrawn (tests bound it)
         self._ticking = False
+        self._tick_error: str | None = None
         self._width = 0
         self._next_paint = 0.0
         # trace id -> (the entry, screen width, its cells): entries are frozen,
@@ -204,6 +205,9 @@ class LiveScreen(Screen[None]):
     def _tick_in_thread(self) -> None:
         try:
             self.live.tick()
+            self._tick_error = None
+        except Exception as exc:  # an engine bug on one trace: say so, keep listening
+            self._tick_error = f"settling failed: {type(exc).__name__}: {exc}"
         finally:
             self._ticking = False
 
@@ -216,7 +220,8 @@ class LiveScreen(Screen[None]):
     def _repaint_if_moved(self) -> None:
         if time.monotonic() < self._next_paint:
             return
-        if self.live.version != self.painted_version or self.size.width != self._width:
+        moved = self.live.version != self.painted_version or self.size.width != self._width
+        if moved or self._tick_error:
             started = time.monotonic()
             self._repaint()
             self._next_paint = started + BUSY_FACTOR * (time.monotonic() - started)
@@ -291,6 +296,10 @@ class LiveScreen(Screen[None]):
         }
 
     def _status(self, entries: list[LiveEntry], stats: LiveStats) -> None:
+        if self._tick_error:
+            error = Text(safe(self._tick_error, 200), style="red")
+            self.query_one("#live-status", Static).update(error)
+            return
         if entries:
             text = "newest first; enter opens a trace; ↻ updated, … reopened, ⤷ ran inside another"
         elif stats.received_requests:

@@ -402,3 +402,43 @@ def test_durations_fit_the_took_column(ms: float, shown: str) -> None:
     from oncall_tui.tui.live_screen import took
 
     assert took(int(ms * 1e6)) == shown and len(shown) <= 5
+
+
+async def test_the_palette_never_opens_a_second_ticker_over_the_same_store() -> None:
+    clock = Clock()
+    live = LiveTraces(quiet_s=2.0, clock=clock)
+    app = live_app(live)
+    async with app.run_test(size=(80, 24)) as pilot:
+        live.add([agent_trace(1)])
+        await settle(pilot, clock)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, TraceScreen)
+        app.open_live()
+        await pilot.pause()
+        assert sum(isinstance(s, LiveScreen) for s in app.screen_stack) == 1
+        assert isinstance(app.screen, TraceScreen)
+        assert any("already open" in n.message for n in app._notifications)
+
+
+async def test_a_failing_settle_is_said_in_the_status_line_and_listening_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    live = LiveTraces(quiet_s=2.0, clock=clock)
+    app = live_app(live)
+    real_tick = live.tick
+
+    def broken(now: float | None = None) -> list:
+        raise RuntimeError("boom\x1b[2J")
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        monkeypatch.setattr(live, "tick", broken)
+        live.add([agent_trace(1)])
+        await settle(pilot, clock)
+        text = screen_text(app)
+        assert "settling failed: RuntimeError: boom\\x1b[2J" in text
+        assert "\x1b" not in text
+        monkeypatch.setattr(live, "tick", real_tick)
+        await pilot.pause(0.7)
+        assert rows(app.screen) == [tid(1)] and "settling failed" not in screen_text(app)

@@ -357,9 +357,10 @@ def fixed_live():
 def test_live_screen(snap_compare, size) -> None:
     """`trace listen --tui`: the header names the listening URL and the quiet
     period, then received/held counts and "pending 1" (yellow), then on a red
-    line of its own "evicted 1 trace 5 spans" with the bounds. Rows newest first: trace 03030303 marked ↻1 (a late
-    span re-settled it) with "⟲ reentrancy_cycle"; the hostile agent name of
-    05050505 shown with its escapes as text (\\x1b), not obeyed; trace ids,
-    root, spans and duration legible at 80 columns (requests only at 160); the
-    evicted trace 01010101 absent. Footer: ? Keys, q Quit, no Back."""
+    line of its own "evicted 1 trace 5 spans" with the bounds. Rows newest
+    first: trace 03030303 marked ↻1 (a late span re-settled it) with
+    "⟲ reentrancy_cycle high"; the hostile agent name of 05050505 shown with
+    its escapes as text (\\x1b), not obeyed; trace ids, root, spans and
+    duration legible at 80 columns (requests only at 160); the evicted trace
+    01010101 absent. Footer: ? Keys, q Quit, no Back."""
     assert snap_compare(fixed_live(), terminal_size=size, run_before=lambda p: p.pause(0.5))
