@@ -69,10 +69,29 @@ def live_app(live: LiveTraces, *, url: str = "http://127.0.0.1:4318/v1/traces") 
 
 
 async def settle(pilot, clock: Clock | None = None, quiet_s: float = 2.0) -> None:
-    """Move the fake clock past the quiet period; wait for a tick and a repaint."""
+    """Move the fake clock past the quiet period; wait until the screen has
+    ticked and painted what settled (polled: a loaded machine is slow, not wrong)."""
     if clock is not None:
         clock.now += quiet_s + 0.1
-    await pilot.pause(0.7)
+    app = pilot.app
+    [screen] = [s for s in app.screen_stack if isinstance(s, LiveScreen)]
+    live = screen.live
+    await pilot.pause(0.3)
+    for _ in range(100):
+        if not live.stats().pending_traces and screen.painted_version == live.version:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.05)
+
+
+async def until(pilot, ready, timeout: float = 10.0) -> None:
+    """Real time (a real receiver, the default quiet period): poll, then one
+    more pause for the repaint that follows."""
+    for _ in range(int(timeout / 0.05)):
+        if ready():
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.05)
 
 
 def rows(screen: LiveScreen) -> list[str]:
@@ -222,7 +241,10 @@ async def test_a_burst_of_adds_repaints_at_a_bounded_rate() -> None:
         for n in range(1, 201):
             live.add([agent_trace(n % 250, reentrant=n % 2 == 0)])
             await asyncio.sleep(0.005)
-        await pilot.pause(0.8)
+        for _ in range(100):  # the last repaint may wait out a slow one before it
+            await pilot.pause(0.05)
+            if screen.painted_version == live.version and len(rows(screen)) == 200:
+                break
         elapsed = time.monotonic() - started
         repaints = screen.repaints - before
         assert live.version > 200, "every add moved the version"
@@ -262,9 +284,9 @@ async def test_a_trace_posted_over_several_requests_to_a_real_receiver_is_one_ro
                     headers={"content-type": "application/json"},
                 )
                 assert r.status_code == 200
-            await pilot.pause(1.2)
             screen = app.screen
             assert isinstance(screen, LiveScreen)
+            await until(pilot, lambda: rows(screen) == [tid(1)])
             assert rows(screen) == [tid(1)]
             row = next(line for line in screen_text(app).splitlines() if "01010101" in line)
             assert "⟲ reentrancy_cycle" in row and " 3 " in row, row  # 3 requests
@@ -279,9 +301,9 @@ async def test_the_real_otel_sdk_exporter_yields_one_trace_with_its_cycle(tmp_pa
         app = OncallApp(live=(live, receiver))
         async with app.run_test(size=(80, 24)) as pilot:
             trace_id = await asyncio.to_thread(run_reentrant_agent, "protobuf", receiver.url)
-            await pilot.pause(1.2)
             screen = app.screen
             assert isinstance(screen, LiveScreen)
+            await until(pilot, lambda: rows(screen) == [trace_id])
             assert rows(screen) == [trace_id]
             assert "⟲ reentrancy_cycle" in screen_text(app)
             await pilot.press("enter")
@@ -305,7 +327,7 @@ async def test_the_palette_starts_a_listener_and_closes_it_on_exit() -> None:
                 url, content=_body(agent_trace(1)), headers={"content-type": "application/json"}
             )
             assert r.status_code == 200
-        await pilot.pause(2.6)  # the listen default quiet period
+        await until(pilot, lambda: rows(app.screen) == [tid(1)])  # the default quiet: 2 s
         assert rows(app.screen) == [tid(1)]
         await pilot.press("escape")
         await pilot.pause()
@@ -350,7 +372,7 @@ def test_trace_listen_tui_runs_the_live_screen_over_the_receiver(
                     headers={"content-type": "application/json"},
                 )
                 assert r.status_code == 200
-            await pilot.pause(1.0)
+            await until(pilot, lambda: rows(app.screen) == [tid(1)])
             seen["screen"] = type(app.screen).__name__
             seen["rows"] = rows(app.screen)
 
