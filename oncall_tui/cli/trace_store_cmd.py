@@ -76,27 +76,34 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "arrived for it for --quiet-s, and printed again, marked updated, when late "
         "spans reopen it.",
     )
-    listen.add_argument("--port", type=int, default=4318, help="port (default 4318; 0: any)")
+    listen.add_argument(
+        "--port", type=int, default=4318, metavar="N", help="port (default 4318; 0: any)"
+    )
     listen.add_argument("--save", metavar="FILE", help="append what is received as OTLP/JSON lines")
     listen.add_argument(
-        "--count", type=int, default=0, help="stop after N traces settled (0: never)"
+        "--count", type=int, default=0, metavar="N", help="stop after N traces shown (0: never)"
     )
-    listen.add_argument("--seconds", type=float, default=0, help="stop after S s (0: never)")
+    listen.add_argument(
+        "--seconds", type=float, default=0, metavar="S", help="stop after S s (0: never)"
+    )
     listen.add_argument(
         "--quiet-s",
         type=float,
+        metavar="S",
         default=DEFAULT_QUIET_S,
         help=f"a trace settles after S s with no new spans (default {DEFAULT_QUIET_S:g})",
     )
     listen.add_argument(
         "--max-traces",
         type=int,
+        metavar="N",
         default=DEFAULT_MAX_TRACES,
         help=f"hold at most N traces; the quietest go first (default {DEFAULT_MAX_TRACES})",
     )
     listen.add_argument(
         "--max-spans",
         type=int,
+        metavar="N",
         default=DEFAULT_MAX_SPANS,
         help=f"hold at most N spans in all (default {DEFAULT_MAX_SPANS})",
     )
@@ -112,7 +119,9 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="watch the traces in the console as they settle (newest first; enter opens one)",
     )
-    add_json(listen)
+    listen.add_argument(
+        "--json", action="store_true", help="one JSON object per trace, a line each (docs/cli.md)"
+    )
     listen.set_defaults(func=_listen)
 
 

@@ -144,8 +144,9 @@ class LiveTraces:
     # ------------------------------------------------------------ receiving
 
     def add(self, traces: Iterable[Trace], *, now: float | None = None) -> None:
-        """Take the traces one request carried (as sources/detect.read_traces
-        gives them). Never analyses; safe from any thread."""
+        """Take what one request carried: pieces per trace id (``fragments``,
+        what the receiver hands over) or Traces as sources/detect.read_traces
+        gives them. Never analyses; safe from any thread."""
         with self._lock:
             at = self._clock() if now is None else now
             self._requests += 1

@@ -319,8 +319,9 @@ def test_listen_shows_a_late_span_as_an_update_and_says_what_it_evicted(
         b.tool("lookup", m, 110, 800)
         return b
 
-    argv = ["trace", "listen", "--port", "0", "--quiet-s", "0.3", "--seconds", "6"]
-    argv += ["--max-traces", "2"]
+    # --count 3: a, b and c each shown once (a's update does not count).
+    argv = ["trace", "listen", "--port", "0", "--quiet-s", "0.3", "--count", "3"]
+    argv += ["--seconds", "60", "--max-traces", "2"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "oncall_tui", *argv],
         stdout=subprocess.PIPE,
