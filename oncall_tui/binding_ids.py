@@ -15,7 +15,7 @@ BINDING_IDS: frozenset[str] = frozenset(
         "graph.back", "graph.bottom", "graph.down", "graph.left", "graph.next_lap",
         "graph.next_node", "graph.pagedown", "graph.pageleft", "graph.pageright", "graph.pageup",
         "graph.prev_lap", "graph.prev_node", "graph.right", "graph.spans", "graph.top", "graph.up",
-        "help.close", "modal.close", "node_spans.close",
+        "help.close", "live.back", "modal.close", "node_spans.close",
         "overview.alerts", "overview.failover", "overview.kill_switch", "overview.refresh",
         "overview.rollback", "overview.runbook", "overview.timeline", "overview.traces",
         "runbook.act", "runbook.back", "runbook.decline", "runbook.done",

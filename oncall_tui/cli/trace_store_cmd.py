@@ -115,6 +115,11 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"refuse a request body over BYTES with 413 (default {MAX_BODY})",
     )
     listen.add_argument(
+        "--tui",
+        action="store_true",
+        help="watch the traces in the console as they settle (newest first; enter opens one)",
+    )
+    listen.add_argument(
         "--json", action="store_true", help="one JSON object per trace, a line each (docs/cli.md)"
     )
     listen.set_defaults(func=_listen)
@@ -272,6 +277,8 @@ def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiv
 
 
 def _listen(args: argparse.Namespace) -> int:
+    if getattr(args, "tui", False):
+        return _listen_tui(args)
     with listening(args) as (live, receiver):
         # With --json, stdout is only trace objects: the address goes to stderr.
         say(
@@ -300,6 +307,24 @@ def _listen(args: argparse.Namespace) -> int:
             f"{_n(printer.traces, 'trace')} shown; evicted {_n(stats.evicted_traces, 'trace')} "
             f"({stats.evicted_spans} spans)"
         )
+    return exit_codes.OK
+
+
+def _listen_tui(args: argparse.Namespace) -> int:
+    """The live screen over the same receiver and store (``--save`` too); the
+    screen ticks the store. --count and --seconds apply to printing only."""
+    import importlib
+
+    if args.json:
+        raise UsageError("--tui shows traces in the console; --json prints them: pick one")
+    tui = importlib.import_module("oncall_tui.tui.app")  # the one way into textual
+    with listening(args) as (live, receiver):
+        tui.OncallApp(live=(live, receiver)).run()
+    stats = live.stats()
+    say(
+        f"received {stats.received_spans} spans in {stats.received_requests} requests; "
+        f"evicted {_n(stats.evicted_traces, 'trace')} ({stats.evicted_spans} spans)"
+    )
     return exit_codes.OK
 
 

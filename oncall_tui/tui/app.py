@@ -70,11 +70,18 @@ class OncallApp(App[int]):
         action_runner: Any = None,
         audit_path: Path | None = None,
         redactor: Any = None,
+        live: tuple[Any, Any] | None = None,
+        live_port: int = 4318,
     ) -> None:
         super().__init__()
         # Every secret the config names, masked on the incident timeline as
         # the CLI's runbook run does (None: URL credentials only).
         self.redactor = redactor
+        # (LiveTraces, OtlpReceiver): given by `trace listen --tui` (which
+        # closes it), or started by the palette's "Live traces" (closed here).
+        self.live = live
+        self.live_port = live_port
+        self._own_live = False
         # The audited action lifecycle (LifecycleActions), the console's only
         # way to act; None (read-only, or nothing here can act): no action keys.
         self.action_runner = None if read_only else action_runner
@@ -113,7 +120,9 @@ class OncallApp(App[int]):
         asyncio.get_running_loop().set_default_executor(FreshContextExecutor())
 
     def on_mount(self) -> None:
-        if self.trace is not None:
+        if self.live is not None:
+            self.open_live(closable=False)
+        elif self.trace is not None:
             self._status(f"analysing {len(self.trace.spans):,} spans…")
             start_loading(self, f"trace {self.trace.trace_id}", trace=self.trace)
         elif self.trace_file:
@@ -129,6 +138,8 @@ class OncallApp(App[int]):
 
     async def on_unmount(self) -> None:
         """Close every adapter the app was given (HTTP clients, sockets)."""
+        if self._own_live and self.live is not None:
+            self.live[1].close()
         seen: set[int] = set()
         executor = getattr(self.action_runner, "executor", None)
         adapters = [self.gateway, self.store, *getattr(executor, "adapters", {}).values()]
@@ -222,6 +233,25 @@ class OncallApp(App[int]):
         """A fresh id for an action asked from the console (its audit key derives from it)."""
         return f"console-{self.clock():%Y%m%dT%H%M%SZ}-{next(self._requests)}"
 
+    def open_live(self, *, closable: bool = True) -> None:
+        """The live traces screen; the palette's first use starts the listener."""
+        from oncall_tui.tui.live_screen import LiveScreen, start_listener
+
+        if self.live is None:
+            try:
+                self.live = start_listener(self.live_port)
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+                self.notify(f"cannot listen on 127.0.0.1:{self.live_port}: {why}", severity="error")
+                return
+            self._own_live = True
+        if any(isinstance(s, LiveScreen) for s in self.screen_stack):
+            # Its screen owns the store's one ticker: never a second one.
+            self.notify("live traces are already open: esc back to them")
+            return
+        live, receiver = self.live
+        self.push_screen(LiveScreen(live, receiver.url, closable=closable))
+
     def action_audit(self) -> None:
         from oncall_tui.tui.audit_screen import AuditScreen
 
@@ -247,6 +277,11 @@ class OncallApp(App[int]):
         yield SystemCommand("Keys", "the keys of this screen and their ids", self.action_help)
         if self.store is not None:
             yield SystemCommand("Traces", "recent traces of every route", self.action_traces)
+        yield SystemCommand(
+            f"Live traces: listen for OTLP on 127.0.0.1:{self.live_port}",
+            "traces as an app's OTel exporter sends them, newest first, with findings",
+            self.open_live,
+        )
         yield SystemCommand(
             "Audit log",
             "every action's stages, the hash chain, the incident timeline",

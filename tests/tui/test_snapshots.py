@@ -419,3 +419,43 @@ def test_timeline_screen(snap_compare, size) -> None:
     and the legend reads "▲ 07:37  tool_definition  tool lookup_order's
     description changed (hash eb26 -> 1911)" and the onset's full line."""
     assert snap_compare(onset_overview(), terminal_size=size, run_before=_timeline_open)
+
+
+def fixed_live():
+    """A live store at a pinned moment (a fake clock): five traces settled,
+    one of them re-settled by a late span, one with a hostile agent name, one
+    still waiting for quiet, and one evicted by the bound of six traces."""
+    import msgspec
+
+    from oncall_tui.sources.live_traces import LiveTraces
+    from tests.tui.fakes import EVIL
+    from tests.tui.test_live_screen import Clock, agent_trace, live_app
+
+    clock = Clock()
+    live = LiveTraces(quiet_s=2.0, max_traces=6, clock=clock)
+    for n in range(1, 7):
+        clock.now += 1
+        trace = agent_trace(n, name=EVIL if n == 5 else "planner", reentrant=n % 2 == 1)
+        live.add([trace if n != 3 else msgspec.structs.replace(trace, spans=trace.spans[:-1])])
+    clock.now += 3
+    live.tick()
+    late = agent_trace(3)
+    live.add([msgspec.structs.replace(late, spans=late.spans[-1:])])
+    clock.now += 3
+    live.tick()
+    live.add([agent_trace(7, reentrant=False)])  # evicts trace 1, the quietest
+    clock.now += 1
+    return live_app(live)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_live_screen(snap_compare, size) -> None:
+    """`trace listen --tui`: the header names the listening URL and the quiet
+    period, then received/held counts and "pending 1" (yellow), then on a red
+    line of its own "evicted 1 trace 5 spans" with the bounds. Rows newest
+    first: trace 03030303 marked ↻1 (a late span re-settled it) with
+    "⟲ reentrancy_cycle high"; the hostile agent name of 05050505 shown with
+    its escapes as text (\\x1b), not obeyed; trace ids, root, spans and
+    duration legible at 80 columns (requests only at 160); the evicted trace
+    01010101 absent. Footer: ? Keys, q Quit, no Back."""
+    assert snap_compare(fixed_live(), terminal_size=size, run_before=lambda p: p.pause(0.5))
