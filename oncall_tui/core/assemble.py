@@ -248,6 +248,31 @@ def _store_verdict(trace: Trace) -> tuple[Completeness, str | None]:
     return trace.completeness, trace.completeness_reason
 
 
+def drop_resent(spans: list[Span]) -> tuple[list[Span], int]:
+    """``spans`` without the copies of a batch sent twice, and how many went.
+
+    An exporter retries a batch it got no answer for (OTLP/HTTP lets a
+    receiver see one twice): a span that comes again with the same id, name
+    and times is that batch again, kept once. A different span under a known
+    id stays, for ``quality.check`` to report as ``duplicate_id``."""
+    sent: set[tuple[str, str, int, int]] = set()
+    kept: list[Span] = []
+    for span in spans:
+        key = (span.span_id, span.name, span.start_ns, span.end_ns)
+        if key not in sent:
+            sent.add(key)
+            kept.append(span)
+    return kept, len(spans) - len(kept)
+
+
+def resent_note(count: int) -> QualityNote:
+    return QualityNote(
+        "resent",
+        f"{count} span(s) arrived again with the same id, name and times "
+        "(a batch sent twice); each kept once",
+    )
+
+
 def _merge(fragments: list[Trace]) -> Trace:
     spans: list[Span] = []
     notes: list[QualityNote] = []
@@ -271,6 +296,7 @@ def _merge(fragments: list[Trace]) -> Trace:
     reasons = list(dict.fromkeys(r for c, r in verdicts if c == worst and r))
     # A tool span and the model span that asked for it may arrive in
     # different pieces: only the whole can lend arguments by call id.
+    spans, resent = drop_resent(spans)
     fill_from_requests(spans)
     trace = Trace(
         trace_id=fragments[0].trace_id,
@@ -281,5 +307,7 @@ def _merge(fragments: list[Trace]) -> Trace:
         quality=notes,
         linked_trace_ids=linked,
     )
+    if resent:
+        trace.quality.append(resent_note(resent))
     trace.quality.extend(check(trace))
     return _settle(trace)

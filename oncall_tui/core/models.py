@@ -105,7 +105,7 @@ class QualityNote(msgspec.Struct, frozen=True, omit_defaults=True):
     """Something wrong with the data itself (not with the system it describes).
 
     kind: orphan | duplicate_id | parent_loop | negative_duration |
-    truncated_attribute | malformed_span | clock_skew | partial | other
+    truncated_attribute | malformed_span | clock_skew | partial | resent | other
     ``where`` names the place in the input (``file:line``, JSON path) when known.
     """
 

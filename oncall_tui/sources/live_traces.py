@@ -33,7 +33,7 @@ from typing import NamedTuple
 import msgspec
 
 from oncall_tui.core.analysis import Analysis, analyze
-from oncall_tui.core.assemble import DERIVED_KINDS, assemble
+from oncall_tui.core.assemble import DERIVED_KINDS, assemble, drop_resent, resent_note
 from oncall_tui.core.graph import node_key
 from oncall_tui.core.models import QualityNote, Span, Trace
 from oncall_tui.core.stitch import stitch
@@ -240,6 +240,10 @@ class LiveTraces:
                 continue  # evicted while we analysed (or evicted and back anew)
             later = held.fragments[len(frags) :]
             held.fragments = [merged[tid], *later]
+            # Copies of a resent batch were dropped in the merge: not held.
+            kept = len(merged[tid].spans) + sum(len(t.spans) for t in later)
+            self._span_total -= held.spans - kept
+            held.spans = kept
             held.outline = outlines[tid]
             # A piece that arrived during the analysis keeps it pending.
             held.settled = not later
@@ -353,6 +357,9 @@ def _merged(pieces: list[Trace]) -> Trace:
             cut = piece.completeness_reason
     if not spans:
         return msgspec.structs.replace(pieces[0], quality=notes)
+    spans, resent = drop_resent(spans)
+    if resent:
+        notes.append(resent_note(resent))
     [trace] = assemble(
         spans,
         source=pieces[0].source or "otlp",

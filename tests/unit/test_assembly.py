@@ -292,3 +292,18 @@ def test_listen_joins_a_trace_sent_in_three_requests_and_saves_it_whole(
     live, again = analyze(b.trace()), analyze(trace)
     assert [f.kind for f in again.findings] == [f.kind for f in live.findings]
     assert again.cycles == live.cycles
+
+
+def test_a_batch_saved_twice_is_read_once_and_noted() -> None:
+    """`trace listen --save` writes every request, a retried one too: reading
+    the file back keeps each span once, as the live view did, and says so."""
+    b = _loop()
+    ordered = _by_end(b.spans)
+    data = _line(ordered[:3]) + _line(ordered[:3]) + _line(ordered[3:])
+    [trace] = read_traces(data, source="saved.jsonl")
+    assert len(trace.spans) == len(b.spans)
+    kinds = [q.kind for q in trace.quality]
+    assert "resent" in kinds and "duplicate_id" not in kinds
+    findings = analyze(trace).findings
+    assert [f.kind for f in findings] == [f.kind for f in analyze(read_traces(
+        _line(ordered), source="once.jsonl")[0]).findings]  # fmt: skip

@@ -275,3 +275,41 @@ def test_any_split_and_order_of_a_trace_settles_to_the_whole(data: st.DataObject
     assert entry.requests == len(parts) and entry.trace.completeness == "complete"
     want = analyze(b.trace()).cycles
     assert [(c.nodes, c.laps) for c in entry.analysis.cycles] == [(c.nodes, c.laps) for c in want]
+
+
+def test_a_batch_sent_twice_counts_once_before_and_after_the_trace_settled() -> None:
+    """An exporter that got no answer sends the same batch again: the spans
+    are kept once (no extra span, no extra finding), with a note saying so,
+    whether the copy arrives before the trace settled or after."""
+    import copy
+
+    live, clock = _store(quiet_s=2.0)
+    b = _reentrant()
+    first = [copy.copy(s) for s in b.spans]
+    live.add([_piece(first)])
+    live.add([_piece([copy.copy(s) for s in b.spans[:2]])])  # retried before settling
+    clock.now += 3.0
+    [entry] = live.tick()
+    assert entry.span_count == len(b.spans)
+    assert len(entry.trace.spans) == len(b.spans)
+    assert [f.kind for f in entry.analysis.findings].count("reentrancy_cycle") == 1
+    assert any(n.kind == "resent" for n in entry.trace.quality)
+    live.add([_piece([copy.copy(s) for s in b.spans[2:]])])  # retried after settling
+    clock.now += 3.0
+    [again] = live.tick()
+    assert len(again.trace.spans) == len(b.spans)
+    assert [f.kind for f in again.analysis.findings].count("reentrancy_cycle") == 1
+    assert not any(n.kind == "duplicate_id" for n in again.trace.quality)
+
+
+def test_a_different_span_under_a_known_id_is_still_reported_as_a_duplicate() -> None:
+    import msgspec
+
+    live, clock = _store(quiet_s=2.0)
+    b = _reentrant()
+    live.add([_piece(list(b.spans))])
+    other = msgspec.structs.replace(b.spans[1], name="not-the-same", end_ns=b.spans[1].end_ns + 1)
+    live.add([_piece([other])])
+    clock.now += 3.0
+    [entry] = live.tick()
+    assert any(n.kind == "duplicate_id" for n in entry.trace.quality)
