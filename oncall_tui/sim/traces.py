@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +25,32 @@ MS = 1_000_000
 MAX_TRACES = 5000
 
 
-class TraceStore:
-    """Traces by id, oldest evicted first."""
+#: Older traces are kept as a sample per route and 5-minute bucket, for this
+#: long: enough history for ``trace onset`` and the console's trends to see
+#: the time before a mid-run change, at a bounded cost (about
+#: ARCHIVE_PER_BUCKET x routes x 36 traces).
+ARCHIVE_BUCKET_NS = 300 * 1_000_000_000
+ARCHIVE_BUCKETS = 36
+ARCHIVE_PER_BUCKET = 20
 
-    def __init__(self, limit: int = MAX_TRACES) -> None:
+
+class TraceStore:
+    """The newest ``limit`` traces by id, oldest evicted first; what is
+    evicted stays as a uniform sample per route and 5-minute bucket (a
+    seeded reservoir) for the last ``ARCHIVE_BUCKETS`` buckets, the way a
+    store with tail sampling keeps a window's worth of history."""
+
+    def __init__(
+        self, limit: int = MAX_TRACES, archive_per_bucket: int = ARCHIVE_PER_BUCKET
+    ) -> None:
         self.limit = limit
         self.traces: OrderedDict[str, list[Span]] = OrderedDict()
+        self.archive_per_bucket = archive_per_bucket
+        #: (bucket, route) -> [trace id -> spans], and how many were offered.
+        self.archive: dict[tuple[int, str], dict[str, list[Span]]] = {}
+        self._offered: dict[tuple[int, str], int] = {}
+        self._archived: dict[str, tuple[int, str]] = {}  # trace id -> its key
+        self._rng = random.Random(0)
 
     def add(self, spans: list[Span]) -> None:
         for span in spans:
@@ -38,10 +59,45 @@ class TraceStore:
                 bucket = self.traces[span.trace_id] = []
             bucket.append(span)
         while len(self.traces) > self.limit:
-            self.traces.popitem(last=False)
+            _, old = self.traces.popitem(last=False)
+            self._keep(old)
+
+    def _keep(self, spans: list[Span]) -> None:
+        if not spans or self.archive_per_bucket <= 0:
+            return
+        start = min(s.start_ns for s in spans)
+        key = (start // ARCHIVE_BUCKET_NS, _route(spans))
+        held = self.archive.setdefault(key, {})
+        seen = self._offered[key] = self._offered.get(key, 0) + 1
+        tid = spans[0].trace_id
+        if len(held) < self.archive_per_bucket:
+            held[tid] = spans
+            self._archived[tid] = key
+        else:
+            slot = self._rng.randrange(seen)  # reservoir: each kept with p = k/seen
+            if slot < self.archive_per_bucket:
+                gone = list(held)[slot]
+                del held[gone]
+                self._archived.pop(gone, None)
+                held[tid] = spans
+                self._archived[tid] = key
+        horizon = key[0] - ARCHIVE_BUCKETS
+        for old_key in [k for k in self.archive if k[0] < horizon]:
+            for gone in self.archive.pop(old_key):
+                self._archived.pop(gone, None)
+            self._offered.pop(old_key, None)
 
     def get(self, trace_id: str) -> list[Span] | None:
-        return self.traces.get(trace_id.lower())
+        tid = trace_id.lower()
+        spans = self.traces.get(tid)
+        if spans is None and tid in self._archived:
+            spans = self.archive[self._archived[tid]].get(tid)
+        return spans
+
+    def _newest_first(self) -> Iterator[list[Span]]:
+        yield from reversed(self.traces.values())
+        for key in sorted(self.archive, reverse=True):
+            yield from reversed(self.archive[key].values())
 
     def find(
         self,
@@ -53,7 +109,7 @@ class TraceStore:
         attributes: dict[str, str] | None = None,
     ) -> list[list[Span]]:
         out: list[list[Span]] = []
-        for spans in reversed(self.traces.values()):
+        for spans in self._newest_first():
             if service and not any(s.service == service for s in spans):
                 continue
             start = min(s.start_ns for s in spans)
@@ -69,6 +125,14 @@ class TraceStore:
             if len(out) >= limit:
                 break
         return out
+
+
+def _route(spans: list[Span]) -> str:
+    for span in spans:
+        route = span.attributes.get("gen_ai.route")
+        if route is not None:
+            return str(route)
+    return spans[0].service or ""
 
 
 class _Builder:
