@@ -152,8 +152,7 @@ def route_row(r: RouteStatus) -> list[Text]:
     below = share is not None and r.tier_slo is not None and share < r.tier_slo
     # Every flag has a "!" too: with 16 colours, NO_COLOR or a colour-blind
     # reader, the colour alone says nothing.
-    # "41/90%": share of the primary tier against its SLO, one % for both.
-    tier = Text(f"{_pct(share).rstrip('%')}/{_pct(r.tier_slo)}", style="bold red" if below else "")
+    tier = Text(f"{_pct(share)}/{_pct(r.tier_slo)}", style="bold red" if below else "")
     if below:
         tier.append("!")
     ai = Text("OFF", style="bold red") if r.kill_switch else Text("on", style="green")

@@ -133,7 +133,8 @@ class TraceScreen(Screen[None]):
             return
         if self.model.zoom:
             t0, _ = self.model.bounds()
-            start = self.analysis.summary.start_ns or t0
+            start = self.analysis.summary.start_ns
+            start = t0 if start is None else start
             left = f"zoom @{time_text(t0 - start)} Z:out"
         else:
             left = "time →"
