@@ -161,7 +161,7 @@ class CallTree(ScrollView, can_focus=True):
                 if role == "bar":
                     s = bar
                 elif role == "inlabel":
-                    s = bar + _CURSOR
+                    s = Style(color="bright_white", bgcolor=bar.color, bold=True)
                 elif role == "ghost":
                     s = _GHOST
                 elif role == "label":

@@ -136,7 +136,8 @@ class TreeModel:
     def label(self, row: int, width: int, *, timing: bool = True) -> tuple[str, str]:
         """(plain text of the row, marker) where marker is one of
         "cycle", "finding", "error", "adjusted" or "". Without ``timing``
-        (the waterfall beside it shows the duration) only name and marks."""
+        (the waterfall beside it shows the duration) only name, tokens when
+        the column is wide, and marks."""
         i = self.rows[row]
         span = self.trace.spans[i]
         tree = self.tree
@@ -164,7 +165,10 @@ class TreeModel:
             marker = "cycle"
         if i in self.hits:
             marks += " ◆"
-        right = f"{dur}{tokens}{marks}" if timing else marks.lstrip()
+        if timing:
+            right = f"{dur}{tokens}{marks}"
+        else:  # the bar carries the duration; a wide column keeps the tokens
+            right = (tokens + marks if width >= 40 else marks).lstrip()
         # Beside the waterfall the column is narrow: one space a level.
         indent = "  " * min(depth, 40) if timing else " " * min(depth, width // 2)
         name = inert(span.name, single_line=True)
