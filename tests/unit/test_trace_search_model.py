@@ -75,3 +75,13 @@ def test_step_moves_from_the_cursor_and_wraps() -> None:
     assert step(hits, tin, 5, False) == (0, False)
     assert step(hits, tin, 1, False) == (2, True)  # wrapped past the start
     assert step(hits, tin, None, True) == (0, False)
+
+
+def test_quotes_backslashes_and_unicode_case_match_as_typed() -> None:
+    b = TraceBuilder()
+    b.span('say "hi" \\ Ärger', None, 0, 10, attrs={"ünïcode.key": "ЗНАЧЕНИЕ"})
+    trace = b.trace()
+    tree = tree_for(trace)
+    for query in ('"hi"', "\\ ä", "ärger", "значение", "ÜNÏCODE"):
+        assert search(trace, tree, query).total == 1, query
+    assert search(trace, tree, '","').total == 0  # JSON punctuation is not text
