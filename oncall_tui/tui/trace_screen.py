@@ -197,7 +197,9 @@ class TraceScreen(Screen[None]):
 
     def _searched(self, model: TreeModel, result: SearchResult) -> None:
         if model is not self.model:
-            return  # the model was rebuilt (raw/adjusted) while searching
+            # Rebuilt (raw/adjusted) while searching: search the new one.
+            self._run_search(result.query)
+            return
         self._set_hits(result)
         if not result.hits:
             self._search_status(f"no span matches {result.query}")
@@ -224,7 +226,11 @@ class TraceScreen(Screen[None]):
         current = tree.model.rows[tree.cursor] if tree.model.rows else None
         at, wrapped = step(found.hits, self.model.tree.tin, current, direction > 0)
         self.hit = at
-        tree.reveal_index(found.hits[at])
+        zoomed = bool(self.model.zoom)
+        tree.reveal_index(found.hits[at])  # leaves a zoom that hides the hit
+        if zoomed and not self.model.zoom:
+            self.notify("left the zoom to show the hit")
+            self._retitle()
         if wrapped:
             self.notify("search wrapped to the " + ("first hit" if direction > 0 else "last hit"))
         more = f" (first {MAX_HITS} kept)" if found.total > len(found.hits) else ""

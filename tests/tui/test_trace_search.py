@@ -118,3 +118,18 @@ async def test_escape_closes_the_search_line_and_keeps_the_screen() -> None:
         await pilot.press("n")  # nothing searched yet: n says how to search
         await pilot.pause()
         assert isinstance(app.screen, TraceScreen)
+
+
+async def test_a_hit_outside_the_zoom_leaves_the_zoom() -> None:
+    app = OncallApp(trace=_trace())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await trace_shown(pilot)
+        screen = app.screen
+        tree = screen.query_one(CallTree)
+        await pilot.press("down", "z")  # the first model call and its tool
+        assert len(tree.model.rows) == 2
+        await _search(pilot, "evil")  # a span outside that subtree
+        span = tree.model.span(tree.cursor)
+        assert span is not None and "evil" in span.name
+        assert tree.model.zoom == [] and len(tree.model.rows) == len(app.trace.spans)
+        assert "zoom:" not in str(screen.query_one("#trace-title").render())
