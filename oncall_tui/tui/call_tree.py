@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -146,15 +147,16 @@ class CallTree(ScrollView, can_focus=True):
     def _render_row(self, row: int, width: int, selected: bool, generation: int) -> Strip:
         axis = self.axis
         left = self._tree_width if axis is not None else width
-        # One column between the names and the bars.
-        text, marker = self.model.label(row, left - 1 if axis else left, timing=axis is None)
+        room = left - 1 if axis is not None else left  # a space before the bars
+        text, marker = self.model.label(row, room, timing=axis is None)
         style = _STYLES[marker]
         if self.model.rows[row] in self.model.hits:
             style = style + _HIT
         if selected:
             style = style + _CURSOR
-        text = text[: left - 1 if axis else left]
-        segments = [Segment(text.ljust(left), style)]
+        # Cut and pad by terminal cells, not characters: a wide character in
+        # a span name must not push the bars out of line.
+        segments = [Segment(set_cell_size(set_cell_size(text, room), left), style)]
         if axis is not None:
             bar, base = _BAR[marker], _CURSOR_BARS if selected else None
             for run, role in self.model.waterfall(row, axis):

@@ -3,6 +3,8 @@ errors and skew shifts marked so they read without colour."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+
 from oncall_tui.tui.app import OncallApp
 from oncall_tui.tui.call_tree import CallTree
 from oncall_tui.tui.trace_screen import TraceScreen
@@ -132,3 +134,20 @@ async def test_100k_spans_render_a_row_at_the_cost_of_ten() -> None:
         await pilot.pause()
         assert tree._row_cache.cache_info().currsize < 200
         assert "s99999" in screen_text(app)
+
+
+async def test_wide_characters_in_names_keep_the_bars_in_line() -> None:
+    b = TraceBuilder()
+    root = b.agent("规划者规划者规划者规划者规划者规划者", end=1000)
+    b.span("搜索工具搜索工具搜索工具搜索工具", root, 500, 1000)
+    app = OncallApp(trace=b.trace())
+    async with app.run_test(size=(160, 30)) as pilot:
+        await trace_shown(pilot)
+        tree = app.screen.query_one(CallTree)
+        strips = [tree.render_line(y) for y in range(2)]
+        width = tree.scrollable_content_region.width
+        assert [sum(cell_len(seg.text) for seg in strip) for strip in strips] == [width, width]
+        # The child's bar starts half way along the axis, counted in cells.
+        cells = "".join(seg.text for seg in strips[1])
+        head = cells[: cells.index("█")]
+        assert cell_len(head) - tree._tree_width == tree.axis.cells // 2  # type: ignore[union-attr]
