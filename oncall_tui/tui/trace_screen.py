@@ -87,7 +87,6 @@ class TraceScreen(Screen[None]):
         self.adjusted = bool(self.analysis.adjusted)
         self.model = TreeModel(trace, self.analysis)
         self.found: SearchResult | None = None
-        self.hit = -1  # position in found.hits of the hit the cursor was sent to
 
     def compose(self) -> ComposeResult:
         top = banner(self.analysis)
@@ -111,9 +110,10 @@ class TraceScreen(Screen[None]):
             # Zoomed: what is shown (the subtree) matters more than the counts.
             name = inert(self.trace.spans[self.model.zoom[-1]].name, single_line=True)
             view = "adjusted" if self.adjusted else "raw"
-            return (
+            return inert(
                 f"trace {truncate(s.trace_id, 9)}  zoom: {truncate(name, 24)}  "
-                f"{len(self.model.rows)} of {s.span_count} spans  [{view}]"
+                f"{len(self.model.rows)} of {s.span_count} spans  [{view}]",
+                single_line=True,
             )
         view = "skew-adjusted" if self.adjusted else "raw timestamps"
         return inert(
@@ -208,7 +208,6 @@ class TraceScreen(Screen[None]):
 
     def _set_hits(self, result: SearchResult | None) -> None:
         self.found = result
-        self.hit = -1
         self.model.hits = set(result.hits) if result else set()
         self.query_one(CallTree).refresh_marks()
 
@@ -225,7 +224,6 @@ class TraceScreen(Screen[None]):
         tree = self.query_one(CallTree)
         current = tree.model.rows[tree.cursor] if tree.model.rows else None
         at, wrapped = step(found.hits, self.model.tree.tin, current, direction > 0)
-        self.hit = at
         zoomed = bool(self.model.zoom)
         tree.reveal_index(found.hits[at])  # leaves a zoom that hides the hit
         if zoomed and not self.model.zoom:
