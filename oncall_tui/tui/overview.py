@@ -67,9 +67,9 @@ WINDOW_S = 60
 #: Columns cut (with an ellipsis) when the row is wider than the table, in
 #: this order, and the fewest characters each keeps: the version (the
 #: rollback screen shows it whole), then the route's name (a responder's way
-#: in: kept whole whenever the version can give), then the version again.
-#: Every other value has a short form that always fits.
-SHRINK = ((len(ROUTE_COLUMNS) - 1, 4), (0, 10), (len(ROUTE_COLUMNS) - 1, 3))
+#: in: kept whole while the version can give). Every other value has a
+#: short form that always fits.
+SHRINK = ((len(ROUTE_COLUMNS) - 1, 3), (0, 10))
 SCROLLBAR = 2  # columns a vertical scrollbar takes when the routes overflow
 
 

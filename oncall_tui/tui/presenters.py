@@ -155,7 +155,8 @@ def route_row(r: RouteStatus) -> list[Text]:
     tier = Text(f"{_pct(share)}/{_pct(r.tier_slo)}", style="bold red" if below else "")
     if below:
         tier.append("!")
-    ai = Text("OFF", style="bold red") if r.kill_switch else Text("on", style="green")
+    # "on " as wide as "OFF": pulling a kill switch must not shift the columns.
+    ai = Text("OFF", style="bold red") if r.kill_switch else Text("on ", style="green")
     ttft = r.ttft.p50_ms
     ttfv = r.ttfv.p50_ms
     lat = Text(f"{_secs(ttft)}/{_secs(ttfv)}s")

@@ -93,5 +93,5 @@ async def test_a_long_version_keeps_its_start_when_there_is_room() -> None:
         assert "support-chat " in text and "search-summary " in text
         line = next(ln for ln in text.splitlines() if ln.startswith("support-chat "))
         version = line.split()[-1]
-        assert version.startswith("v20") and version.endswith("…")
+        assert version.startswith("v2") and version.endswith("…")
         assert route_row(app.screen.status.routes[0])[-2].plain == "12.5"  # type: ignore[union-attr]
