@@ -78,7 +78,10 @@ def test_trace_screen(snap_compare, size) -> None:
     calls the same tool again is marked ⟲ (red) on both spans, the title says
     "1 ⟲", the findings panel names the cycle with its witness path, and the
     hostile tool name shows as visible \\x1b escapes and literal [bold] text,
-    not as colour or a changed window title. Durations and tokens at the right."""
+    not as colour or a changed window title. At 80 durations and tokens at
+    the right and "w Waterfall" and "/ Search" in the footer with "? Keys";
+    at 160 the waterfall beside the tree (its axis header, each span's bar
+    with its duration), the tokens kept beside the names."""
     assert snap_compare(
         OncallApp(trace=reentrant_trace()), terminal_size=size, run_before=trace_shown
     )
