@@ -24,6 +24,8 @@ BINDING_IDS: frozenset[str] = frozenset(
         "timeline.back",
         "trace.back", "trace.collapse", "trace.expand", "trace.findings", "trace.graph",
         "trace.skew",
+        "trace.next_hit", "trace.prev_hit", "trace.search", "trace.search_cancel",
+        "trace.unzoom", "trace.zoom", "tree.waterfall",
         "traces.back", "traces.errors", "traces.reload", "traces.search", "traces.search_cancel",
         "tree.bottom", "tree.down", "tree.next_cycle", "tree.pagedown", "tree.pageup",
         "tree.toggle", "tree.top", "tree.up",

@@ -3,12 +3,19 @@
 One ``ScrollView`` whose virtual height is the number of visible rows;
 ``render_line`` asks the pure ``TreeModel`` for the row text on demand and
 keeps an LRU of rendered strips. A 100,000-span trace is one widget.
+
+With the waterfall on, each row is the tree label on the left and the span's
+bar on one shared time axis on the right (``waterfall_model``), in the same
+strip: the two can never scroll apart, and a row costs the same whatever the
+trace size. The waterfall is on by default from ``WIDE`` columns; ``w``
+toggles it (at 80 columns it gives the bars most of the width).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -20,6 +27,7 @@ from textual.strip import Strip
 
 from oncall_tui.core.models import Span
 from oncall_tui.tui.tree_model import TreeModel
+from oncall_tui.tui.waterfall_model import Axis
 
 _STYLES = {
     "cycle": Style(color="red", bold=True),
@@ -28,7 +36,18 @@ _STYLES = {
     "adjusted": Style(color="cyan"),
     "": Style(),
 }
+_BAR = {**_STYLES, "": Style(color="blue")}
+_GHOST = Style(dim=True)
 _CURSOR = Style(reverse=True)
+_CURSOR_BARS = Style(bgcolor="bright_black")
+_HIT = Style(underline=True)
+WIDE = 120  # from this width the waterfall shows beside the tree by default
+
+
+def tree_width(width: int) -> int:
+    """Columns of the tree label when the waterfall shares the row: most of
+    the width goes to the bars, never less than 24 for the names."""
+    return max(24, min(width * 7 // 20, 60))
 
 
 class CallTree(ScrollView, can_focus=True):
@@ -45,6 +64,7 @@ class CallTree(ScrollView, can_focus=True):
         Binding("end", "jump(-1)", "Bottom", show=False, id="tree.bottom"),
         Binding("space,right,left", "fold", "Fold", id="tree.toggle", show=False),
         Binding("c", "next_cycle", "Next ⟲", id="tree.next_cycle"),
+        Binding("w", "toggle_waterfall", "Waterfall", id="tree.waterfall"),
     ]
 
     cursor: reactive[int] = reactive(0)
@@ -64,12 +84,28 @@ class CallTree(ScrollView, can_focus=True):
             super().__init__()
             self.span = span
 
+    class LayoutChanged(Message):
+        """Waterfall shown or hidden, axis rescaled (zoom, resize, new model):
+        the header line above the rows must follow. ``axis`` None: no waterfall."""
+
+        def __init__(self, axis: Axis | None, tree_width: int) -> None:
+            super().__init__()
+            self.axis = axis
+            self.tree_width = tree_width
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, CallTree.LayoutChanged)
+
     def __init__(self, model: TreeModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
         self._generation = 0
         self._row_cache = lru_cache(maxsize=2048)(self._render_row)
         self._cycle_index = -1
+        # None: decided by the width (WIDE); True/False once the user chose.
+        self.waterfall: bool | None = None
+        self.axis: Axis | None = None
+        self._tree_width = 0
 
     def on_mount(self) -> None:
         self._resize_virtual()
@@ -78,8 +114,26 @@ class CallTree(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._resize_virtual()
 
+    def waterfall_shown(self) -> bool:
+        width = self.scrollable_content_region.width
+        return self.waterfall if self.waterfall is not None else width >= WIDE
+
     def _resize_virtual(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.rows))
+        width = self.scrollable_content_region.width
+        self.virtual_size = Size(width, len(self.model.rows))
+        if self.waterfall_shown() and width > 0:
+            self._tree_width = min(tree_width(width), max(width - 10, 0))
+            t0, t1 = self.model.bounds()
+            self.axis = Axis(t0, t1, width - self._tree_width)
+        else:
+            self._tree_width = width
+            self.axis = None
+        self._generation += 1
+        self.refresh()
+        self.post_message(self.LayoutChanged(self.axis, self._tree_width))
+
+    def refresh_marks(self) -> None:
+        """Search hits changed: repaint rows (the cached strips are stale)."""
         self._generation += 1
         self.refresh()
 
@@ -91,11 +145,33 @@ class CallTree(ScrollView, can_focus=True):
     # ------------------------------------------------------------ rendering
 
     def _render_row(self, row: int, width: int, selected: bool, generation: int) -> Strip:
-        text, marker = self.model.label(row, width)
+        axis = self.axis
+        left = self._tree_width if axis is not None else width
+        room = left - 1 if axis is not None else left  # a space before the bars
+        text, marker = self.model.label(row, room, timing=axis is None)
         style = _STYLES[marker]
+        if self.model.rows[row] in self.model.hits:
+            style = style + _HIT
         if selected:
             style = style + _CURSOR
-        return Strip([Segment(text.ljust(width), style)], width)
+        # Cut and pad by terminal cells, not characters: a wide character in
+        # a span name must not push the bars out of line.
+        segments = [Segment(set_cell_size(set_cell_size(text, room), left), style)]
+        if axis is not None:
+            bar, base = _BAR[marker], _CURSOR_BARS if selected else None
+            for run, role in self.model.waterfall(row, axis):
+                if role == "bar":
+                    s = bar
+                elif role == "inlabel":
+                    s = Style(color="bright_white", bgcolor=bar.color, bold=True)
+                elif role == "ghost":
+                    s = _GHOST
+                elif role == "label":
+                    s = _STYLES[marker]
+                else:
+                    s = Style()
+                segments.append(Segment(run, base + s if base else s))
+        return Strip(segments, width)
 
     def render_line(self, y: int) -> Strip:
         scroll_y = self.scroll_offset.y
@@ -126,6 +202,35 @@ class CallTree(ScrollView, can_focus=True):
     def action_fold(self) -> None:
         self.model.toggle(self.cursor)
         self._resize_virtual()
+
+    def action_toggle_waterfall(self) -> None:
+        self.waterfall = not self.waterfall_shown()
+        self._resize_virtual()
+
+    def zoom_in(self) -> bool:
+        if not self.model.zoom_in(self.cursor):
+            return False
+        self.cursor = 0
+        self._resize_virtual()
+        self.scroll_to(y=0, animate=False)
+        self.post_message(self.Highlighted(self.model.span(0)))
+        return True
+
+    def zoom_out(self) -> bool:
+        was = self.model.zoom_out()
+        if was is None:
+            return False
+        self._resize_virtual()
+        row = self.model.row_of_index(was)
+        self.cursor = row if row is not None else 0
+        return True
+
+    def reveal_index(self, i: int) -> None:
+        """Put the cursor on span index ``i``, expanding (or un-zooming) to it."""
+        row = self.model.row_of_index(i)
+        if row is not None:
+            self._resize_virtual()
+            self.cursor = row
 
     def action_next_cycle(self) -> None:
         cycles = self.model.analysis.cycles

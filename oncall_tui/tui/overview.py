@@ -33,6 +33,7 @@ from oncall_tui.core.finding_digest import FindingGroup, digest
 from oncall_tui.core.gateway import Alert, StatusResponse
 from oncall_tui.core.onset import Onset, Series, percent, series, sparkline
 from oncall_tui.core.status_notes import note_lines
+from oncall_tui.core.text import truncate
 from oncall_tui.core.trace_metrics import RouteTraceStats, fill_status, route_stats
 from oncall_tui.errors import OncallError
 from oncall_tui.runbook.format import Runbook
@@ -81,6 +82,41 @@ ONSET_S = 60.0
 #: kind the window has not seen (the line should not wait a minute for its trend).
 ONSET_SOON_S = 15.0
 ONSET_ONLY_LINES = 2  # onsets of kinds the last minute's sweep did not show
+
+
+#: Columns cut (with an ellipsis) when the row is wider than the table, in
+#: this order, and the fewest characters each keeps: the version (the
+#: rollback screen shows it whole), then the route's name (a responder's way
+#: in: kept whole while the version can give). Every other value has a
+#: short form that always fits.
+SHRINK = ((len(ROUTE_COLUMNS) - 1, 3), (0, 10))
+SCROLLBAR = 2  # columns a vertical scrollbar takes when the routes overflow
+
+
+def fit_columns(rows: list[list[Text]], width: int) -> list[list[Text]]:
+    """Cut the long names so every column fits in ``width`` (one space
+    before each cell but the first, as the table draws them; the caller
+    takes the scrollbar off when there is one)."""
+    if not rows:
+        return rows
+    widths = [
+        max(len(h), *(c.cell_len for c in col)) + (1 if k else 0)
+        for k, (h, col) in enumerate(zip(ROUTE_COLUMNS, zip(*rows, strict=True), strict=True))
+    ]
+    excess = sum(widths) - width
+    for index, keep in SHRINK:
+        if excess <= 0:
+            break
+        pad = 1 if index else 0
+        cut = min(excess, max(widths[index] - pad - keep, 0))
+        if cut:
+            limit = widths[index] - pad - cut
+            for row in rows:
+                if row[index].cell_len > limit:
+                    row[index] = Text(truncate(row[index].plain, limit), style=row[index].style)
+            widths[index] -= cut
+            excess -= cut
+    return rows
 
 
 class StatusArrived(Message):
@@ -188,10 +224,11 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#routes", DataTable)
-        # One space of padding instead of Textual's two: all 13 columns fit in 80.
+        # One space between columns instead of Textual's two (none before the
+        # first): all 13 columns fit in 80 (fit_columns cuts long names).
         table.cell_padding = 0
-        for col in ROUTE_COLUMNS:
-            table.add_column(Text(f" {col}"), key=col)
+        for k, col in enumerate(ROUTE_COLUMNS):
+            table.add_column(Text(f" {col}" if k else col), key=col)
         self._dirty = False
         self.runbooks: list[Runbook] = []
         self.load_library()
@@ -416,8 +453,17 @@ class OverviewScreen(Screen[None]):
         table = self.query_one("#routes", DataTable)
         keep = table.cursor_row
         table.clear()
-        for r in self.status.routes:
-            table.add_row(*(Text.assemble(" ", cell) for cell in route_row(r)), key=r.route)
+        for column in table.columns.values():
+            # clear() keeps each column as wide as the widest value it ever
+            # held; a version that was cut must not leave its old width.
+            column.content_width = column.label.cell_len
+        width = table.size.width or 80
+        if len(self.status.routes) >= table.size.height:  # rows and the header row
+            width -= SCROLLBAR
+        rows = fit_columns([route_row(r) for r in self.status.routes], width)
+        for r, row in zip(self.status.routes, rows, strict=True):
+            cells = [row[0], *(Text.assemble(" ", cell) for cell in row[1:])]
+            table.add_row(*cells, key=r.route)
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._render_alerts()

@@ -118,6 +118,28 @@ def banner(analysis: Analysis) -> Text | None:
     return Text(f"{analysis.completeness.upper()} TRACE: {reason}", style="bold black on yellow")
 
 
+def compact_number(v: float) -> str:
+    """At most four characters for any rate a gateway reports: 12.2, 512,
+    1.2k, 99k, 2.5M (an 80-column row has no room for more)."""
+    if v < 100:
+        return f"{v:.1f}"
+    if v < 1000:
+        return f"{v:.0f}"
+    for unit, size in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        scaled = v / size
+        if scaled < 9.95:
+            return f"{scaled:.1f}{unit}"
+        if scaled < 999.5:
+            return f"{scaled:.0f}{unit}"
+    return f"{v / 1e12:.0f}T"
+
+
+def _secs(ms: float | None) -> str:
+    """Milliseconds as seconds in at most three characters: 0.4, 12, 125."""
+    v = (ms or 0) / 1000
+    return f"{v:.1f}" if v < 9.95 else f"{v:.0f}" if v < 999.5 else f"{v / 60:.0f}m"
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.0f}%"
 
@@ -135,10 +157,11 @@ def route_row(r: RouteStatus) -> list[Text]:
     tier = Text(f"{_pct(share)}/{_pct(r.tier_slo)}", style="bold red" if below else "")
     if below:
         tier.append("!")
-    ai = Text("OFF", style="bold red") if r.kill_switch else Text("on", style="green")
+    # "on " as wide as "OFF": pulling a kill switch must not shift the columns.
+    ai = Text("OFF", style="bold red") if r.kill_switch else Text("on ", style="green")
     ttft = r.ttft.p50_ms
     ttfv = r.ttfv.p50_ms
-    lat = Text(f"{(ttft or 0) / 1000:.1f}/{(ttfv or 0) / 1000:.1f}s")
+    lat = Text(f"{_secs(ttft)}/{_secs(ttfv)}s")
     if ttft and ttfv and ttfv > ttft + 2000:
         lat.append("!")
         lat.stylize("bold yellow")
@@ -162,13 +185,16 @@ def route_row(r: RouteStatus) -> list[Text]:
         low = left < 0.1
         quota_text = Text(f"{left * 100:.0f}%{'!' if low else ''}", style="bold red" if low else "")
     rate_429 = _flag(_pct(r.rate_429), r.rate_429 is not None and r.rate_429 >= RATE_429_LIMIT)
+    amp = r.retry_amplification
     retry = _flag(
-        "-" if r.retry_amplification is None else f"{r.retry_amplification:.1f}x",
+        "-" if amp is None else f"{amp:.1f}x" if amp < 9.95 else f"{amp:.0f}x",
         r.retry_amplification is not None and r.retry_amplification > RETRY_LIMIT,
     )
-    # Most telling first: at 80 columns the last ones (rps, version) scroll off.
+    # Most telling first. Every value has a short form (four characters at
+    # most but route and version), so all 13 columns fit in 80; the overview
+    # cuts version, then route, with an ellipsis when the names are long.
     return [
-        Text(safe(r.route, 14)),
+        Text(safe(r.route, 20)),
         ai,
         tier,
         Text(_pct(r.fallback_rate)),
@@ -179,8 +205,8 @@ def route_row(r: RouteStatus) -> list[Text]:
         Text(_pct(r.cache_hit_rate)),
         retry,
         quota_text,
-        Text(f"{r.requests_per_s:.1f}"),
-        Text(safe(r.serving_version or "-", 6)),
+        Text(compact_number(r.requests_per_s)),
+        Text(safe(r.serving_version or "-", 40)),
     ]
 
 

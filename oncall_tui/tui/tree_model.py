@@ -2,7 +2,9 @@
 
 Pure (no textual): the trace screen renders only the rows on screen from
 this model, so a 100,000-span trace is one list of ints, never widgets.
-Collapsing recomputes the visible list in one linear pass.
+Collapsing or zooming recomputes the visible list in one linear pass.
+Zooming to a span lists only its subtree and gives the waterfall that
+span's start..end as its time axis.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from oncall_tui.core.analysis import Analysis
 from oncall_tui.core.models import Span, Trace
 from oncall_tui.core.text import inert, truncate
 from oncall_tui.core.tree import SpanTree, tree_for
+from oncall_tui.tui.waterfall_model import Axis, row_runs, shift_text, time_text
 
 
 class TreeModel:
@@ -22,13 +25,52 @@ class TreeModel:
         self.cycle_spans: set[str] = {sid for c in analysis.cycles for sid in c.witness}
         self.finding_spans: set[str] = {sid for f in analysis.findings for sid in f.span_ids}
         self.adjusted = analysis.adjusted
+        # Spans the in-trace search matched (indexes), marked on their rows.
+        self.hits: set[int] = set()
+        # Zoomed-in spans, outermost first; the last one is shown.
+        self.zoom: list[int] = []
         self.rows: list[int] = []
         self.refresh_rows()
+
+    # ----------------------------------------------------------- time axis
+
+    def bounds(self) -> tuple[int, int]:
+        """The waterfall's time axis: the zoomed span, else the whole trace."""
+        if self.zoom:
+            span = self.trace.spans[self.zoom[-1]]
+            return span.start_ns, max(span.end_ns, span.start_ns)
+        s = self.analysis.summary
+        if s.start_ns is None:
+            return 0, 0
+        return s.start_ns, s.start_ns + (s.duration_ns or 0)
+
+    def zoom_in(self, row: int) -> bool:
+        """List only the subtree of the span on ``row``; False if nothing changes."""
+        if not 0 <= row < len(self.rows):
+            return False
+        i = self.rows[row]
+        if self.zoom and self.zoom[-1] == i:
+            return False
+        self.zoom.append(i)
+        self.collapsed.discard(i)
+        self.refresh_rows()
+        return True
+
+    def zoom_out(self) -> int | None:
+        """Back one zoom level; the span that was zoomed (to keep the cursor on)."""
+        if not self.zoom:
+            return None
+        i = self.zoom.pop()
+        self.refresh_rows()
+        return i
+
+    def in_view(self, i: int) -> bool:
+        return not self.zoom or self.tree.is_descendant(i, self.zoom[-1])
 
     def refresh_rows(self) -> None:
         tree = self.tree
         out: list[int] = []
-        stack = list(reversed(tree.roots))
+        stack = [self.zoom[-1]] if self.zoom else list(reversed(tree.roots))
         children = tree.children
         collapsed = self.collapsed
         while stack:
@@ -70,6 +112,13 @@ class TreeModel:
         i = self.tree.by_id.get(span_id)
         if i is None:
             return None
+        return self.row_of_index(i)
+
+    def row_of_index(self, i: int) -> int | None:
+        """Reveal span index ``i`` (leaving a zoom that hides it) and return its row."""
+        if not self.in_view(i):
+            self.zoom.clear()
+            self.refresh_rows()
         p = self.tree.parent[i]
         changed = False
         while p >= 0:
@@ -84,9 +133,11 @@ class TreeModel:
         except ValueError:
             return None
 
-    def label(self, row: int, width: int) -> tuple[str, str]:
+    def label(self, row: int, width: int, *, timing: bool = True) -> tuple[str, str]:
         """(plain text of the row, marker) where marker is one of
-        "cycle", "finding", "error", "adjusted" or ""."""
+        "cycle", "finding", "error", "adjusted" or "". Without ``timing``
+        (the waterfall beside it shows the duration) only name, tokens when
+        the column is wide, and marks."""
         i = self.rows[row]
         span = self.trace.spans[i]
         tree = self.tree
@@ -112,13 +163,36 @@ class TreeModel:
         if span.span_id in self.cycle_spans:
             marks += " ⟲"
             marker = "cycle"
-        right = f"{dur}{tokens}{marks}"
-        indent = "  " * min(depth, 40)
+        if i in self.hits:
+            marks += " ◆"
+        if timing:
+            right = f"{dur}{tokens}{marks}"
+        else:  # the bar carries the duration; a wide column keeps the tokens
+            right = (tokens + marks if width >= 40 else marks).lstrip()
+        # Beside the waterfall the column is narrow: one space a level.
+        indent = "  " * min(depth, 40) if timing else " " * min(depth, width // 2)
         name = inert(span.name, single_line=True)
         room = max(width - len(indent) - len(twisty) - len(right) - 1, 8)
         left = f"{indent}{twisty}{truncate(name, room)}"
         pad = max(width - len(left) - len(right), 1)
         return f"{left}{' ' * pad}{right}", marker
+
+    def waterfall(self, row: int, axis: Axis) -> list[tuple[str, str]]:
+        """The row's bar on ``axis`` with its duration and marks beside it
+        (``waterfall_model.row_runs``); a skew-adjusted span shows its shift."""
+        i = self.rows[row]
+        span = self.trace.spans[i]
+        shift = self.adjusted.get(span.span_id)
+        label = ("◆" if i in self.hits else "") + time_text(span.duration_ns)
+        if span.status == "error":
+            label += " ✗"
+        if span.span_id in self.finding_spans:
+            label += " !"
+        if span.span_id in self.cycle_spans:
+            label += " ⟲"
+        if shift:
+            label += " ⇆" + shift_text(shift)
+        return row_runs(axis, span.start_ns, span.end_ns, label, shift)
 
 
 def _duration(ns: int) -> str:

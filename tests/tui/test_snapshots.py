@@ -89,7 +89,10 @@ def test_trace_screen(snap_compare, size) -> None:
     calls the same tool again is marked ⟲ (red) on both spans, the title says
     "1 ⟲", the findings panel names the cycle with its witness path, and the
     hostile tool name shows as visible \\x1b escapes and literal [bold] text,
-    not as colour or a changed window title. Durations and tokens at the right."""
+    not as colour or a changed window title. At 80 durations and tokens at
+    the right and "w Waterfall" and "/ Search" in the footer with "? Keys";
+    at 160 the waterfall beside the tree (its axis header, each span's bar
+    with its duration), the tokens kept beside the names."""
     assert snap_compare(
         OncallApp(trace=reentrant_trace()), terminal_size=size, run_before=trace_shown
     )
@@ -123,6 +126,81 @@ def test_graph_screen_reentrant(snap_compare, size) -> None:
         run_before=trace_shown,
         press=["g"],
     )
+
+
+def plain_trace():
+    """An agent loop without reentrancy: wait, model, a failing tool, model again."""
+    b = TraceBuilder()
+    agent = b.agent("planner", end=1200)
+    b.model(agent, 150, 450)
+    b.tool("lookup_order", agent, 460, 700, status="error")
+    b.model(agent, 710, 1150)
+    return b.trace()
+
+
+def _waterfall(*keys: str):
+    """At 80 columns the waterfall is a toggle (w); at 160 it is already on."""
+
+    async def before(pilot) -> None:
+        await trace_shown(pilot)
+        if pilot.app.size.width < 120:
+            await pilot.press("w")
+        await pilot.press(*keys)
+        await pilot.pause(0.1)
+
+    return before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_waterfall_reentrant(snap_compare, size) -> None:
+    """The reentrant trace as a waterfall: a time axis header (╷0 … 1s╷),
+    each span a bar under its parent's, the inner tool and model nested
+    inside the outer tool's bar, both marked ⟲ (red) beside the bar and in the
+    tree; the root's duration written inside its full-width bar. At 80 the
+    names get the left third and the bars the rest; at 160 the tree keeps
+    the tokens (40tok) beside the names."""
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()), terminal_size=size, run_before=_waterfall()
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_waterfall_plain(snap_compare, size) -> None:
+    """A plain agent loop: the first model call's bar starts 150 ms after the
+    agent's (the wait is blank space), the failing tool's bar red with "✗"
+    beside its duration, the second model call after it; no ⟲ anywhere."""
+    assert snap_compare(OncallApp(trace=plain_trace()), terminal_size=size, run_before=_waterfall())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_waterfall_zoomed(snap_compare, size) -> None:
+    """`z` on the outer tool of the reentrant trace: the title says "zoom:" and
+    "3 of 5 spans", the axis header "zoom @10ms Z:out" and ╷0 … 880ms╷, the
+    tool's bar fills the pane and the nested model and tool fill most of it."""
+    assert snap_compare(
+        OncallApp(trace=reentrant_trace()),
+        terminal_size=size,
+        run_before=_waterfall("down", "down", "z"),
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_trace_search_hits(snap_compare, size) -> None:
+    """`/` then "chat" and enter on the reentrant trace: the status line says
+    "/chat  hit 1/2  n/N: next/previous", the cursor is on the first model
+    call, and both model calls carry ◆ in the tree (and before their duration
+    in the waterfall at 160)."""
+
+    async def before(pilot) -> None:
+        await trace_shown(pilot)
+        await pilot.press("slash", *"chat", "enter")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "hit" in str(pilot.app.screen.query_one("#trace-search-status").render()):
+                break
+        await pilot.pause(0.1)
+
+    assert snap_compare(OncallApp(trace=reentrant_trace()), terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES)

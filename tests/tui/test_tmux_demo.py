@@ -70,11 +70,8 @@ def test_demo_overview_cycle_trace_and_kill_switch(term: str) -> None:
         routes: list[str] = []
         for _ in range(50):  # until the routes table (not just an alert line) is painted
             screen = pane.wait_for("agent-assist", 40)
-            rows = [
-                line.split()[0]
-                for line in screen.splitlines()
-                if line.startswith(" ") and line.split()
-            ]
+            # The table's rows follow its header; each starts with its route.
+            rows = [line.split()[0] for line in screen.splitlines() if line.split()]
             routes = rows[rows.index("route") + 1 :] if "route" in rows else []
             if "agent-assist" in routes:
                 break
@@ -122,7 +119,7 @@ def test_demo_runbook_kill_switch_and_postmortem(tmp_path) -> None:
     pane = Pane(session)
     try:
         screen = pane.wait_for("→ runbook retry-storm", 60)
-        rows = [line.split()[0] for line in screen.splitlines() if line.startswith(" ")]
+        rows = [line.split()[0] for line in screen.splitlines() if line.split()]
         pane.keys(*["Down"] * (rows.index("search-summary") - rows.index("route") - 1))
         pane.keys("b")
         screen = pane.wait_for("Pull the kill switch?", 30)
