@@ -139,14 +139,18 @@ def _link(x: Any) -> dict[str, Any]:
 
 
 def _kvs(kvs: Any) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
+    append = out.append
     for kv in kvs:
         v = kv.value
-        # Inline the common case: most attributes of most spans are strings.
-        if v.WhichOneof("value") == "string_value":
-            out.append({"key": kv.key, "value": {"stringValue": v.string_value}})
+        # Inline the common case: most attributes of most spans are non-empty
+        # strings, and a non-empty string_value can only be the string case
+        # (an unset oneof member reads as ""), so no WhichOneof call for it.
+        text = v.string_value
+        if text:
+            append({"key": kv.key, "value": {"stringValue": text}})
         else:
-            out.append({"key": kv.key, "value": _value(v)})
+            append({"key": kv.key, "value": _value(v)})
     return out
 
 
