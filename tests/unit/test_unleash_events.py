@@ -190,3 +190,88 @@ async def test_errors_are_one_line_and_never_show_the_token() -> None:
     with pytest.raises(TraceFormatError, match="unleash: /api/admin/search/events answered a"):
         await flags.flag_events(0, DISABLED_NS)
     await flags.aclose()
+
+
+def _fleet_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("UA", ADMIN_TOKEN)
+    monkeypatch.setenv("UC", "client")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"audit_log: {tmp_path / 'none.jsonl'}\nenvironments:\n  prod:\n    flags:\n"
+        "      ff:\n        plugin: unleash\n        url: http://127.0.0.1:4242\n"
+        "        admin_token_env: UA\n        client_token_env: UC\n"
+        "        routes: {agent-assist: {kill_switch: ai-kill-summarizer}}\n"
+    )
+    return cfg
+
+
+def test_trace_onset_on_files_lines_up_the_flag_services_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from oncall_tui.cli import common
+    from oncall_tui.cli.main import main
+    from tests.onset_fleet import T0_MS, write_fleet
+
+    path = tmp_path / "fleet.jsonl"
+    change_ns = write_fleet(path)
+    killed_at = datetime.fromtimestamp((T0_MS + 600_000) / 1000, UTC)
+    doc = json.loads(json.dumps(SEARCH))
+    for e in doc["events"]:  # the recorded events, moved into the fleet's window
+        e["createdAt"] = killed_at.isoformat().replace("+00:00", "Z")
+    fake = FakeUnleash(doc=doc)
+    monkeypatch.setattr(
+        common,
+        "plugin_context",
+        lambda transport=None: PluginContext(
+            environ={"UA": ADMIN_TOKEN, "UC": "c"}, transport=httpx.MockTransport(fake.handler)
+        ),
+    )
+    monkeypatch.setenv("ONCALL_TUI_CONFIG", str(_fleet_config(tmp_path, monkeypatch)))
+    code = main(["trace", "onset", str(path), "--since", "2h", "--json"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 1 and captured.err == ""
+    flags = [c for c in out["changes"] if c["kind"] == "flag"]
+    assert len(flags) == 8 and {c["at_ns"] for c in flags} == {int(T0_MS + 600_000) * 10**6}
+    # The config maps only the kill switch: the model flag's changes are fleet-wide.
+    assert {(c["subject"], c.get("route")) for c in flags} == {
+        ("ai-kill-summarizer", "agent-assist"), ("summarizer-model", None)}  # fmt: skip
+    [killed] = [c for c in flags if c["after"] == "off"]
+    assert (killed["subject"], killed["route"], killed["before"]) == (
+        "ai-kill-summarizer", "agent-assist", "on")  # fmt: skip
+    assert killed["source"] == "unleash"
+    # The description change is still the nearest change before the onset.
+    [onset] = out["onsets"]
+    assert onset["cause"]["kind"] == "tool_definition" and onset["cause"]["at_ns"] == change_ns
+
+
+def test_an_unreachable_flag_service_is_a_warning_and_the_traces_still_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oncall_tui.cli import common
+    from oncall_tui.cli.main import main
+    from tests.onset_fleet import write_fleet
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    path = tmp_path / "fleet.jsonl"
+    write_fleet(path)
+    monkeypatch.setattr(
+        common,
+        "plugin_context",
+        lambda transport=None: PluginContext(
+            environ={"UA": ADMIN_TOKEN}, transport=httpx.MockTransport(refused)
+        ),
+    )
+    monkeypatch.setenv("ONCALL_TUI_CONFIG", str(_fleet_config(tmp_path, monkeypatch)))
+    code = main(["trace", "onset", str(path), "--since", "2h", "--json"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert [c["kind"] for c in json.loads(captured.out)["changes"]] == ["tool_definition"]
+    assert captured.err == (
+        "oncall-tui: warning: flags ff: unleash: cannot reach http://127.0.0.1:4242 "
+        "(ConnectError)\n"
+    )
