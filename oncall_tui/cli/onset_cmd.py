@@ -5,8 +5,9 @@ and the change just before it (core/changes.py).
 Reads trace files (every trace analysed; the window ends at the last trace in
 them) or the environment's trace store (the store's engine counts when it
 can, else a stated sample per bucket; the window ends now). Changes from the
-audit log and the gateway's route history are lined up too when a config
-names them.
+audit log, the gateways' route history and the flag services' event logs
+are lined up too when a config names them (with files: when a config
+exists); one that cannot be read is a warning on stderr, not a failure.
 
 Exit codes: 0 no onset, 1 an onset found (like a finding), 2 bad input or
 config, 3 the store could not be reached (docs/cli.md).
@@ -52,7 +53,8 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Per route and time bucket: traces seen and traces with each finding "
         "kind; the onset of a kind (the first bucket where it rises clearly above its own "
         "earlier rate: docs/onset.md); and the changes in the window (model snapshot, "
-        "system prompt, tool definitions, first tier, serving version, actions). Files: "
+        "system prompt, tool definitions, first tier, serving version, actions, flag "
+        "changes). Files: "
         "every trace analysed; a store: its engine counts, or a stated sample per bucket.",
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="trace file(s); none: the store")
@@ -92,12 +94,67 @@ def _query(args: argparse.Namespace, until_ns: int) -> OnsetQuery:
 
 
 def _from_files(args: argparse.Namespace) -> tuple[str, OnsetWindow]:
+    from oncall_tui.cli.common import config_path, environment
     from oncall_tui.cli.trace_cmd import load_traces
-    from oncall_tui.sources.onset_sampling import window_from_traces
+    from oncall_tui.core.onset import DEFAULT_RULE
+    from oncall_tui.sources.onset_sampling import in_window, window_from_traces
 
     traces = load_traces(args.files, None)
     last = max(s.start_ns for t in traces for s in t.spans)
-    return ", ".join(args.files), window_from_traces(traces, _query(args, last))
+    query = _query(args, last)
+    side: list[ChangeEvent] = []
+    # The traces stand alone; a config, when there is one, adds what the
+    # environment recorded changing (a broken one only costs those).
+    if config_path(args).exists():
+        try:
+            cfg, _, env = environment(args)
+        except OncallError as exc:
+            _warn([f"config: {exc} (changes from the environment left out)"])
+        else:
+            found, warnings, _ = _side_changes(env, cfg)
+            flags, more = _flag_changes(env, query, DEFAULT_RULE.lookback_ns)
+            _warn(warnings + more)
+            side = in_window(found + flags, query, DEFAULT_RULE.lookback_ns)
+    window = window_from_traces(traces, query, changes=side)
+    return ", ".join(args.files), window
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        sys.stderr.write(f"oncall-tui: warning: {w}\n")
+
+
+def _flag_changes(
+    env: Any, query: OnsetQuery, lookback_ns: int
+) -> tuple[list[ChangeEvent], list[str]]:
+    """Flag changes from every flag service that can list its events, from
+    ``lookback_ns`` before the window (an onset's cause may precede it)."""
+    from oncall_tui.cli.common import adapters
+    from oncall_tui.sources.capabilities import FlagEvents
+
+    found: list[ChangeEvent] = []
+    warnings: list[str] = []
+
+    try:
+        built = adapters(env, "flags")
+    except OncallError as exc:
+        return [], [f"flags: {exc}"]
+
+    async def gather() -> None:
+        for name, flags in built.items():
+            try:
+                if isinstance(flags, FlagEvents):
+                    found.extend(
+                        await flags.flag_events(query.since_ns - lookback_ns, query.until_ns)
+                    )
+            except OncallError as exc:
+                warnings.append(f"flags {name}: {exc}")
+            finally:
+                if hasattr(flags, "aclose"):
+                    await flags.aclose()
+
+    asyncio.run(gather())
+    return found, warnings
 
 
 def _side_changes(env: Any, cfg: Any) -> tuple[list[ChangeEvent], list[str], int]:
@@ -156,10 +213,10 @@ def _from_store(args: argparse.Namespace) -> tuple[str, OnsetWindow, dict[str, l
 
     cfg, _, env = environment(args)
     side, warnings, gateway_ns = _side_changes(env, cfg)
-    for w in warnings:
-        sys.stderr.write(f"oncall-tui: warning: {w}\n")
     query = _query(args, max(time.time_ns(), gateway_ns))
-    side = in_window(side, query, DEFAULT_RULE.lookback_ns)
+    flags, more = _flag_changes(env, query, DEFAULT_RULE.lookback_ns)
+    _warn(warnings + more)
+    side = in_window(side + flags, query, DEFAULT_RULE.lookback_ns)
     built = adapters(env, "trace_stores")
     usable = [
         (n, s)

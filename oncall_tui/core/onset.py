@@ -419,6 +419,8 @@ def describe_change(c: ChangeEvent) -> str:
         tail = f": {c.detail}" if c.detail else ""
         return f"action {c.subject} ran{tail}"
     if c.kind == "flag":
+        if c.before is None:  # no state before: "strategy flexibleRollout added"
+            return f"flag {c.subject}: {c.after or 'changed'}"
         return f"flag {c.subject} changed ({before} -> {after})"
     return f"{c.kind} {c.subject} changed ({before} -> {after})"
 

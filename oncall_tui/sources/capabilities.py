@@ -15,7 +15,7 @@ import msgspec
 
 from oncall_tui.core.gateway import ActionRecord, Alert, Event, RoutesResponse, StatusResponse
 from oncall_tui.core.models import Trace, TraceSummary
-from oncall_tui.core.onset_model import OnsetQuery, OnsetWindow
+from oncall_tui.core.onset_model import ChangeEvent, OnsetQuery, OnsetWindow
 
 
 class TraceQuery(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -64,6 +64,18 @@ class FleetCounts(Protocol):
     prefers this to sampling traces and analysing them here."""
 
     async def onset_window(self, query: OnsetQuery) -> OnsetWindow: ...
+
+
+# ------------------------------------------------------------------ flags
+
+
+@runtime_checkable
+class FlagEvents(Protocol):
+    """A flag service that can list its change events (flag turned on or off,
+    strategy or variants changed) in a window, as ``kind="flag"`` changes for
+    ``trace onset``; a flag the config maps to a route lands on that route."""
+
+    async def flag_events(self, since_ns: int, until_ns: int) -> list[ChangeEvent]: ...
 
 
 # ------------------------------------------------------------------ gateways

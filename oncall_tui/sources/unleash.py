@@ -1,6 +1,6 @@
 """``unleash``: an Unleash feature-flag server as the place a route's AI is switched.
 
-Capabilities: KillSwitch, Rollback, Verifiable (nothing else: Unleash has no
+Capabilities: KillSwitch, Rollback, Verifiable, FlagEvents (nothing else: Unleash has no
 traffic figures). Per route the config names up to two flags:
 
 - ``kill_switch``: a flag whose ON means "the AI path serves". Turning the
@@ -8,6 +8,11 @@ traffic figures). Per route the config names up to two flags:
 - ``model``: a release flag whose strategy variants are model versions.
   Rollback to ``V`` gives ``V`` the whole weight (the other variants stay,
   at weight 0, payloads kept); a mix such as ``a:500,b:500`` restores a split.
+
+Flag changes for ``trace onset`` (``flag_events``) come from Unleash's event
+log: the event search API Unleash 6 serves, or the older ``/api/admin/events``
+when the server answers 404 to the first (sources/unleash_events.py). A flag
+that a route names above lands on that route.
 
 Read-back goes through the client API SDKs read (``/api/client/features``)
 with a client token for the environment: the admin API alone would not show
@@ -18,19 +23,35 @@ log. Tokens go in ``Authorization`` bare, no ``Bearer``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from oncall_tui.core.gateway import ActionKind, ActionRecord
+from oncall_tui.core.onset_model import ChangeEvent
 from oncall_tui.errors import ConfigError, NotFoundError, UsageError
 from oncall_tui.plugins import Plugin, PluginContext
 from oncall_tui.sources import http
 from oncall_tui.sources.capabilities import ActionIntent, Observation
 from oncall_tui.sources.records import applied_record
+from oncall_tui.sources.unleash_events import (
+    FLAG_EVENT_TYPES,
+    EventsPage,
+    SearchPage,
+    UnleashEvent,
+    event_ns,
+    flag_changes,
+)
 
 SYSTEM = "unleash"
 FULL = 1000  # Unleash variant weights sum to 1000
+SEARCH_PATH = "/api/admin/search/events"
+EVENTS_PATH = "/api/admin/events"  # deprecated in Unleash 6; all of a project's events
+PAGE = 1000  # the event search's largest page
+#: At most this many events are read per window (newest first): a window
+#: busier than that is cut at its older end.
+MAX_EVENTS = 10_000
 
 
 class RouteFlags(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -243,6 +264,65 @@ class UnleashFlags:
             detail=f"flag {flag} variants now {to_version}",
             after={"version": to_version},
         )
+
+    # ------------------------------------------------------------ flag events
+
+    def _routes_of(self) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list[tuple[str, str]]] = {}
+        for route, flags in self.options.routes.items():
+            for role in ("kill_switch", "model"):
+                name = getattr(flags, role)
+                if name:
+                    out.setdefault(name, []).append((route, role))
+        return out
+
+    async def flag_events(self, since_ns: int, until_ns: int) -> list[ChangeEvent]:
+        """Flag changes in ``[since_ns, until_ns)`` in the configured project
+        and environment, oldest first."""
+        try:
+            events = await self._search_events(since_ns, until_ns)
+        except NotFoundError:
+            events = await self._old_events()
+        return flag_changes(
+            events,
+            since_ns=since_ns,
+            until_ns=until_ns,
+            environment=self.options.environment,
+            routes_of=self._routes_of(),
+        )
+
+    async def _search_events(self, since_ns: int, until_ns: int) -> list[UnleashEvent]:
+        """Pages of the event search, newest first, until the window's start
+        is passed, the events run out, or ``MAX_EVENTS`` were read."""
+
+        def day(ns: int) -> str:
+            return datetime.fromtimestamp(ns / 1e9, UTC).date().isoformat()
+
+        params: dict[str, str | int] = {
+            "from": f"IS:{day(since_ns)}",  # whole UTC days, both ends kept
+            "to": f"IS:{day(until_ns)}",
+            "project": f"IS:{self.options.project}",
+            "type": "IS_ANY_OF:" + ",".join(FLAG_EVENT_TYPES),
+            "limit": PAGE,
+        }
+        out: list[UnleashEvent] = []
+        while len(out) < MAX_EVENTS:
+            params["offset"] = len(out)
+            resp = await http.request(self._admin, "GET", SEARCH_PATH, SYSTEM, params=params)
+            page: SearchPage = http.decode_page(resp.content, SearchPage, SYSTEM, SEARCH_PATH)
+            out += page.events
+            oldest = event_ns(page.events[-1].createdAt) if page.events else None
+            done = len(page.events) < PAGE or len(out) >= page.total
+            if done or (oldest is not None and oldest < since_ns):
+                break
+        return out[:MAX_EVENTS]
+
+    async def _old_events(self) -> list[UnleashEvent]:
+        """The pre-search API: every event of the project in one answer."""
+        params = {"project": self.options.project}
+        resp = await http.request(self._admin, "GET", EVENTS_PATH, SYSTEM, params=params)
+        page: EventsPage = http.decode_page(resp.content, EventsPage, SYSTEM, EVENTS_PATH)
+        return page.events[:MAX_EVENTS]
 
     # ------------------------------------------------------------ read-back
 
