@@ -36,7 +36,7 @@ TICK_S = 0.25  # how often pending traces are checked for their quiet period
 REPAINT_S = 0.25  # at most this often the list is redrawn (4 Hz)
 #: Rows drawn; older settled traces stay held (the header counts them). A
 #: repaint rebuilds the table (a new trace goes on top): ~0.15 ms a row.
-MAX_ROWS = 200
+MAX_ROWS = 100
 #: Under a flood a repaint may take at most this share of the UI thread: the
 #: next waits BUSY_FACTOR times as long as the last took (receivers share the GIL).
 BUSY_FACTOR = 9

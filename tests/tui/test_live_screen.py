@@ -23,7 +23,7 @@ from oncall_tui.core.models import Trace
 from oncall_tui.core.otlp_write import traces_data
 from oncall_tui.sources.live_traces import LiveTraces
 from oncall_tui.tui.app import OncallApp
-from oncall_tui.tui.live_screen import LiveScreen
+from oncall_tui.tui.live_screen import MAX_ROWS, LiveScreen
 from oncall_tui.tui.trace_screen import TraceScreen
 from tests.builders import TraceBuilder
 from tests.tui.fakes import EVIL
@@ -243,14 +243,14 @@ async def test_a_burst_of_adds_repaints_at_a_bounded_rate() -> None:
             await asyncio.sleep(0.005)
         for _ in range(100):  # the last repaint may wait out a slow one before it
             await pilot.pause(0.05)
-            if screen.painted_version == live.version and len(rows(screen)) == 200:
+            if screen.painted_version == live.version and len(rows(screen)) == MAX_ROWS:
                 break
         elapsed = time.monotonic() - started
         repaints = screen.repaints - before
         assert live.version > 200, "every add moved the version"
         assert repaints <= elapsed / 0.25 + 3, (repaints, elapsed)
         assert repaints < 50, "far fewer repaints than adds"
-        assert len(rows(screen)) == 200
+        assert len(rows(screen)) == MAX_ROWS  # the newest; the rest stay held
 
 
 def _body(trace: Trace) -> bytes:
