@@ -23,6 +23,7 @@ from oncall_tui.core.models import Trace
 from oncall_tui.core.otlp_write import traces_data
 from oncall_tui.sources.live_traces import LiveTraces
 from oncall_tui.tui.app import OncallApp
+from oncall_tui.tui.live_list import LiveList
 from oncall_tui.tui.live_screen import MAX_ROWS, LiveScreen
 from oncall_tui.tui.trace_screen import TraceScreen
 from tests.builders import TraceBuilder
@@ -95,13 +96,12 @@ async def until(pilot, ready, timeout: float = 10.0) -> None:
 
 
 def rows(screen: LiveScreen) -> list[str]:
-    table = screen.query_one("#live")
-    return [str(k.value) for k in table.rows]
+    """The trace ids listed, top to bottom."""
+    return [key for key, _cells in screen.query_one("#live", LiveList).rows]
 
 
 def selected(screen: LiveScreen) -> str:
-    table = screen.query_one("#live")
-    return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+    return str(screen.query_one("#live", LiveList).selected_key())
 
 
 async def test_traces_appear_newest_first_once_settled_with_their_findings() -> None:
