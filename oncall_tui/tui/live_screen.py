@@ -35,7 +35,7 @@ TICK_S = 0.25  # how often pending traces are checked for their quiet period
 REPAINT_S = 0.25  # at most this often the list is redrawn (4 Hz)
 #: Rows listed; older settled traces stay held (the header counts them). A
 #: repaint formats only new or changed rows and paints only those in view.
-MAX_ROWS = 100
+MAX_ROWS = 200
 #: Under a flood a repaint may take at most this share of the UI thread: the
 #: next waits BUSY_FACTOR times as long as the last took (receivers share the GIL).
 BUSY_FACTOR = 9
