@@ -35,11 +35,10 @@ def _post_when_told(go: Any, url: str, bodies: list[bytes], ctype: str, n: int, 
 async def one(
     bodies: list[bytes], ctype: str, spans: int, traces: int, connections: int
 ) -> dict[str, Any]:
-    from textual.widgets import DataTable
-
     from oncall_tui.sources.live_traces import LiveTraces
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
     from oncall_tui.tui.app import OncallApp
+    from oncall_tui.tui.live_list import LiveList
     from oncall_tui.tui.live_screen import LiveScreen
 
     live = LiveTraces(quiet_s=QUIET_S, max_traces=traces + 10, max_spans=spans + 10)
@@ -75,7 +74,7 @@ async def one(
             await pilot.pause(0.3)  # the last repaint
             repaints = screen.repaints - repaints
             run_s = time.perf_counter() - start
-            shown = screen.query_one("#live", DataTable).row_count
+            shown = len(screen.query_one("#live", LiveList).rows)
     finally:
         receiver.close()
     stats = live.stats()

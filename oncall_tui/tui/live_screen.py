@@ -12,18 +12,17 @@ store already made; the list keeps updating underneath.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets import Static
 
 from oncall_tui.tui.footer import Footer
+from oncall_tui.tui.live_list import LiveList
 from oncall_tui.tui.presenters import SEVERITY_STYLE, safe
 
 if TYPE_CHECKING:
@@ -34,9 +33,9 @@ if TYPE_CHECKING:
 
 TICK_S = 0.25  # how often pending traces are checked for their quiet period
 REPAINT_S = 0.25  # at most this often the list is redrawn (4 Hz)
-#: Rows drawn; older settled traces stay held (the header counts them). A
-#: repaint rebuilds the table (a new trace goes on top): ~0.15 ms a row.
-MAX_ROWS = 100
+#: Rows listed; older settled traces stay held (the header counts them). A
+#: repaint formats only new or changed rows and paints only those in view.
+MAX_ROWS = 200
 #: Under a flood a repaint may take at most this share of the UI thread: the
 #: next waits BUSY_FACTOR times as long as the last took (receivers share the GIL).
 BUSY_FACTOR = 9
@@ -165,12 +164,13 @@ class LiveScreen(Screen[None]):
         self._width = 0
         self._next_paint = 0.0
         # trace id -> (the entry, screen width, its cells): entries are frozen,
-        # so a row is only formatted again when its entry was replaced.
-        self._row_cache: dict[str, tuple[LiveEntry, int, dict[str, Text]]] = {}
+        # so a row is only formatted again when its entry was replaced (the
+        # list keeps its drawn line while the cells object is the same).
+        self._row_cache: dict[str, tuple[LiveEntry, int, tuple[Text, ...]]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="live-header", markup=False)
-        yield DataTable(id="live", cursor_type="row")
+        yield LiveList(id="live")
         yield Static("", id="live-status", markup=False)
         yield Footer()
 
@@ -244,42 +244,25 @@ class LiveScreen(Screen[None]):
         self.query_one("#live-header", Static).update(
             header_text(self.url, self.live, stats, len(entries))
         )
-        table = self.query_one("#live", DataTable)
-        selected = self._selected_id(table)
         widths = self._widths()
-        table.clear(columns=self._width != self.size.width or not table.columns)
         columns = self._columns()
-        if not table.columns:
-            for col in columns:
-                table.add_column(col, key=col or "flags", width=widths[col])
-        cache: dict[str, tuple[LiveEntry, int, dict[str, Text]]] = {}
+        cache: dict[str, tuple[LiveEntry, int, tuple[Text, ...]]] = {}
+        rows = []
         for e in entries:
             hit = self._row_cache.get(e.trace_id)
             if hit is not None and hit[0] is e and hit[1] == self.size.width:
                 cells = hit[2]
             else:
-                cells = self._cells(e, widths)
+                formatted = self._cells(e, widths)
+                cells = tuple(formatted[c] for c in columns)
             cache[e.trace_id] = (e, self.size.width, cells)
-            table.add_row(*(cells[c] for c in columns), key=e.trace_id)
+            rows.append((e.trace_id, cells))
         self._row_cache = cache
-        if selected is not None:
-            # Evicted: the cursor stays where it was.
-            with contextlib.suppress(RowDoesNotExist):
-                table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self.query_one("#live", LiveList).show(rows, columns, tuple(widths[c] for c in columns))
         self._width = self.size.width
         self.painted_version = version
         self.repaints += 1
         self._status(entries, stats)
-
-    @staticmethod
-    def _selected_id(table: DataTable[Any]) -> str | None:
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except CellDoesNotExist:  # no row under the cursor: nothing selected
-            return None
-        return None if key.value is None else str(key.value)
 
     def _cells(self, e: LiveEntry, widths: dict[str, int]) -> dict[str, Text]:
         s = e.analysis.summary
@@ -312,11 +295,11 @@ class LiveScreen(Screen[None]):
 
     # ---------------------------------------------------------------- open
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_live_list_selected(self, event: LiveList.Selected) -> None:
         event.stop()
         from oncall_tui.tui.trace_screen import TraceScreen
 
-        entry = self.live.get(str(event.row_key.value))
+        entry = self.live.get(event.key)
         if entry is None:
             self.notify("that trace was evicted (--max-traces, --max-spans)", severity="warning")
             return

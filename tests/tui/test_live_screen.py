@@ -23,6 +23,7 @@ from oncall_tui.core.models import Trace
 from oncall_tui.core.otlp_write import traces_data
 from oncall_tui.sources.live_traces import LiveTraces
 from oncall_tui.tui.app import OncallApp
+from oncall_tui.tui.live_list import LiveList
 from oncall_tui.tui.live_screen import MAX_ROWS, LiveScreen
 from oncall_tui.tui.trace_screen import TraceScreen
 from tests.builders import TraceBuilder
@@ -95,13 +96,12 @@ async def until(pilot, ready, timeout: float = 10.0) -> None:
 
 
 def rows(screen: LiveScreen) -> list[str]:
-    table = screen.query_one("#live")
-    return [str(k.value) for k in table.rows]
+    """The trace ids listed, top to bottom."""
+    return [key for key, _cells in screen.query_one("#live", LiveList).rows]
 
 
 def selected(screen: LiveScreen) -> str:
-    table = screen.query_one("#live")
-    return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+    return str(screen.query_one("#live", LiveList).selected_key())
 
 
 async def test_traces_appear_newest_first_once_settled_with_their_findings() -> None:
@@ -464,3 +464,47 @@ async def test_a_failing_settle_is_said_in_the_status_line_and_listening_goes_on
         monkeypatch.setattr(live, "tick", real_tick)
         await pilot.pause(0.7)
         assert rows(app.screen) == [tid(1)] and "settling failed" not in screen_text(app)
+
+
+async def test_cursor_keys_move_the_highlight_and_keep_it_in_view() -> None:
+    """More traces than the screen holds: end reaches the oldest listed and
+    scrolls to it, home the newest, page keys a screenful; a trace landing on
+    top does not move the highlight off what you were reading."""
+    clock = Clock()
+    live = LiveTraces(quiet_s=2.0, clock=clock)
+    app = live_app(live)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        live.add([agent_trace(n) for n in range(1, 41)])
+        await settle(pilot, clock)
+        listed = rows(screen)
+        assert len(listed) == 40
+        await pilot.press("end")
+        await pilot.pause()
+        assert selected(screen) == listed[-1]
+        assert listed[-1][:8] in screen_text(app), "scrolled to the highlight"
+        assert listed[0][:8] not in screen_text(app)
+        await pilot.press("up", "up")
+        await pilot.pause()
+        assert selected(screen) == listed[-3]
+        live.add([agent_trace(41)])
+        await settle(pilot, clock)
+        assert rows(screen)[0] == tid(41)
+        assert selected(screen) == listed[-3], "a new trace on top moves nothing"
+        await pilot.press("home")
+        await pilot.pause()
+        assert selected(screen) == tid(41) and "29292929" in screen_text(app)
+        await pilot.press("pagedown")
+        await pilot.pause()
+        page = rows(screen).index(selected(screen))
+        assert page > 5 and selected(screen)[:8] in screen_text(app)
+        await pilot.press("down")
+        await pilot.pause()
+        assert rows(screen).index(selected(screen)) == page + 1
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert rows(screen).index(selected(screen)) < page
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, TraceScreen)
