@@ -66,6 +66,17 @@ class EventBatch(msgspec.Struct, gc=False):
         return sum(len(e) for e in self.events.values())
 
 
+def group_by_trace(spans: Iterable[Span]) -> dict[str, list[Span]]:
+    """Spans per trace id, ids and spans in first-seen order."""
+    by_trace: dict[str, list[Span]] = {}
+    for span in spans:
+        bucket = by_trace.get(span.trace_id)
+        if bucket is None:
+            bucket = by_trace[span.trace_id] = []
+        bucket.append(span)
+    return by_trace
+
+
 def assemble(
     spans: Iterable[Span],
     *,
@@ -79,12 +90,7 @@ def assemble(
     ``notes`` that name a span id go to that span's trace; the rest go to
     every trace (they describe the input as a whole).
     """
-    by_trace: dict[str, list[Span]] = {}
-    for span in spans:
-        bucket = by_trace.get(span.trace_id)
-        if bucket is None:
-            bucket = by_trace[span.trace_id] = []
-        bucket.append(span)
+    by_trace = group_by_trace(spans)
     span_trace = {s.span_id: tid for tid, group in by_trace.items() for s in group}
     general: list[QualityNote] = []
     per_trace: dict[str, list[QualityNote]] = {tid: [] for tid in by_trace}

@@ -33,7 +33,13 @@ from typing import NamedTuple
 import msgspec
 
 from oncall_tui.core.analysis import Analysis, analyze
-from oncall_tui.core.assemble import DERIVED_KINDS, assemble, drop_resent, resent_note
+from oncall_tui.core.assemble import (
+    DERIVED_KINDS,
+    assemble,
+    drop_resent,
+    group_by_trace,
+    resent_note,
+)
 from oncall_tui.core.graph import node_key
 from oncall_tui.core.models import QualityNote, Span, Trace
 from oncall_tui.core.stitch import stitch
@@ -318,12 +324,7 @@ def fragments(spans: list[Span], notes: list[QualityNote], source: str) -> list[
     what a receiver hands to ``add``. Grouping only; the quality check and
     the completeness verdict wait for ``tick`` (once per trace, not once per
     request). Notes naming a span go with its trace, the rest with every one."""
-    by_trace: dict[str, list[Span]] = {}
-    for span in spans:
-        bucket = by_trace.get(span.trace_id)
-        if bucket is None:
-            bucket = by_trace[span.trace_id] = []
-        bucket.append(span)
+    by_trace = group_by_trace(spans)
     if not notes:
         return [Trace(tid, group, source=source) for tid, group in by_trace.items()]
     span_trace = {s.span_id: tid for tid, group in by_trace.items() for s in group}
