@@ -8,31 +8,34 @@ finding kind, walk the buckets in time order. Bucket ``t`` is the onset when
 1. there is a baseline: at least ``min_baseline`` traces analysed in at least
    ``min_baseline_buckets`` earlier buckets of the window;
 2. the bucket's own rate is above the baseline ``p0``;
-3. the bucket, alone or pooled with the next one or two (``SCAN``), has at
-   least ``min_count`` traces with the kind (three traces are a pattern, one
-   is an anecdote) and is improbable under the baseline rate: the Chernoff
-   bound on the binomial upper tail, ``P(X >= k) <= exp(-n * KL(k/n || p0))``,
-   is at most ``alpha / (buckets * SCAN)`` (Bonferroni over the buckets and
-   window sizes tested, so a long window of noise gets no more chances to
-   false-alarm). Pooling matters: without it, a rise that begins mid-bucket
-   fails the test in its first bucket, which then joins the baseline and
-   raises it;
-4. the rise holds: pooled from ``t`` to the window's end, the rate is at least
-   ``min_ratio`` times the baseline and ``min_delta`` above it, and its own
-   tail bound is at most ``alpha``.
+3. the bucket, alone, pooled with the next one or two (``SCAN``), or pooled
+   to the window's end, has at least ``min_count`` traces with the kind
+   (three traces are a pattern, one is an anecdote) and is improbable were
+   it and the baseline one rate: Fisher's exact test, one-sided (the
+   hypergeometric upper tail), at most ``alpha / (buckets * WINDOWS)``
+   (Bonferroni over the buckets and windows tested, so a long window of
+   noise gets no more chances to false-alarm). Pooling matters: without it,
+   a rise that begins mid-bucket fails the test in its first bucket, which
+   then joins the baseline and raises it;
+4. the rise holds: pooled from ``t`` to the window's end, the rate is at
+   least ``min_ratio`` times the baseline and ``min_delta`` above it, and
+   Fisher's test of it against the baseline is at most ``alpha``.
+
+The test is Fisher's, not a binomial test against a known ``p0``, because
+the baseline is itself a sample: 0 of 40 earlier traces does not make a
+rate of 0.5% known, and treating it so false-alarmed on the next buckets'
+ordinary share (docs/onset.md, "Why Fisher's test").
 
 A moderate rise can still pass test 3 only a bucket or two after it began,
 and a pooled window can pass on the strength of its later buckets, so the
 onset reported is the most likely change point from ``BACKTRACK`` buckets
-before the bucket that passed to the end of its window (two constant binomial rates, split
-where their joint likelihood is highest).
+before the bucket that passed to the end of the window that passed (two
+constant binomial rates, split where their joint likelihood is highest).
 
-The baseline ``p0`` is the pooled rate of every earlier bucket, smoothed by
-half a trace (``(k + 0.5) / (n + 1)``) so a clean history does not make one
-stray trace look infinitely unlikely. Rates come from ``analysed`` (the
-sample), never from ``traces`` (everything seen), so sampling does not bias
-them. The Chernoff bound over-states the tail probability, which errs on the
-side of silence.
+``p0``, the pooled rate of every earlier bucket smoothed by half a trace
+(``(k + 0.5) / (n + 1)``), is what tests 2 and 4 compare rates with. Rates
+come from ``analysed`` (the sample), never from ``traces`` (everything
+seen), so sampling does not bias them.
 
 Pure: no I/O, no clock; times are the window's nanoseconds.
 """
@@ -93,7 +96,7 @@ class Onset(msgspec.Struct, frozen=True):
     before_analysed: int = 0
     after_with: int = 0
     after_analysed: int = 0
-    #: Tail bound, under the baseline, of the window that passed the test (smaller: clearer).
+    #: Fisher tail probability of the window that passed the test (smaller: clearer).
     p_bound: float = 1.0
 
 
@@ -197,31 +200,88 @@ def tail_bound(k: int, n: int, p: float) -> float:
     return math.exp(-n * kl)
 
 
-def _window_bound(s: Series, t: int, p0: float, rule: OnsetRule) -> float:
-    """The smallest tail bound of bucket ``t`` alone or pooled with the next
-    one or two (up to ``SCAN``): a rise that starts mid-bucket or builds over
-    a few buckets is still seen from its first bucket. 1.0 when no window
-    has ``min_count`` traces with the kind."""
-    best = 1.0
+def fisher_tail(k: int, n: int, base_k: int, base_n: int) -> float:
+    """One-sided Fisher exact test: the probability, were the window and the
+    baseline one rate, that ``n`` traces drawn from all ``n + base_n`` hold
+    ``k`` or more of the ``k + base_k`` with the kind (hypergeometric upper
+    tail). 1.0 when ``k`` is not above what the pooled rate expects.
+
+    Conditioning on the pooled count is what makes a short baseline count
+    for as little as it knows: 0 of 40 earlier traces is weak evidence the
+    rate was near 0, and a rate fixed from it would make the next bucket's
+    ordinary noise look like a rise."""
+    total_n = n + base_n
+    total_k = k + base_k
+    if n <= 0 or total_n <= 0 or k * total_n <= n * total_k:
+        return 1.0
+    top = min(total_k, n)
+    rest = total_n - total_k
+    if n - k > rest:
+        return 0.0  # not that many traces without the kind exist
+    log_term = _log_comb(total_k, k) + _log_comb(rest, n - k) - _log_comb(total_n, n)
+    term = math.exp(log_term)
+    tail = term
+    x = k
+    # Past the mode the terms only shrink: add them until they stop counting.
+    for _ in range(_FISHER_TERMS):
+        if x >= top or term <= tail * 1e-12:
+            return min(1.0, tail)
+        term *= (total_k - x) * (n - x) / ((x + 1) * (rest - n + x + 1))
+        tail += term
+        x += 1
+    # Huge counts (an engine's pushdown): the Chernoff bound at the pooled
+    # rate also bounds the hypergeometric tail (Hoeffding 1963).
+    return tail_bound(k, n, total_k / total_n)
+
+
+_FISHER_TERMS = 100_000
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def _window_bound(
+    s: Series, t: int, base_k: int, base_n: int, rule: OnsetRule
+) -> tuple[float, int]:
+    """The smallest Fisher tail of bucket ``t`` alone, pooled with the next
+    one or two (up to ``SCAN``), or pooled to the window's end, each against
+    the baseline: a rise that starts mid-bucket or builds over a few buckets
+    is still seen from its first bucket, and a steady trickle of small
+    buckets by its whole length. 1.0 when no window has ``min_count`` traces
+    with the kind. With the tail, the end (exclusive) of the window that gave it."""
+    best, end = 1.0, t + 1
     k = n = 0
-    for i in range(t, min(t + SCAN, len(s.starts))):
+    size = len(s.starts)
+    for i in range(t, min(t + SCAN, size)):
         k += s.with_kind[i]
         n += s.analysed[i]
         if k >= rule.min_count and n:
-            best = min(best, tail_bound(k, n, p0))
-    return best
+            p = fisher_tail(k, n, base_k, base_n)
+            if p < best:
+                best, end = p, i + 1
+    if t + SCAN < size:
+        k += sum(s.with_kind[t + SCAN :])
+        n += sum(s.analysed[t + SCAN :])
+        if k >= rule.min_count and n:
+            p = fisher_tail(k, n, base_k, base_n)
+            if p < best:
+                best, end = p, size
+    return best, end
 
 
-#: How many buckets, from the one tested, its window may pool.
+#: How many buckets, from the one tested, its window may pool (and then one
+#: more window: to the end).
 SCAN = 3
+WINDOWS = SCAN + 1
 
 
 def find_onset(s: Series, rule: OnsetRule = DEFAULT_RULE) -> tuple[int, float] | None:
-    """Index of the onset bucket of ``s`` and its tail bound, or None."""
+    """Index of the onset bucket of ``s`` and its tail probability, or None."""
     size = len(s.starts)
     tested = sum(1 for n in s.analysed if n) or 1
-    # Bonferroni over the buckets and the window sizes each is tested with.
-    per_test_alpha = rule.alpha / (tested * SCAN)
+    # Bonferroni over the buckets and the windows each is tested with.
+    per_test_alpha = rule.alpha / (tested * WINDOWS)
     # Suffix sums: the "rise holds" test pools from t to the end.
     suffix_k = [0] * (size + 1)
     suffix_n = [0] * (size + 1)
@@ -235,15 +295,15 @@ def find_onset(s: Series, rule: OnsetRule = DEFAULT_RULE) -> tuple[int, float] |
             p0 = (base_k + 0.5) / (base_n + 1)
             # The rise begins in a bucket above the baseline, not before it.
             if k / n > p0:
-                bound = _window_bound(s, t, p0, rule)
+                bound, end = _window_bound(s, t, base_k, base_n, rule)
                 if bound <= per_test_alpha:
                     after = suffix_k[t] / suffix_n[t]
                     if (
                         after >= rule.min_ratio * p0
                         and after - p0 >= rule.min_delta
-                        and tail_bound(suffix_k[t], suffix_n[t], p0) <= rule.alpha
+                        and fisher_tail(suffix_k[t], suffix_n[t], base_k, base_n) <= rule.alpha
                     ):
-                        return _change_point(s, t, suffix_k, suffix_n, rule), bound
+                        return _change_point(s, (t, end), suffix_k, suffix_n, rule), bound
         base_k += k
         base_n += n
         if n:
@@ -263,7 +323,7 @@ def _loglik(k: int, n: int) -> float:
 
 
 def _change_point(
-    s: Series, t: int, suffix_k: list[int], suffix_n: list[int], rule: OnsetRule
+    s: Series, span: tuple[int, int], suffix_k: list[int], suffix_n: list[int], rule: OnsetRule
 ) -> int:
     """The bucket where the rise most likely began, near ``t``.
 
@@ -273,11 +333,12 @@ def _change_point(
     its window (each with a baseline), the one splitting the series into the
     two most likely constant rates is taken, the latest on a tie.
     """
+    t, end = span
     total_k, total_n = suffix_k[0], suffix_n[0]
     best, best_ll = t, -math.inf
     base_n = total_n - suffix_n[max(0, t - BACKTRACK)]
     base_buckets = sum(1 for n in s.analysed[: max(0, t - BACKTRACK)] if n)
-    for tau in range(max(0, t - BACKTRACK), min(len(s.starts), t + SCAN)):
+    for tau in range(max(0, t - BACKTRACK), min(len(s.starts), end)):
         if base_n >= rule.min_baseline and base_buckets >= rule.min_baseline_buckets:
             ll = _loglik(total_k - suffix_k[tau], total_n - suffix_n[tau]) + _loglik(
                 suffix_k[tau], suffix_n[tau]

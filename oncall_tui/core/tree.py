@@ -8,6 +8,7 @@ later walk can hang; the quality pass reports them.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -141,11 +142,17 @@ def _cut_parent_loops(parent: list[int]) -> list[int]:
 # it), so closing a 1M-span trace frees its spans and its index at once.
 _CACHE: dict[int, tuple[weakref.ref[Trace], list[Span], SpanTree]] = {}
 _CACHE_SIZE = 4
+# Readers run in threads (store searches fetched concurrently, the console's
+# workers): the cache is shared, so every change to it holds this lock. It is
+# re-entrant because a weak reference's callback may fire inside a locked
+# region of the same thread (an allocation there can free a trace).
+_LOCK = threading.RLock()
 
 
 def _forget(key: int) -> Callable[[weakref.ref[Trace]], None]:
     def drop(_: weakref.ref[Trace]) -> None:
-        _CACHE.pop(key, None)
+        with _LOCK:
+            _CACHE.pop(key, None)
 
     return drop
 
@@ -157,9 +164,14 @@ def tree_for(trace: Trace) -> SpanTree:
         ref, spans, tree = hit
         if ref() is trace and spans is trace.spans and len(tree.parent) == len(spans):
             return tree
-    tree = SpanTree(trace)
-    _CACHE.pop(key, None)
-    _CACHE[key] = (weakref.ref(trace, _forget(key)), trace.spans, tree)
-    while len(_CACHE) > _CACHE_SIZE:
-        del _CACHE[next(iter(_CACHE))]
+    tree = SpanTree(trace)  # outside the lock: indexing a big trace takes a while
+    with _LOCK:
+        _CACHE.pop(key, None)
+        _CACHE[key] = (weakref.ref(trace, _forget(key)), trace.spans, tree)
+        while len(_CACHE) > _CACHE_SIZE:
+            # The oldest first; a callback may drop entries as we go (same thread).
+            oldest = next(iter(list(_CACHE)), None)
+            if oldest is None:
+                break
+            _CACHE.pop(oldest, None)
     return tree

@@ -145,6 +145,7 @@ class SimEngine:
             sc = SCENARIOS[name]
             self.emit("alert", route=sc.route, detail=f"scenario change made: {name}")
         notable_left = NOTABLE_TRACES_PER_STEP
+        scenario_routes = {SCENARIOS[name].route for name in fleet.active}
         analyse_left = ANALYSED_TRACES_PER_STEP
         for route in fleet.routes.values():
             expected = route.rps * dt
@@ -153,7 +154,10 @@ class SimEngine:
                 session = f"s{rng.randrange(400)}"
                 rec = fleet.simulate(route, session)
                 interesting = (not rec.ok) or rec.refused or rec.attempts > 1 or rec.fell_back
-                forced = bool(fleet.effects_for(route)) or route.kill_switch
+                # A route a scenario names is sampled alike before and after a
+                # mid-run change: a store whose sampling shifted at the change
+                # would bias the baseline ``trace onset`` compares against.
+                forced = route.name in scenario_routes or route.kill_switch
                 keep = rng.random() < TRACE_SAMPLE or (
                     (interesting or forced) and notable_left > 0 and rng.random() < 0.5
                 )

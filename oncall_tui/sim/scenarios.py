@@ -189,7 +189,7 @@ SCENARIOS: dict[str, Scenario] = {
             Effects(
                 change_after_s=900.0,
                 model_snapshot="2024-11-20",
-                provider_refusals={"openai": 0.2},
+                provider_refusals={"openai": 0.3},
             ),
             "safety-drift",
         ),

@@ -251,3 +251,42 @@ def test_the_index_cache_lets_a_closed_trace_go() -> None:
     gc.collect()
     assert alive() is None
     assert all(ref() is not None for ref, _, _ in tree_mod._CACHE.values())
+
+
+def test_the_index_cache_is_shared_safely_by_threads() -> None:
+    """`trace onset` fetches a store's buckets in threads that each assemble
+    (and index) traces: one thread evicting the oldest entry while another
+    adds one crashed the command ("dictionary changed size during iteration")."""
+    import sys
+    import threading
+
+    from oncall_tui.core import tree as tree_mod
+
+    errors: list[BaseException] = []
+    kept: list[Trace] = []  # alive, so the cache is full and evicts
+
+    def index_many(n: int) -> None:
+        try:
+            for _ in range(n):
+                spans = [
+                    Span("ab" * 16, f"{j:016x}", None if j == 0 else "0" * 16, "s", j, j + 1)
+                    for j in range(3)
+                ]
+                trace = Trace("ab" * 16, spans)
+                kept.append(trace)
+                assert len(tree_mod.tree_for(trace).parent) == 3
+        except BaseException as exc:  # reported to the test's thread
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=index_many, args=(2000,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors[:3]
+    assert len(tree_mod._CACHE) <= tree_mod._CACHE_SIZE

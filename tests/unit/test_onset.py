@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from oncall_tui.core.onset import (
     OnsetRule,
     describe_change,
+    fisher_tail,
     nearest_change,
     onset_line,
     onsets,
@@ -86,6 +87,48 @@ def test_small_counts_are_an_anecdote_not_an_onset(tail: list[tuple[int, int]]) 
     """Fewer than three traces with the kind in any window of three buckets,
     after a clean history, is below the minimum count however rare the kind was."""
     assert onsets(window([(10, 0)] * 10 + tail)) == []
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        # Seen in CI against the simulator: two archived buckets happened to
+        # hold none of a kind a tail-sampling store keeps at ~10%, then the
+        # newer buckets held their usual share.
+        [(0, 0), (0, 0), (20, 0), (20, 0), (30, 6), (30, 0), (30, 2), (30, 4), (30, 0)],
+        [(0, 0), (0, 0), (12, 0), (20, 0), (30, 1), (30, 1), (30, 6), (30, 5), (30, 2)],
+        [(0, 0), (0, 0), (20, 1), (30, 0), (30, 1), (30, 1), (30, 2), (30, 5), (30, 9)],
+    ],
+)
+def test_a_short_clean_baseline_is_not_proof_the_rate_was_low(
+    counts: list[tuple[int, int]],
+) -> None:
+    """40 to 140 earlier traces with (almost) none of the kind fix its rate
+    only loosely: the next buckets' ordinary share is no onset."""
+    assert onsets(window(counts)) == []
+
+
+def test_short_baseline_noise_does_not_alarm() -> None:
+    """A 45-minute window over a store with little history, at the rates a
+    tail-sampling store keeps: no onset in 2,000 windows (the rule's budget
+    is 0.1% per series; the old fixed-baseline test alarmed in 1.3%)."""
+    rng = random.Random(45)
+    sizes = [0, 0, 20, 20, 30, 30, 30, 30, 30]
+    alarms = 0
+    for _ in range(2000):
+        p = rng.uniform(0.05, 0.15)
+        alarms += bool(
+            onsets(window([(n, sum(rng.random() < p for _ in range(n))) for n in sizes]))
+        )
+    assert alarms <= 1
+
+
+def test_a_big_rise_over_a_short_baseline_is_still_found() -> None:
+    """The simulator's model-snapshot change: about 1% before, 25% after, 50
+    traces a bucket, three buckets of history."""
+    counts = [(0, 0), (0, 0), (50, 0), (50, 1), (50, 0), (50, 12), (50, 14), (50, 11), (50, 13)]
+    [o] = onsets(window(counts))
+    assert o.at_ns == T0 + 5 * BUCKET
 
 
 def test_a_sustained_trickle_is_an_onset() -> None:
@@ -163,6 +206,27 @@ def test_series_cover_the_whole_grid_and_filter_kind_and_route() -> None:
     [s] = series(w)
     assert (s.route, s.kind) == (ROUTE, KIND)
     assert s.analysed == [0, 10, 0] and s.with_kind == [0, 1, 0]
+
+
+def test_fisher_tail_is_the_exact_hypergeometric_tail() -> None:
+    from math import comb
+
+    for k, n, bk, bn in [(5, 30, 1, 100), (19, 90, 1, 100), (3, 10, 0, 40), (30, 50, 20, 400)]:
+        big_k, big_n = k + bk, n + bn
+        exact = sum(
+            comb(big_k, x) * comb(big_n - big_k, n - x) for x in range(k, min(big_k, n) + 1)
+        ) / comb(big_n, n)
+        assert fisher_tail(k, n, bk, bn) == pytest.approx(exact, rel=1e-9)
+    assert fisher_tail(2, 100, 10, 100) == 1.0  # below the pooled rate: no evidence
+    assert fisher_tail(0, 0, 3, 10) == 1.0
+
+
+def test_fisher_tail_on_an_engines_counts_stays_quick_and_bounded() -> None:
+    """Millions of traces a bucket (ClickHouse pushdown): a bounded number of
+    terms, then the Chernoff bound at the pooled rate, never a hang."""
+    p = fisher_tail(600_000, 2_000_000, 100_000, 10_000_000)
+    assert 0.0 <= p < 1e-100
+    assert fisher_tail(20_100, 2_000_000, 100_000, 10_000_000) < 1.0
 
 
 def test_tail_bound_is_an_upper_bound_on_the_exact_tail() -> None:
