@@ -119,7 +119,7 @@ def one(
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
     live = LiveTraces(quiet_s=QUIET_S, max_traces=traces + 10, max_spans=spans + 10)
-    receiver = OtlpReceiver(lambda got, _lines: live.add(got), port=0)
+    receiver = OtlpReceiver(lambda got, _lines: live.add(got), port=0, keep_lines=False)
     receiver.start()
     stop = threading.Event()
     repaints = [0]

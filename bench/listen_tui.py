@@ -42,7 +42,7 @@ async def one(
     from oncall_tui.tui.live_screen import LiveScreen
 
     live = LiveTraces(quiet_s=QUIET_S, max_traces=traces + 10, max_spans=spans + 10)
-    receiver = OtlpReceiver(lambda got, _lines: live.add(got), port=0)
+    receiver = OtlpReceiver(lambda got, _lines: live.add(got), port=0, keep_lines=False)
     receiver.start()
     ctx = multiprocessing.get_context("spawn")
     mine, theirs = ctx.Pipe()

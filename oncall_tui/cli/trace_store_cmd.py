@@ -262,7 +262,9 @@ def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiv
         live.add(traces)
 
     try:
-        receiver = OtlpReceiver(on_traces, port=args.port, max_body=args.max_body)
+        receiver = OtlpReceiver(
+            on_traces, port=args.port, max_body=args.max_body, keep_lines=save is not None
+        )
     except OSError as exc:
         if save is not None:
             save.close()

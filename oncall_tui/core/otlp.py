@@ -465,12 +465,18 @@ def _decode(raw: bytes, parsed: Any, where: str) -> tuple[list[Span], list[Quali
     if isinstance(parsed, dict) and "resource_spans" in parsed:
         parsed = _camelise(msgspec.json.decode(raw))
         raw = msgspec.json.encode(parsed)
-    notes: list[QualityNote] = []
     try:
         data = _DECODER.decode(raw)
     except msgspec.ValidationError:
         # The slow path needs real values, whatever lazy view the caller had.
         return _decode_slow(msgspec.json.decode(raw), where)
+    return convert_data(data, where)
+
+
+def convert_data(data: TracesData, where: str) -> tuple[list[Span], list[QualityNote]]:
+    """Spans and notes from a document already in wire Structs (the JSON
+    decoder's, or the protobuf receiver's: sources/otlp_protobuf.py)."""
+    notes: list[QualityNote] = []
     spans: list[Span] = []
     append = spans.append
     ids: tuple[dict[str, str], dict[str, str]] = ({}, {})

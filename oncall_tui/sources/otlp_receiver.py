@@ -159,14 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 body = gunzip(body, source, self.server.max_unpacked)
             if encoding == "protobuf":
-                from oncall_tui.sources.otlp_protobuf import request_to_json
-
-                line, spans = request_to_json(body, f"{source} (protobuf)")
-                if not spans:
-                    return [], b""  # a valid, empty export
-                return self._pieces(line, source), line + b"\n"
+                return self._protobuf(body, source)
             traces = self._pieces(body, source)
-            return traces, _json_lines(body) if traces else b""
+            return traces, _json_lines(body) if traces and self.server.keep_lines else b""
         except _BadRequest:
             raise
         except OncallError as exc:
@@ -180,6 +175,29 @@ class _Handler(BaseHTTPRequestHandler):
                 _INVALID_ARGUMENT,
                 f"{source}: body not readable ({type(exc).__name__}: {exc})",
             ) from None
+
+    def _protobuf(self, body: bytes, source: str) -> tuple[list[Trace], bytes]:
+        """Protobuf straight into the wire Structs the JSON reader makes (no
+        JSON round trip: the receiver's hot path); the OTLP/JSON line only
+        when someone keeps it (``--save``)."""
+        from oncall_tui.core import otlp
+        from oncall_tui.sources.live_traces import fragments
+        from oncall_tui.sources.otlp_protobuf import (
+            message_to_json,
+            message_to_wire,
+            parse_request,
+        )
+
+        where = f"{source} (protobuf)"
+        msg = parse_request(body, where)
+        data, count = message_to_wire(msg)
+        if not count:
+            return [], b""  # a valid, empty export
+        spans, notes = otlp.convert_data(data, source)
+        if not spans:
+            raise otlp.NoSpansRead(source, notes)
+        line = message_to_json(msg) + b"\n" if self.server.keep_lines else b""
+        return fragments(spans, notes, "otlp-json"), line
 
     def _pieces(self, raw: bytes, source: str) -> list[Trace]:
         """The request's spans per trace id. Plain OTLP/JSON (what exporters
@@ -271,6 +289,7 @@ class _Server(ThreadingHTTPServer):
     on_traces: OnTraces
     max_body: int
     max_unpacked: int
+    keep_lines: bool
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up mid-request (or a timeout) ends only its own
@@ -295,9 +314,13 @@ class OtlpReceiver:
         port: int = 4318,
         max_body: int | None = None,
         max_unpacked: int | None = None,
+        keep_lines: bool = True,
     ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.on_traces = on_traces
+        # Whether ``on_traces`` gets each request as OTLP/JSON lines (for
+        # ``--save``); without a taker, protobuf is never turned into JSON.
+        self._server.keep_lines = keep_lines
         self._server.max_body = MAX_BODY if max_body is None else max_body
         if max_unpacked is None:
             max_unpacked = MAX_UNPACKED if max_body is None else 4 * max_body

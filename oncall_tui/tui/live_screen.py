@@ -55,7 +55,7 @@ def start_listener(port: int) -> tuple[LiveTraces, OtlpReceiver]:
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
     live = LiveTraces()
-    receiver = OtlpReceiver(lambda traces, _lines: live.add(traces), port=port)
+    receiver = OtlpReceiver(lambda traces, _lines: live.add(traces), port=port, keep_lines=False)
     receiver.start()
     return live, receiver
 
