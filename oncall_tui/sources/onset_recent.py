@@ -1,6 +1,6 @@
 """The recent onset window a console keeps: the last hour in whole buckets,
 from whatever store it reads, with the gateway's serving-version changes
-lined up.
+and the flag services' events lined up.
 
 ``trace onset`` builds its query from its flags (``cli/onset_cmd.py``); the
 console has no flags, so the same rule lives here as a public function:
@@ -11,13 +11,13 @@ of ours, and its traces with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from oncall_tui.core.changes import changes_from_routes
 from oncall_tui.core.onset import DEFAULT_RULE
 from oncall_tui.core.onset_model import ChangeEvent, OnsetQuery, OnsetWindow
 from oncall_tui.errors import OncallError
-from oncall_tui.sources.capabilities import GatewayStatus
+from oncall_tui.sources.capabilities import FlagEvents, GatewayStatus
 from oncall_tui.sources.onset_sampling import in_window, onset_window
 
 _MIN_NS = 60 * 1_000_000_000
@@ -61,13 +61,15 @@ async def recent_window(
     *,
     gateway: object = None,
     changes: Sequence[ChangeEvent] = (),
+    flags: Mapping[str, object] | None = None,
     since_ns: int = SINCE_NS,
     bucket_ns: int = BUCKET_NS,
     sample_per_bucket: int = SAMPLE_PER_BUCKET,
 ) -> tuple[OnsetWindow, list[str]]:
     """The window ending at the later of ``now_ns`` and the gateway's clock,
-    with ``changes`` (e.g. from the audit log) and the gateway's own. A
-    gateway that cannot answer is a warning, not a failure; the store's
+    with ``changes`` (e.g. from the audit log), the gateway's own and the
+    flag services' events (by name; those that can list them). A gateway or
+    flag service that cannot answer is a warning, not a failure; the store's
     errors propagate (the caller says so in one line)."""
     warnings: list[str] = []
     side = list(changes)
@@ -84,5 +86,13 @@ async def recent_window(
         bucket_ns=bucket_ns,
         sample_per_bucket=sample_per_bucket,
     )
-    side = in_window(side, query, DEFAULT_RULE.lookback_ns)
+    lookback = DEFAULT_RULE.lookback_ns
+    for name, service in (flags or {}).items():
+        if not isinstance(service, FlagEvents):
+            continue
+        try:
+            side += await service.flag_events(query.since_ns - lookback, query.until_ns)
+        except OncallError as exc:
+            warnings.append(f"flags {name}: {exc.message}")
+    side = in_window(side, query, lookback)
     return await onset_window(store, query, changes=side), warnings

@@ -72,8 +72,12 @@ class OncallApp(App[int]):
         redactor: Any = None,
         live: tuple[Any, Any] | None = None,
         live_port: int = 4318,
+        flag_sources: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        # The flag services, by config name: those that can list their change
+        # events let the overview's onsets name a flag flipped before a rise.
+        self.flag_sources = flag_sources or {}
         # Every secret the config names, masked on the incident timeline as
         # the CLI's runbook run does (None: URL credentials only).
         self.redactor = redactor
@@ -142,7 +146,12 @@ class OncallApp(App[int]):
             self.live[1].close()
         seen: set[int] = set()
         executor = getattr(self.action_runner, "executor", None)
-        adapters = [self.gateway, self.store, *getattr(executor, "adapters", {}).values()]
+        adapters = [
+            self.gateway,
+            self.store,
+            *self.flag_sources.values(),
+            *getattr(executor, "adapters", {}).values(),
+        ]
         for adapter in adapters:
             close = getattr(adapter, "aclose", None)
             if close is None or id(adapter) in seen:
@@ -315,6 +324,8 @@ def build_app(args: argparse.Namespace) -> OncallApp:
             if isinstance(adapter, TraceSearch):
                 store = adapter
                 break
+        # All of them (closed on exit); those that can list events are read.
+        flags = adapters(env, "flags")
     except OncallError as exc:
         return OncallApp(problem=exc.message)
     read_only = cfg.is_read_only(env, bool(getattr(args, "read_only", False)))
@@ -331,6 +342,7 @@ def build_app(args: argparse.Namespace) -> OncallApp:
         audit_path=audit_path(cfg),
         runbook_paths=tuple(Path(p) for p in cfg.runbook_paths),
         redactor=config_redactor(cfg),
+        flag_sources=flags,
     )
 
 

@@ -10,7 +10,7 @@ their HTTP clients, which must not be used from another loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,19 @@ from oncall_tui.core.onset_model import ChangeEvent, OnsetWindow
 from oncall_tui.errors import OncallError
 from oncall_tui.sources.onset_recent import recent_window
 
-#: The adapter reads a window needs (stores and a gateway's route history);
+#: The adapter reads a window needs (stores, a gateway's route history, a
+#: flag service's events);
 #: the proxy has exactly those the adapter has, so capability checks
 #: (``isinstance(store, TraceSearch)``) answer as they would for it.
-READS = ("search", "get_trace", "recent_traces", "onset_window", "routes", "status")
+READS = (
+    "search",
+    "get_trace",
+    "recent_traces",
+    "onset_window",
+    "routes",
+    "status",
+    "flag_events",
+)
 #: One read that takes longer than this is a failure, not a hung worker.
 CALL_TIMEOUT_S = 30.0
 
@@ -78,7 +87,9 @@ def compute(
     gateway: object,
     loop: asyncio.AbstractEventLoop,
     now_ns: int,
+    *,
     audit_path: Path | None = None,
+    flags: Mapping[str, object] | None = None,
 ) -> OnsetResult:
     """Blocking: call it from a worker thread, never from ``loop``'s."""
     side, warnings = audit_changes(audit_path)
@@ -89,6 +100,7 @@ def compute(
             now_ns,
             gateway=OnLoop(gateway, loop) if gateway is not None else None,
             changes=side,
+            flags={name: OnLoop(f, loop) for name, f in (flags or {}).items()},
         )
 
     window, more = asyncio.run(run())

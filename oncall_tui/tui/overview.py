@@ -368,7 +368,8 @@ class OverviewScreen(Screen[None]):
         """In a thread: sampling analyses hundreds of traces (tui/onset_fetch.py)."""
         audit = getattr(self.app, "audit_path", None)
         try:
-            result = compute(store, self.gateway, self._loop, now_ns, audit)
+            flags = getattr(self.app, "flag_sources", None)
+            result = compute(store, self.gateway, self._loop, now_ns, audit_path=audit, flags=flags)
         except OncallError as exc:
             self.post_message(OnsetComputed(None, safe(exc.message, 120)))
             return
@@ -509,6 +510,13 @@ class OverviewScreen(Screen[None]):
             out.append_text(row)
         if self.onset_error:
             out.append(f"onset window: {self.onset_error}\n", style="yellow")
+        elif self.onset is not None and self.onset.warnings:
+            # A source of changes that did not answer: its changes are missing
+            # from the "after ..." clauses, which must not read as complete.
+            more = len(self.onset.warnings) - 1
+            tail = f" (and {more} more)" if more else ""
+            first = safe(self.onset.warnings[0], 110)
+            out.append(f"onset changes: {first}{tail}: left out\n", style="yellow")
         if self.status is not None:
             for line in note_lines(self.status):
                 out.append(safe(line, 160) + "\n", style="yellow")

@@ -9,8 +9,10 @@ description changes at 07:37:30 and half the traces loop from 07:40.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from oncall_tui.core.onset import bucket_starts
-from oncall_tui.core.onset_model import OnsetQuery
+from oncall_tui.core.onset_model import ChangeEvent, OnsetQuery
 from oncall_tui.errors import UnreachableError
 from oncall_tui.sources.onset_sampling import window_from_traces
 from oncall_tui.tui.app import OncallApp
@@ -208,3 +210,64 @@ async def test_an_onset_the_last_minute_did_not_show_gets_its_own_line(monkeypat
         assert line.startswith(
             f"[onset] {SPARK} reentrancy_cycle on support-chat 0% -> 50%, since 07:40 (after tool"
         ), line
+
+
+class FlagLog:
+    """A flag service that lists its events (the `FlagEvents` capability),
+    as Unleash's adapter does; ``fail`` makes every read fail."""
+
+    def __init__(self, events: list[ChangeEvent], fail: Exception | None = None) -> None:
+        self.events = events
+        self.fail = fail
+        self.asked: list[tuple[int, int]] = []
+
+    async def flag_events(self, since_ns: int, until_ns: int) -> list[ChangeEvent]:
+        self.asked.append((since_ns, until_ns))
+        if self.fail is not None:
+            raise self.fail
+        return [e for e in self.events if since_ns <= e.at_ns < until_ns]
+
+
+def _flag_flip(minutes_before_clock: int) -> ChangeEvent:
+    at = CLOCK - timedelta(minutes=minutes_before_clock)
+    return ChangeEvent(int(at.timestamp() * NS), "flag", "ai-support-chat", ROUTE, "on", "off")
+
+
+async def test_a_flag_flipped_just_before_the_rise_is_named_as_in_the_cli() -> None:
+    """`trace onset` reads the flag service's event log; the console's
+    overview does too: a flag flipped at 07:39, after the tool change at
+    07:37:30, is the nearest change before the 07:40 onset."""
+    flags = FlagLog([_flag_flip(21)])  # 07:39
+    app = OncallApp(
+        gateway=FixedGateway(),
+        gateway_name="sim",
+        store=OnsetStore(fleet()),
+        clock=lambda: CLOCK,
+        flag_sources={"unleash": flags},
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _onset_shown(pilot)
+        line = next(ln for ln in screen.alerts_text.plain.splitlines() if "reentrancy" in ln)
+        assert "since 07:40 (after flag ai-support-chat changed (on -> off))" in line, line
+        assert flags.asked, "the flag service was asked for its events"
+        since, until = flags.asked[0]
+        assert since <= int(CLOCK.timestamp() * NS) - 3600 * NS < until
+
+
+async def test_a_flag_service_that_fails_leaves_its_changes_out_and_says_so() -> None:
+    flags = FlagLog([], fail=UnreachableError("flags.local:4242 refused the connection"))
+    app = OncallApp(
+        gateway=FixedGateway(),
+        gateway_name="sim",
+        store=OnsetStore(fleet()),
+        clock=lambda: CLOCK,
+        flag_sources={"unleash": flags},
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _onset_shown(pilot)
+        text = _alerts(screen)
+        assert "since 07:40 (after tool lookup_order's description changed" in text, text
+        assert (
+            "onset changes: flags unleash: flags.local:4242 refused the connection: left out"
+            in text
+        ), text
