@@ -246,8 +246,15 @@ def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiv
     built from ``trace listen``'s arguments; both closed on exit. The one
     place the listen wiring lives, for the printer here and the live screen."""
     from oncall_tui.sources.live_traces import LiveTraces
-    from oncall_tui.sources.otlp_receiver import OtlpReceiver
+    from oncall_tui.sources.otlp_receiver import (
+        OtlpReceiver,
+        protobuf_missing,
+        protobuf_readable,
+    )
 
+    if not protobuf_readable():
+        # SDKs send protobuf by default: say so before the first 415.
+        sys.stderr.write(f"oncall-tui: warning: {protobuf_missing()}\n")
     if args.quiet_s < 0 or args.max_traces < 1 or args.max_spans < 1 or args.max_body < 1:
         raise UsageError("--quiet-s must be >= 0; --max-traces, --max-spans, --max-body >= 1")
     live = LiveTraces(quiet_s=args.quiet_s, max_traces=args.max_traces, max_spans=args.max_spans)

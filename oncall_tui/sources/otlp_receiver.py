@@ -189,7 +189,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
         where = f"{source} (protobuf)"
-        msg = parse_request(body, where)
+        try:
+            msg = parse_request(body, where)
+        except ImportError as exc:
+            # A broken install: say what is missing and what still works,
+            # never "body not readable" (the exporter would retry forever).
+            raise _BadRequest(415, _INVALID_ARGUMENT, protobuf_missing(exc)) from None
         data, count = message_to_wire(msg)
         if not count:
             return [], b""  # a valid, empty export
@@ -236,6 +241,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
+
+
+def protobuf_missing(exc: ImportError | None = None) -> str:
+    """Why protobuf bodies cannot be read here, and what to do (one line)."""
+    what = f" ({exc.name} missing)" if exc is not None and exc.name else ""
+    return (
+        f"cannot read application/x-protobuf: opentelemetry-proto is not installed{what}; "
+        "reinstall oncall-tui (it depends on it) or send JSON "
+        "(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json)"
+    )
+
+
+def protobuf_readable() -> bool:
+    """Whether ``opentelemetry-proto`` can be imported, without importing it
+    (the CLI stays fast): ``trace listen`` warns at start when it cannot."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("opentelemetry.proto.collector.trace.v1.trace_service_pb2") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _json_lines(body: bytes) -> bytes:

@@ -282,6 +282,41 @@ def test_hostile_bodies_get_a_4xx_with_one_line_and_lose_nothing(listener: Any) 
     assert live.stats().received_requests == before.received_requests + 1
 
 
+def test_without_opentelemetry_proto_protobuf_is_a_415_that_says_why(
+    listener: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken install (the package missing): protobuf is refused with a
+    reason and a way out, JSON still works, and `trace listen` warns at start."""
+    receiver, live, _ = listener
+    line = _corpus_lines()[0]
+    pb = _to_proto(json.loads(line)).SerializeToString()
+    # None in sys.modules makes the import fail, as an uninstalled package does.
+    monkeypatch.setitem(
+        sys.modules, "opentelemetry.proto.collector.trace.v1.trace_service_pb2", None
+    )
+    resp = _post(receiver.url, pb, PB)
+    assert resp.status_code == 415
+    _, message = _status(resp)
+    assert "opentelemetry-proto is not installed" in message and "http/json" in message
+    assert _post(receiver.url, line, JSON).status_code == 200
+    assert live.stats().received_requests == 1
+
+    import io
+
+    from oncall_tui.cli import trace_store_cmd
+    from oncall_tui.sources import otlp_receiver
+
+    monkeypatch.setattr(otlp_receiver, "protobuf_readable", lambda: False)
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    args = trace_store_cmd.argparse.Namespace(
+        quiet_s=2.0, max_traces=10, max_spans=100, max_body=1000, save=None, port=0
+    )
+    with trace_store_cmd.listening(args):
+        pass
+    assert "warning: cannot read application/x-protobuf" in err.getvalue()
+
+
 def test_another_path_is_404_in_status_form(listener: Any) -> None:
     receiver, _, _ = listener
     resp = _post(receiver.url.replace("/v1/traces", "/v1/metrics"), b"", PB)
