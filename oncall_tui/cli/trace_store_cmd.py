@@ -27,6 +27,7 @@ from oncall_tui.cli.output import emit_json, json_bytes, say, table
 from oncall_tui.errors import UsageError
 
 if TYPE_CHECKING:
+    from oncall_tui.core.assemble import EventBatch
     from oncall_tui.core.models import Finding, Trace
     from oncall_tui.sources.live_traces import LiveEntry, LiveStats, LiveTraces
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
@@ -261,16 +262,27 @@ def listening(args: argparse.Namespace) -> Iterator[tuple[LiveTraces, OtlpReceiv
     save = Path(args.save).open("ab") if args.save else None  # noqa: SIM115 (closed below)
     save_lock = threading.Lock()
 
-    def on_traces(traces: list[Trace], lines: bytes) -> None:
+    def keep(lines: bytes) -> None:
         if save is not None and lines:
             with save_lock:
                 save.write(lines)
                 save.flush()
+
+    def on_traces(traces: list[Trace], lines: bytes) -> None:
+        keep(lines)
         live.add(traces)
+
+    def on_events(batch: EventBatch, lines: bytes) -> None:
+        keep(lines)  # `trace analyze FILE` attaches them as the live view did
+        live.add_events(batch)
 
     try:
         receiver = OtlpReceiver(
-            on_traces, port=args.port, max_body=args.max_body, keep_lines=save is not None
+            on_traces,
+            port=args.port,
+            max_body=args.max_body,
+            keep_lines=save is not None,
+            on_events=on_events,
         )
     except OSError as exc:
         if save is not None:
@@ -349,7 +361,7 @@ class _Printer:
         self.as_json = as_json
         self.live = live
         self.traces = 0  # distinct traces shown (what --count counts)
-        self._evicted = 0
+        self._evicted = (0, 0)
 
     def show(self, entries: list[LiveEntry], count: int) -> None:
         stats = self.live.stats()
@@ -362,11 +374,17 @@ class _Printer:
                 self._json(entry, stats)
             else:
                 self._text(entry)
-        if not self.as_json and stats.evicted_traces != self._evicted:
-            self._evicted = stats.evicted_traces
+        gone = (stats.evicted_traces, stats.evicted_events)
+        if not self.as_json and gone != self._evicted:
+            self._evicted = gone
+            events = (
+                f", {_n(stats.evicted_events, 'event')} waiting for their spans"
+                if stats.evicted_events
+                else ""
+            )
             say(
                 f"evicted so far: {_n(stats.evicted_traces, 'trace')}, "
-                f"{_n(stats.evicted_spans, 'span')} "
+                f"{_n(stats.evicted_spans, 'span')}{events} "
                 f"(held at most {self.live.max_traces} traces, {self.live.max_spans} spans: "
                 "--max-traces, --max-spans)"
             )

@@ -9,6 +9,12 @@ it for ``quiet_s``. Then it is merged once (core/assemble.py), stitched with
 the other traces held whose time overlaps it (core/stitch.py: context lost
 across threads), and analysed (core/analysis.py). A span that arrives for a
 settled trace reopens it; when it settles again its entry says it was updated.
+Span events recorded apart from their spans (OTLP log records posted to
+``/v1/logs``: GenAI message content and tool arguments in the older event
+conventions) are held per trace id until the trace settles and then attached
+(core/assemble.attach_events), so the live diagnosis is what ``trace analyze
+spans logs`` gives; events for a trace whose spans have not arrived wait,
+bounded, and a late one reopens a settled trace like a late span.
 
 Threads: receivers call ``add`` from their handler threads (cheap: a list
 append under a short lock, no decoding, no analysis); one consumer calls
@@ -35,7 +41,9 @@ import msgspec
 from oncall_tui.core.analysis import Analysis, analyze
 from oncall_tui.core.assemble import (
     DERIVED_KINDS,
+    EventBatch,
     assemble,
+    attach_events,
     drop_resent,
     group_by_trace,
     resent_note,
@@ -88,6 +96,12 @@ class LiveStats(msgspec.Struct, frozen=True):
     #: Spans no longer held because of the bounds (evicted traces' spans and
     #: spans cut from a trace bigger than ``max_spans``).
     evicted_spans: int
+    #: Span events received as log records (``/v1/logs``), and those still
+    #: waiting for their trace's spans.
+    received_events: int = 0
+    waiting_events: int = 0
+    #: Waiting events dropped because more trace ids waited than ``max_traces``.
+    evicted_events: int = 0
 
 
 class _Held:
@@ -95,6 +109,7 @@ class _Held:
 
     __slots__ = (
         "entry",
+        "events",
         "first_seen",
         "fragments",
         "last_seen",
@@ -115,6 +130,8 @@ class _Held:
         self.entry: LiveEntry | None = None
         #: What stitching needs of it, worked out when it settles.
         self.outline: _Outline | None = None
+        #: Span events (log records) not yet attached: at the next settle.
+        self.events: list[EventBatch] = []
 
 
 class LiveTraces:
@@ -146,6 +163,11 @@ class LiveTraces:
         self._evicted_traces = 0
         self._evicted_spans = 0
         self._version = 0
+        # Events for trace ids with no spans held yet, oldest first; at most
+        # ``max_traces`` trace ids (a log exporter flushes on its own clock).
+        self._waiting: dict[str, list[EventBatch]] = {}
+        self._received_events = 0
+        self._evicted_events = 0
 
     # ------------------------------------------------------------ receiving
 
@@ -161,6 +183,35 @@ class LiveTraces:
                 self._add_one(trace, at, counted)
             self._version += 1
 
+    def add_events(self, batch: EventBatch, *, now: float | None = None) -> None:
+        """Take one ``/v1/logs`` request's span events: held with their trace
+        until it settles (a settled trace reopens), or waiting for its spans."""
+        with self._lock:
+            at = self._clock() if now is None else now
+            self._requests += 1
+            for tid, part in _per_trace(batch).items():
+                self._received_events += part.count
+                held = self._held.get(tid)
+                if held is None:
+                    waiting = self._waiting.pop(tid, [])
+                    waiting.append(part)
+                    self._waiting[tid] = waiting  # now the newest
+                    while len(self._waiting) > self.max_traces:
+                        gone = self._waiting.pop(next(iter(self._waiting)))
+                        self._evicted_events += sum(b.count for b in gone)
+                    continue
+                held.events.append(part)
+                held.last_seen = at
+                self._reopen(tid, held)
+            self._version += 1
+
+    def _reopen(self, tid: str, held: _Held) -> None:
+        if held.settled:
+            held.settled = False
+            if held.entry is not None:
+                held.entry = msgspec.structs.replace(held.entry, settled=False)
+                self._settled[tid] = held.entry
+
     def _add_one(self, trace: Trace, now: float, counted: set[str]) -> None:
         tid = trace.trace_id
         n = len(trace.spans)
@@ -168,6 +219,7 @@ class LiveTraces:
         held = self._held.pop(tid, None)  # re-inserted below: now the newest
         if held is None:
             held = _Held(now)
+            held.events = self._waiting.pop(tid, [])
         # Room first: the traces that received nothing for longest go.
         while self._held and self._span_total + n > self.max_spans:
             self._evict_oldest()
@@ -182,11 +234,7 @@ class LiveTraces:
         if tid not in counted:
             held.requests += 1
             counted.add(tid)
-        if held.settled:
-            held.settled = False
-            if held.entry is not None:
-                held.entry = msgspec.structs.replace(held.entry, settled=False)
-                self._settled[tid] = held.entry
+        self._reopen(tid, held)
         self._held[tid] = held
         self._span_total += n
         while len(self._held) > self.max_traces:
@@ -212,7 +260,7 @@ class LiveTraces:
             with self._lock:
                 at = self._clock() if now is None else now
                 due = [
-                    (tid, h, list(h.fragments))
+                    (tid, h, list(h.fragments), list(h.events))
                     for tid, h in self._held.items()
                     if not h.settled and at - h.last_seen >= self.quiet_s
                 ]
@@ -224,11 +272,14 @@ class LiveTraces:
                     if h.settled and h.entry is not None and h.outline is not None
                 ]
             # The expensive part, with the lock released: receivers go on.
-            merged = {tid: _merged(frags) for tid, _, frags in due}
+            merged: dict[str, Trace] = {}
+            unplaced: dict[str, list[EventBatch]] = {}
+            for tid, _, frags, events in due:
+                merged[tid], unplaced[tid] = _merged(frags, events)
             outlines = {tid: _outline(t) for tid, t in merged.items()}
             changed, outer_of = _diagnose(merged, outlines, _overlapping(settled, outlines))
             with self._lock:
-                self._settle(due, merged, outlines)
+                self._settle(due, merged, outlines, unplaced)
                 out = self._publish(at, changed, outer_of)
                 if out:
                     self._version += 1
@@ -236,15 +287,20 @@ class LiveTraces:
 
     def _settle(
         self,
-        due: list[tuple[str, _Held, list[Trace]]],
+        due: list[tuple[str, _Held, list[Trace], list[EventBatch]]],
         merged: dict[str, Trace],
         outlines: dict[str, _Outline],
+        unplaced: dict[str, list[EventBatch]],
     ) -> None:
-        for tid, snap_held, frags in due:
+        for tid, snap_held, frags, events in due:
             held = self._held.get(tid)
             if held is not snap_held:
                 continue  # evicted while we analysed (or evicted and back anew)
             later = held.fragments[len(frags) :]
+            # Events attached in this merge are in the merged trace's spans
+            # now; those naming a span not here yet wait for it.
+            arrived = held.events[len(events) :]
+            held.events = [*unplaced[tid], *arrived]
             held.fragments = [merged[tid], *later]
             # Copies of a resent batch were dropped in the merge: not held.
             kept = len(merged[tid].spans) + sum(len(t.spans) for t in later)
@@ -252,7 +308,7 @@ class LiveTraces:
             held.spans = kept
             held.outline = outlines[tid]
             # A piece that arrived during the analysis keeps it pending.
-            held.settled = not later
+            held.settled = not later and not arrived
 
     def _publish(
         self,
@@ -311,12 +367,28 @@ class LiveTraces:
                 settled_traces=settled,
                 evicted_traces=self._evicted_traces,
                 evicted_spans=self._evicted_spans,
+                received_events=self._received_events,
+                waiting_events=sum(b.count for w in self._waiting.values() for b in w),
+                evicted_events=self._evicted_events,
             )
 
     @property
     def version(self) -> int:
         """Moves whenever anything held or shown changed (cheap to poll)."""
         return self._version
+
+
+def _per_trace(batch: EventBatch) -> dict[str, EventBatch]:
+    """One request's events split by trace id; the request's own notes (a
+    malformed record) go with each."""
+    out: dict[str, EventBatch] = {}
+    for key, events in batch.events.items():
+        part = out.get(key[0])
+        if part is None:
+            part = out[key[0]] = EventBatch({}, {}, list(batch.notes))
+        part.events[key] = events
+        part.where[key] = batch.where[key]
+    return out
 
 
 def fragments(spans: list[Span], notes: list[QualityNote], source: str) -> list[Trace]:
@@ -339,10 +411,14 @@ def fragments(spans: list[Span], notes: list[QualityNote], source: str) -> list[
     ]
 
 
-def _merged(pieces: list[Trace]) -> Trace:
+def _merged(
+    pieces: list[Trace], events: Sequence[EventBatch] = ()
+) -> tuple[Trace, list[EventBatch]]:
     """The pieces of one trace assembled once: derived notes and a fragment's
     ``partial`` are worked out again over the whole (OTLP exporters give no
-    verdict of their own); only the store's cut (``_cut``) is carried over."""
+    verdict of their own); only the store's cut (``_cut``) is carried over.
+    ``events`` (log records) are attached to the spans they name; with the
+    trace, those whose span has not arrived (they wait for it)."""
     spans: list[Span] = []
     notes: list[QualityNote] = []
     seen: set[QualityNote] = set()
@@ -357,7 +433,7 @@ def _merged(pieces: list[Trace]) -> Trace:
         if piece.completeness == "truncated":
             cut = piece.completeness_reason
     if not spans:
-        return msgspec.structs.replace(pieces[0], quality=notes)
+        return msgspec.structs.replace(pieces[0], quality=notes), list(events)
     spans, resent = drop_resent(spans)
     if resent:
         notes.append(resent_note(resent))
@@ -368,7 +444,18 @@ def _merged(pieces: list[Trace]) -> Trace:
         completeness="truncated" if cut is not None else "complete",
         reason=cut,
     )
-    return trace
+    if not events:
+        return trace, []
+    ids = {span.span_id for span in trace.spans}
+    here = EventBatch({}, {}, [n for b in events for n in b.notes])
+    later = EventBatch({}, {}, [])
+    for batch in events:
+        for key, evs in batch.events.items():
+            part = here if key[1] in ids else later
+            part.events.setdefault(key, []).extend(evs)
+            part.where.setdefault(key, batch.where[key])
+    attach_events([trace], [here])
+    return trace, [later] if later.events else []
 
 
 class _Outline(NamedTuple):

@@ -41,6 +41,7 @@ from oncall_tui.core.otlp import (
     WireSpan,
 )
 from oncall_tui.errors import TraceFormatError
+from oncall_tui.sources.formats.otlp_logs import LogRecord, LogsData, ResourceLogs, ScopeLogs
 
 
 def request_to_json(body: bytes, source: str) -> tuple[bytes, int]:
@@ -106,6 +107,51 @@ def message_to_wire(msg: Any) -> tuple[TracesData, int]:
             scopes.append(ScopeSpans(Scope(scope.name or None, scope.version or None), spans))
         groups.append(ResourceSpans(Resource(_wire_kvs(rs.resource.attributes)), scopes))
     return TracesData(groups), count
+
+
+def logs_to_wire(body: bytes, source: str) -> tuple[LogsData, int]:
+    """An ExportLogsServiceRequest's bytes -> the wire Structs the OTLP/JSON
+    logs reader decodes into (sources/formats/otlp_logs.py), and the number
+    of records. TraceFormatError names what is wrong."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    msg = ExportLogsServiceRequest()
+    try:
+        msg.ParseFromString(body)
+    except DecodeError as exc:
+        raise TraceFormatError(
+            f"{source}: not an OTLP ExportLogsServiceRequest ({len(body)} bytes): "
+            f"{exc or 'truncated or malformed protobuf'}"
+        ) from None
+    if body and not msg.resource_logs:
+        raise TraceFormatError(
+            f"{source}: not an OTLP ExportLogsServiceRequest: "
+            f"{len(body)} bytes with no resourceLogs"
+        )
+    count = 0
+    groups = []
+    for rl in msg.resource_logs:
+        scopes = []
+        for sl in rl.scope_logs:
+            records = [_wire_record(r) for r in sl.log_records]
+            count += len(records)
+            scopes.append(ScopeLogs(records))
+        groups.append(ResourceLogs(scopes))
+    return LogsData(groups), count
+
+
+def _wire_record(r: Any) -> LogRecord:
+    return LogRecord(
+        time_unix_nano=r.time_unix_nano,
+        observed_time_unix_nano=r.observed_time_unix_nano,
+        # OTLP 1.5 added the field; an older opentelemetry-proto lacks it.
+        event_name=getattr(r, "event_name", "") or "",
+        body=_wire_value(r.body) if r.HasField("body") else None,
+        attributes=_wire_kvs(r.attributes),
+        trace_id=r.trace_id.hex(),
+        span_id=r.span_id.hex(),
+    )
 
 
 def _wire_span(s: Any) -> WireSpan:

@@ -1,4 +1,5 @@
-"""An OTLP/HTTP trace receiver on loopback: ``POST /v1/traces``.
+"""An OTLP/HTTP trace receiver on loopback: ``POST /v1/traces`` (and
+``POST /v1/logs``, for span events sent as log records).
 
 Behind ``oncall-tui trace listen``: during an incident an app exports
 straight to the console. It takes what OTel SDKs send: protobuf
@@ -6,7 +7,10 @@ straight to the console. It takes what OTel SDKs send: protobuf
 sources/otlp_protobuf.py) and JSON (``application/json``), gzip or not. Each
 accepted request is read by the same reader as files (sources/detect.py), and
 ``on_traces`` gets its Traces plus the request as OTLP/JSON (one document per
-line, protobuf converted), which is what ``--save`` writes.
+line, protobuf converted), which is what ``--save`` writes. Logs requests
+(the older GenAI event conventions put message content and tool arguments
+in log records naming their span) go to ``on_events`` as an EventBatch, the
+same way; without an ``on_events``, ``/v1/logs`` is a 404.
 
 Answers follow the OTLP/HTTP spec, in the request's own encoding: 200 with an
 ExportTraceServiceResponse; 400 with a google.rpc.Status whose message is one
@@ -28,6 +32,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from oncall_tui.core.assemble import EventBatch
 from oncall_tui.core.models import Trace
 from oncall_tui.errors import OncallError
 
@@ -39,6 +44,8 @@ MAX_UNPACKED = 4 * MAX_BODY
 #: OTLP comes as unassembled pieces (live_traces.fragments) that
 #: LiveTraces.add takes; other bodies as assembled Traces.
 OnTraces = Callable[[list[Trace], bytes], None]
+#: (the request's span events, the request as OTLP/JSON lines).
+OnEvents = Callable[[EventBatch, bytes], None]
 
 Encoding = Literal["protobuf", "json"]
 
@@ -66,19 +73,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         encoding: Encoding = "json"
+        path = self.path.split("?")[0]
+        logs = path == "/v1/logs" and self.server.on_events is not None
         try:
-            if self.path.split("?")[0] != "/v1/traces":
+            if path != "/v1/traces" and not logs:
                 raise _BadRequest(
                     404, _NOT_FOUND, f"no such path {self.path}; POST /v1/traces", unread=True
                 )
             encoding = self._encoding()
             body = self._body()
-            traces, lines = self._read(body, encoding)
+            if logs:
+                batch, lines = self._read_logs(body, encoding)
+            else:
+                traces, lines = self._read(body, encoding)
         except _BadRequest as bad:
             self._status(bad.status, bad.code, _one_line(bad.message), encoding, bad.unread)
             return
         try:
-            self.server.on_traces(traces, lines)
+            if logs:
+                assert self.server.on_events is not None
+                if batch.events or batch.notes:
+                    self.server.on_events(batch, lines)
+            else:
+                self.server.on_traces(traces, lines)
         except Exception as exc:
             message = _one_line(f"internal error: {type(exc).__name__}: {exc}")
             self._status(500, _INTERNAL, message, encoding, False)
@@ -148,16 +165,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     def _read(self, body: bytes, encoding: Encoding) -> tuple[list[Trace], bytes]:
-        from oncall_tui.sources.detect import gunzip
 
         source = f"POST /v1/traces from {self.client_address[0]}"
         try:
-            if (self.headers.get("Content-Encoding") or "").strip().lower() == "gzip":
-                if body[:2] != b"\x1f\x8b":
-                    raise _BadRequest(
-                        400, _INVALID_ARGUMENT, "Content-Encoding gzip, but the body is not gzip"
-                    )
-                body = gunzip(body, source, self.server.max_unpacked)
+            body = self._gunzipped(body, source)
             if encoding == "protobuf":
                 return self._protobuf(body, source)
             traces = self._pieces(body, source)
@@ -175,6 +186,48 @@ class _Handler(BaseHTTPRequestHandler):
                 _INVALID_ARGUMENT,
                 f"{source}: body not readable ({type(exc).__name__}: {exc})",
             ) from None
+
+    def _read_logs(self, body: bytes, encoding: Encoding) -> tuple[EventBatch, bytes]:
+        """A logs request's span events (records naming no span are skipped:
+        plain application logs say nothing about a trace)."""
+        from oncall_tui.sources.formats import otlp_logs
+
+        source = f"POST /v1/logs from {self.client_address[0]}"
+        try:
+            body = self._gunzipped(body, source)
+            if encoding == "json":
+                batch = otlp_logs.read_logs(body, source)
+                return batch, _json_lines(body) if self.server.keep_lines else b""
+            from oncall_tui.sources.otlp_protobuf import logs_to_wire
+
+            try:
+                data, _ = logs_to_wire(body, f"{source} (protobuf)")
+            except ImportError as exc:
+                raise _BadRequest(415, _INVALID_ARGUMENT, protobuf_missing(exc)) from None
+            batch = otlp_logs.batch_of(data, source)
+            keep = self.server.keep_lines and batch.events
+            return batch, (msgspec_json(data) + b"\n") if keep else b""
+        except _BadRequest:
+            raise
+        except OncallError as exc:
+            raise _BadRequest(400, _INVALID_ARGUMENT, str(exc)) from None
+        except Exception as exc:
+            raise _BadRequest(
+                400,
+                _INVALID_ARGUMENT,
+                f"{source}: body not readable ({type(exc).__name__}: {exc})",
+            ) from None
+
+    def _gunzipped(self, body: bytes, source: str) -> bytes:
+        from oncall_tui.sources.detect import gunzip
+
+        if (self.headers.get("Content-Encoding") or "").strip().lower() == "gzip":
+            if body[:2] != b"\x1f\x8b":
+                raise _BadRequest(
+                    400, _INVALID_ARGUMENT, "Content-Encoding gzip, but the body is not gzip"
+                )
+            return gunzip(body, source, self.server.max_unpacked)
+        return body
 
     def _protobuf(self, body: bytes, source: str) -> tuple[list[Trace], bytes]:
         """Protobuf straight into the wire Structs the JSON reader makes (no
@@ -241,6 +294,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
+
+
+def msgspec_json(value: Any) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode(value)
 
 
 def protobuf_missing(exc: ImportError | None = None) -> str:
@@ -313,6 +372,7 @@ class _Server(ThreadingHTTPServer):
     # Many exporters at once (a fleet of workers) should queue, not be refused.
     request_queue_size = 128
     on_traces: OnTraces
+    on_events: OnEvents | None
     max_body: int
     max_unpacked: int
     keep_lines: bool
@@ -341,9 +401,11 @@ class OtlpReceiver:
         max_body: int | None = None,
         max_unpacked: int | None = None,
         keep_lines: bool = True,
+        on_events: OnEvents | None = None,
     ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.on_traces = on_traces
+        self._server.on_events = on_events
         # Whether ``on_traces`` gets each request as OTLP/JSON lines (for
         # ``--save``); without a taker, protobuf is never turned into JSON.
         self._server.keep_lines = keep_lines

@@ -55,7 +55,12 @@ def start_listener(port: int) -> tuple[LiveTraces, OtlpReceiver]:
     from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
     live = LiveTraces()
-    receiver = OtlpReceiver(lambda traces, _lines: live.add(traces), port=port, keep_lines=False)
+    receiver = OtlpReceiver(
+        lambda traces, _lines: live.add(traces),
+        port=port,
+        keep_lines=False,
+        on_events=lambda batch, _lines: live.add_events(batch),
+    )
     receiver.start()
     return live, receiver
 
@@ -130,14 +135,17 @@ def header_text(url: str, live: LiveTraces, stats: LiveStats, shown: int) -> Tex
         f"received {stats.received_requests:,} req {stats.received_spans:,} spans · "
         f"held {stats.held_traces:,} traces {stats.held_spans:,} spans"
     )
+    if stats.received_events:
+        out.append(f" · {stats.received_events:,} events (logs)")
     if stats.pending_traces:
         out.append(f" · pending {stats.pending_traces:,}", style="yellow")
     if stats.settled_traces > shown:
         out.append(f" · newest {shown:,} listed", style="dim")
-    if stats.evicted_traces or stats.evicted_spans:
+    if stats.evicted_traces or stats.evicted_spans or stats.evicted_events:
+        events = f" {_n(stats.evicted_events, 'event')}" if stats.evicted_events else ""
         out.append(
-            f"\nevicted {_n(stats.evicted_traces, 'trace')} {_n(stats.evicted_spans, 'span')} "
-            f"(held at most {live.max_traces:,} traces, {live.max_spans:,} spans)",
+            f"\nevicted {_n(stats.evicted_traces, 'trace')} {_n(stats.evicted_spans, 'span')}"
+            f"{events} (held at most {live.max_traces:,} traces, {live.max_spans:,} spans)",
             style="bold red",
         )
     return out

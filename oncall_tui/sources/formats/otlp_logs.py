@@ -60,6 +60,30 @@ def _is_logs(doc: Any) -> bool:
     return isinstance(doc, dict) and ("resourceLogs" in doc or "resource_logs" in doc)
 
 
+def read_logs(raw: bytes, source: str) -> EventBatch:
+    """One OTLP/JSON logs document (a ``/v1/logs`` request body) as the span
+    events it carries. TraceFormatError names what is wrong."""
+    try:
+        doc = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise TraceFormatError(f"{source}: not JSON ({exc})") from None
+    except RecursionError:
+        raise TraceFormatError(f"{source}: JSON nested too deeply to read") from None
+    if not _is_logs(doc):
+        raise TraceFormatError(f"{source}: not OTLP logs (no resourceLogs)")
+    [batch] = _decode(raw, doc, source)
+    return batch
+
+
+def batch_of(data: LogsData, source: str) -> EventBatch:
+    """The span events of logs already in wire Structs (the protobuf
+    receiver's: sources/otlp_protobuf.py)."""
+    batch = EventBatch({}, {}, [])
+    for path, record in _records_fast(data):
+        _add(batch, record, f"{source}: resourceLogs{path}")
+    return batch
+
+
 def _decode(raw: bytes, doc: Any, source: str) -> list[EventBatch]:
     try:
         if "resource_logs" in doc:
