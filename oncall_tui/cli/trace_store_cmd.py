@@ -303,8 +303,9 @@ def _listen(args: argparse.Namespace) -> int:
     with listening(args) as (live, receiver):
         # With --json, stdout is only trace objects: the address goes to stderr.
         say(
-            f"listening on {receiver.url} (OTLP/HTTP protobuf or JSON); a trace is "
-            f"shown {args.quiet_s:g} s after its last span; Ctrl-C stops",
+            f"listening on {receiver.url} (OTLP/HTTP protobuf or JSON; span events "
+            f"sent as logs at /v1/logs); a trace is shown {args.quiet_s:g} s after its "
+            "last span; Ctrl-C stops",
             sys.stderr if args.json else None,
         )
         printer = _Printer(args.json, live)
@@ -324,9 +325,9 @@ def _listen(args: argparse.Namespace) -> int:
     if not args.json:
         stats = live.stats()
         say(
-            f"received {stats.received_spans} spans in {stats.received_requests} requests; "
-            f"{_n(printer.traces, 'trace')} shown; evicted {_n(stats.evicted_traces, 'trace')} "
-            f"({stats.evicted_spans} spans)"
+            f"received {stats.received_spans} spans{_events(stats)} in "
+            f"{stats.received_requests} requests; {_n(printer.traces, 'trace')} shown; "
+            f"evicted {_n(stats.evicted_traces, 'trace')} ({stats.evicted_spans} spans)"
         )
     return exit_codes.OK
 
@@ -343,10 +344,16 @@ def _listen_tui(args: argparse.Namespace) -> int:
         tui.OncallApp(live=(live, receiver)).run()
     stats = live.stats()
     say(
-        f"received {stats.received_spans} spans in {stats.received_requests} requests; "
+        f"received {stats.received_spans} spans{_events(stats)} in "
+        f"{stats.received_requests} requests; "
         f"evicted {_n(stats.evicted_traces, 'trace')} ({stats.evicted_spans} spans)"
     )
     return exit_codes.OK
+
+
+def _events(stats: LiveStats) -> str:
+    """ ", 3 events (as logs)" when span events came to /v1/logs, else nothing."""
+    return f", {_n(stats.received_events, 'event')} (as logs)" if stats.received_events else ""
 
 
 def _n(count: int, noun: str) -> str:

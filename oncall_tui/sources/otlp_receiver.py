@@ -25,10 +25,11 @@ it would need grpcio, a large native dependency, for what HTTP already does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -165,27 +166,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     def _read(self, body: bytes, encoding: Encoding) -> tuple[list[Trace], bytes]:
-
         source = f"POST /v1/traces from {self.client_address[0]}"
-        try:
+        with _answering(source):
             body = self._gunzipped(body, source)
             if encoding == "protobuf":
                 return self._protobuf(body, source)
             traces = self._pieces(body, source)
             return traces, _json_lines(body) if traces and self.server.keep_lines else b""
-        except _BadRequest:
-            raise
-        except OncallError as exc:
-            # The exporter logs this message: one line naming what was wrong.
-            raise _BadRequest(400, _INVALID_ARGUMENT, str(exc)) from None
-        except Exception as exc:
-            # A reader bug met by this body: still an answer naming it, never
-            # a dropped connection (the exporter would retry it forever).
-            raise _BadRequest(
-                400,
-                _INVALID_ARGUMENT,
-                f"{source}: body not readable ({type(exc).__name__}: {exc})",
-            ) from None
 
     def _read_logs(self, body: bytes, encoding: Encoding) -> tuple[EventBatch, bytes]:
         """A logs request's span events (records naming no span are skipped:
@@ -193,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         from oncall_tui.sources.formats import otlp_logs
 
         source = f"POST /v1/logs from {self.client_address[0]}"
-        try:
+        with _answering(source):
             body = self._gunzipped(body, source)
             if encoding == "json":
                 batch = otlp_logs.read_logs(body, source)
@@ -207,16 +194,6 @@ class _Handler(BaseHTTPRequestHandler):
             batch = otlp_logs.batch_of(data, source)
             keep = self.server.keep_lines and batch.events
             return batch, (msgspec_json(data) + b"\n") if keep else b""
-        except _BadRequest:
-            raise
-        except OncallError as exc:
-            raise _BadRequest(400, _INVALID_ARGUMENT, str(exc)) from None
-        except Exception as exc:
-            raise _BadRequest(
-                400,
-                _INVALID_ARGUMENT,
-                f"{source}: body not readable ({type(exc).__name__}: {exc})",
-            ) from None
 
     def _gunzipped(self, body: bytes, source: str) -> bytes:
         from oncall_tui.sources.detect import gunzip
@@ -294,6 +271,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
+
+
+@contextlib.contextmanager
+def _answering(source: str) -> Iterator[None]:
+    """Whatever reading a body raises becomes a 400 naming it: the exporter
+    logs the message (one line), and a reader bug met by this body is still
+    an answer, never a dropped connection (it would retry forever)."""
+    try:
+        yield
+    except _BadRequest:
+        raise
+    except OncallError as exc:
+        raise _BadRequest(400, _INVALID_ARGUMENT, str(exc)) from None
+    except Exception as exc:
+        message = f"{source}: body not readable ({type(exc).__name__}: {exc})"
+        raise _BadRequest(400, _INVALID_ARGUMENT, message) from None
 
 
 def msgspec_json(value: Any) -> bytes:

@@ -26,8 +26,14 @@ NS = 1_000_000_000
 SPARK = "▁▁▁▁▁▁▁████"  # 07:05..07:35 clean, 07:40..07:55 at 50% (08:00: nothing yet)
 
 
-def _app(store: OnsetStore) -> OncallApp:
-    return OncallApp(gateway=FixedGateway(), gateway_name="sim", store=store, clock=lambda: CLOCK)
+def _app(store: OnsetStore, flags: dict[str, object] | None = None) -> OncallApp:
+    return OncallApp(
+        gateway=FixedGateway(),
+        gateway_name="sim",
+        store=store,
+        clock=lambda: CLOCK,
+        flag_sources=flags,
+    )
 
 
 async def _onset_shown(pilot, tries: int = 200) -> OverviewScreen:
@@ -238,14 +244,7 @@ async def test_a_flag_flipped_just_before_the_rise_is_named_as_in_the_cli() -> N
     overview does too: a flag flipped at 07:39, after the tool change at
     07:37:30, is the nearest change before the 07:40 onset."""
     flags = FlagLog([_flag_flip(21)])  # 07:39
-    app = OncallApp(
-        gateway=FixedGateway(),
-        gateway_name="sim",
-        store=OnsetStore(fleet()),
-        clock=lambda: CLOCK,
-        flag_sources={"unleash": flags},
-    )
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with _app(OnsetStore(fleet()), {"unleash": flags}).run_test(size=(160, 48)) as pilot:
         screen = await _onset_shown(pilot)
         line = next(ln for ln in screen.alerts_text.plain.splitlines() if "reentrancy" in ln)
         assert "since 07:40 (after flag ai-support-chat changed (on -> off))" in line, line
@@ -256,14 +255,7 @@ async def test_a_flag_flipped_just_before_the_rise_is_named_as_in_the_cli() -> N
 
 async def test_a_flag_service_that_fails_leaves_its_changes_out_and_says_so() -> None:
     flags = FlagLog([], fail=UnreachableError("flags.local:4242 refused the connection"))
-    app = OncallApp(
-        gateway=FixedGateway(),
-        gateway_name="sim",
-        store=OnsetStore(fleet()),
-        clock=lambda: CLOCK,
-        flag_sources={"unleash": flags},
-    )
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with _app(OnsetStore(fleet()), {"unleash": flags}).run_test(size=(160, 48)) as pilot:
         screen = await _onset_shown(pilot)
         text = _alerts(screen)
         assert "since 07:40 (after tool lookup_order's description changed" in text, text

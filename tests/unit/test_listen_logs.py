@@ -220,3 +220,12 @@ def test_the_real_sdk_log_exporter_attaches_events_to_their_span(tmp_path: Path)
         [event] = [e for e in chat_span.events if e.name == "gen_ai.choice"]
         assert event.attributes["message"] == {"content": "refunds: 30 days"}
         assert live.stats().received_events == 1
+
+
+def test_the_closing_summary_counts_events_only_when_some_came() -> None:
+    from oncall_tui.cli.trace_store_cmd import _events
+
+    live = LiveTraces(quiet_s=0)
+    assert _events(live.stats()) == ""
+    live.add_events(_batch("a" * 32, "1" * 16))
+    assert _events(live.stats()) == ", 1 event (as logs)"
