@@ -44,14 +44,6 @@ from oncall_tui.errors import TraceFormatError
 from oncall_tui.sources.formats.otlp_logs import LogRecord, LogsData, ResourceLogs, ScopeLogs
 
 
-def request_to_json(body: bytes, source: str) -> tuple[bytes, int]:
-    """An ExportTraceServiceRequest's bytes -> (one OTLP/JSON line, no
-    newline; the number of spans). TraceFormatError names what is wrong."""
-    msg = parse_request(body, source)
-    spans = sum(len(ss.spans) for rs in msg.resource_spans for ss in rs.scope_spans)
-    return message_to_json(msg), spans
-
-
 def parse_request(body: bytes, source: str) -> Any:
     """An ExportTraceServiceRequest's bytes -> the parsed message.
     TraceFormatError names what is wrong."""

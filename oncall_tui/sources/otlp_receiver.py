@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+import msgspec
+
 from oncall_tui.core.assemble import EventBatch
 from oncall_tui.core.models import Trace
 from oncall_tui.errors import OncallError
@@ -193,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _BadRequest(415, _INVALID_ARGUMENT, protobuf_missing(exc)) from None
             batch = otlp_logs.batch_of(data, source)
             keep = self.server.keep_lines and batch.events
-            return batch, (msgspec_json(data) + b"\n") if keep else b""
+            return batch, (msgspec.json.encode(data) + b"\n") if keep else b""
 
     def _gunzipped(self, body: bytes, source: str) -> bytes:
         from oncall_tui.sources.detect import gunzip
@@ -287,12 +289,6 @@ def _answering(source: str) -> Iterator[None]:
     except Exception as exc:
         message = f"{source}: body not readable ({type(exc).__name__}: {exc})"
         raise _BadRequest(400, _INVALID_ARGUMENT, message) from None
-
-
-def msgspec_json(value: Any) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(value)
 
 
 def protobuf_missing(exc: ImportError | None = None) -> str:

@@ -30,7 +30,7 @@ from oncall_tui.core.models import Trace
 from oncall_tui.core.otlp_write import traces_data
 from oncall_tui.sources.detect import read_traces
 from oncall_tui.sources.live_traces import LiveTraces
-from oncall_tui.sources.otlp_protobuf import message_to_wire, parse_request, request_to_json
+from oncall_tui.sources.otlp_protobuf import message_to_json, message_to_wire, parse_request
 from oncall_tui.sources.otlp_receiver import OtlpReceiver
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -85,7 +85,8 @@ def test_protobuf_reads_as_the_very_spans_the_json_gives() -> None:
     for line in _corpus_lines():
         doc = json.loads(line)
         msg = _to_proto(doc)
-        ours, count = request_to_json(msg.SerializeToString(), "test")
+        parsed = parse_request(msg.SerializeToString(), "test")
+        ours, (_, count) = message_to_json(parsed), message_to_wire(parsed)
         assert b"\n" not in ours, "one line, for --save"
         want = read_traces(line, source="test")
         assert _spans(read_traces(ours, source="test")) == _spans(want)
@@ -107,11 +108,11 @@ def test_the_wire_path_makes_the_very_spans_the_saved_json_gives() -> None:
     Spans: `trace analyze` of the saved file agrees with the live view."""
     for line in _corpus_lines():
         body = _to_proto(json.loads(line)).SerializeToString()
-        saved, _ = request_to_json(body, "test")
+        saved = message_to_json(parse_request(body, "test"))
         via_json, _ = otlp.decode(saved, None, "test")
         assert _wire_spans(body) == via_json
     body = _to_proto(_every_kind_of_value()).SerializeToString()
-    saved, _ = request_to_json(body, "test")
+    saved = message_to_json(parse_request(body, "test"))
     # (NaN is not equal to itself: compare as encoded.)
     assert msgspec.json.encode(_wire_spans(body)) == msgspec.json.encode(
         otlp.decode(saved, None, "test")[0]
@@ -171,7 +172,7 @@ def _every_kind_of_value() -> dict[str, Any]:
 
 def test_every_value_kind_ids_enums_and_numbers_follow_the_otlp_json_rules() -> None:
     doc = _every_kind_of_value()
-    ours, _ = request_to_json(_to_proto(doc).SerializeToString(), "test")
+    ours = message_to_json(parse_request(_to_proto(doc).SerializeToString(), "test"))
     span = msgspec.json.decode(ours)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert span["traceId"] == "0af7651916cd43dd8448eb211c80319c", "hex, not base64"
     assert span["parentSpanId"] == "00f067aa0ba902b7" and span["kind"] == 3
